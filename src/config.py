@@ -1,0 +1,297 @@
+"""One typed configuration for every entry point.
+
+A run's configuration is resolved in three layers, later ones winning:
+
+1. the defaults declared in :data:`OPTIONS` below (every key the project knows, with its type);
+2. a YAML file chosen with ``--config_path`` (a flat mapping; ``_base_`` names another YAML file,
+   relative to this one, whose keys are loaded first);
+3. ``--key value`` pairs on the command line.
+
+A key that is not declared in :data:`OPTIONS` is an error naming the key and the file it came
+from, so a typo never silently falls back to a default. Booleans accept true/false/1/0/yes/no in
+any case, so ``--distributed False`` really is False.
+"""
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+import yaml
+
+__all__ = ["Config", "ConfigError", "OPTIONS", "parse_bool", "load_config", "get_config", "save_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration file or command-line value that cannot be used."""
+
+
+def parse_bool(value) -> bool:
+    """Read a boolean the way people write one: true/false, True/False, 1/0, yes/no, on/off."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y", "on"):
+        return True
+    if text in ("false", "0", "no", "n", "off"):
+        return False
+    raise ConfigError(f"expected a boolean (true/false/1/0), got {value!r}")
+
+
+def _list_of(item_type: Callable) -> Callable:
+    def parse(value):
+        if isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            text = str(value).strip().strip("[]()")
+            items = [part.strip().strip("'\"") for part in text.split(",") if part.strip()]
+        return [item_type(item) for item in items]
+    parse.__name__ = f"list[{item_type.__name__}]"
+    return parse
+
+
+def _optional(item_type: Callable) -> Callable:
+    def parse(value):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return None
+        return item_type(value)
+    parse.__name__ = f"optional[{item_type.__name__}]"
+    return parse
+
+
+def _choice(*choices: str) -> Callable:
+    def parse(value):
+        text = str(value)
+        if text not in choices:
+            raise ConfigError(f"expected one of {list(choices)}, got {value!r}")
+        return text
+    parse.__name__ = "|".join(choices)
+    return parse
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: Any
+    parse: Callable
+    help: str
+
+
+def _opt(name, default, parse, help_text):
+    return Option(name, default, parse, help_text)
+
+
+INTS, FLOATS, STRS = _list_of(int), _list_of(float), _list_of(str)
+OPT_STR, OPT_INT = _optional(str), _optional(int)
+
+# Every key any entry point reads. Sections only group them for the reader.
+OPTIONS: List[Option] = [
+    # --- run / device -------------------------------------------------------------------------
+    _opt("model", "i3d", str, "model name in the factory: i3d, resnet3d, tsn, pptsn, bmn"),
+    _opt("mode", "rgb", _choice("rgb", "flow"), "input stream of a recognizer"),
+    _opt("dataset", "ucf101", str, "dataset name: ucf101, hmdb51, kinetics400, demo, activitynet, tabletennis"),
+    _opt("seed", 1, int, "seed for mindspore, dataset, numpy and random"),
+    _opt("context", "gr", _choice("gr", "py"), "gr = graph mode, py = PyNative"),
+    _opt("device_target", "CPU", _choice("Ascend", "GPU", "CPU"), "device kind"),
+    _opt("device_id", 0, int, "device index (ignored under a distributed launcher, which sets DEVICE_ID)"),
+    _opt("device_num", 1, int, "number of devices of a distributed run (informational; taken from init())"),
+    _opt("distributed", False, parse_bool, "data-parallel training over mindspore.communication"),
+    _opt("num_workers", 2, int, "python worker processes of the data pipeline (1 = no multiprocessing)"),
+    _opt("amp_level", "O0", _choice("O0", "O1", "O2", "O3"), "automatic mixed precision level"),
+    _opt("sink_mode", False, parse_bool, "data sink mode of Model.train"),
+    _opt("save_dir", "./output", str, "folder for checkpoints, logs, curves and results"),
+    # --- data ---------------------------------------------------------------------------------
+    _opt("video_path", "", str, "root of frame folders (or of video files when data_source=video)"),
+    _opt("video_path_joint_flow", "", str, "flow frame root of joint evaluation (video_path is the RGB root)"),
+    _opt("annotation_path_joint_flow", "", str, "flow annotation of joint evaluation (default: annotation_path)"),
+    _opt("annotation_path", "", str, "Kinetics-style annotation JSON, or a list file"),
+    _opt("val_annotation_path", "", str, "separate list file of the validation split (list sources only)"),
+    _opt("data_source", "frames", _choice("frames", "list", "video"),
+         "frames = frame folders + annotation JSON; list = 'path num_frames label' list files; "
+         "video = decode video files on the fly"),
+    _opt("rgb_template", "image_{:05d}.jpg", str, "file name of RGB frame i (1-based)"),
+    _opt("flow_template", "flow_{}_{:05d}.jpg", str, "file name of flow frame i, {} = x or y"),
+    _opt("num_classes", 101, int, "classes of the checkpoint / network"),
+    _opt("spatial_size", 224, int, "crop size fed to the network"),
+    _opt("resize_short", 256, int, "short side frames are resized to before cropping (0 = keep)"),
+    _opt("train_sample_duration", 64, int, "frames per training clip"),
+    _opt("test_sample_duration", 64, int, "frames per test clip"),
+    _opt("frame_interval", 1, int, "temporal stride between the frames of a clip"),
+    _opt("num_val_samples", 1, int, "clips sampled uniformly per video at test time"),
+    _opt("num_segments", 3, int, "TSN segments"),
+    _opt("new_length", 1, int, "frames per TSN segment (5 stacked flow pairs for flow TSN)"),
+    _opt("train_crop", "random", _choice("random", "multiscale", "center"), "training spatial crop"),
+    _opt("test_crop", "center", _choice("center", "three", "ten"), "test-time crops per clip"),
+    _opt("flip", True, parse_bool, "random horizontal flip when training"),
+    _opt("normalize", "i3d", _choice("i3d", "meanstd"), "i3d = scale to [-1, 1]; meanstd = (x/255 - mean) / std"),
+    _opt("mean", [0.485, 0.456, 0.406], FLOATS, "per-channel mean for normalize=meanstd (flow: one value)"),
+    _opt("std", [0.229, 0.224, 0.225], FLOATS, "per-channel std for normalize=meanstd"),
+    # --- model --------------------------------------------------------------------------------
+    _opt("dropout_keep_prob", 0.5, float, "keep probability of the dropout before the classifier"),
+    _opt("model_depth", 50, int, "ResNet depth (3D-ResNet 10..200; TSN 50)"),
+    _opt("shortcut_type", "B", _choice("A", "B"), "3D-ResNet shortcut"),
+    _opt("widen_factor", 1.0, float, "3D-ResNet width multiplier"),
+    _opt("no_max_pool", False, parse_bool, "3D-ResNet: skip the stem max-pool"),
+    _opt("partial_bn", False, parse_bool, "TSN: freeze every BatchNorm but the first"),
+    # --- checkpoints / fine-tuning ------------------------------------------------------------
+    _opt("checkpoint_path", "", str, "checkpoint to start from (pretrained, fine-tune source or resume)"),
+    _opt("finetune_num_classes", 0, int, "replace the classifier with this many classes (0 = no)"),
+    _opt("finetune_prefixes", [], STRS, "train only parameters whose names start with one of these"),
+    _opt("resume", False, parse_bool, "resume epoch and optimizer state from checkpoint_path"),
+    _opt("checkpoint_frequency", 1, int, "save a checkpoint every N epochs"),
+    _opt("checkpoints_num_keep", 5, int, "epoch checkpoints kept (the best one is kept apart)"),
+    # --- optimisation -------------------------------------------------------------------------
+    _opt("optimizer", "adam", _choice("adam", "sgd"), "optimizer"),
+    _opt("lr", 0.001, float, "base learning rate"),
+    _opt("lr_scheduler", "step", _choice("step", "cosine"), "learning-rate schedule"),
+    _opt("lr_de_rate", 0.1, float, "step decay factor"),
+    _opt("lr_de_epochs", [], INTS, "epochs after which the step schedule multiplies lr by lr_de_rate"),
+    _opt("warmup_epochs", 0, int, "linear warm-up epochs"),
+    _opt("momentum", 0.9, float, "SGD momentum"),
+    _opt("weight_decay", 0.0, float, "weight decay"),
+    _opt("batch_size", 8, int, "batch size per device"),
+    _opt("start_epoch", 0, int, "first epoch (set from the checkpoint when resuming)"),
+    _opt("num_epochs", 40, int, "training epochs"),
+    _opt("no_eval", False, parse_bool, "skip evaluation after each epoch"),
+    _opt("max_steps_per_epoch", 0, int, "cap on steps per epoch (0 = whole epoch); for smoke runs"),
+    # --- evaluation ---------------------------------------------------------------------------
+    _opt("test_mode", "", _choice("", "rgb", "flow", "joint"), "eval stream; empty = same as mode"),
+    _opt("rgb_path", "", str, "RGB checkpoint (joint evaluation), or a folder of checkpoints"),
+    _opt("flow_path", "", str, "flow checkpoint for joint evaluation"),
+    _opt("joint_fusion", "logits_sum", _choice("logits_sum", "softmax_avg"),
+         "joint rule: sum of the two streams' logits, or weighted average of softmax scores"),
+    _opt("rgb_weight", 0.5, float, "RGB weight of softmax_avg fusion (flow gets 1 - rgb_weight)"),
+    _opt("eval_batch_size", 1, int, "videos per evaluation batch"),
+    # --- export -------------------------------------------------------------------------------
+    _opt("file_name", "", str, "exported file name (default: <model>_<dataset>_<mode>)"),
+    _opt("file_format", "MINDIR", _choice("MINDIR", "AIR", "ONNX"), "export format"),
+    # --- BMN ----------------------------------------------------------------------------------
+    _opt("feature_path", "", str, "BMN feature folder (csv/npy per video, or table-tennis pickles)"),
+    _opt("video_info_path", "", str, "BMN video_info_new.csv (BSN layout)"),
+    _opt("tscale", 100, int, "BMN temporal scale"),
+    _opt("feat_dim", 400, int, "BMN input feature dimension"),
+    _opt("num_sample", 32, int, "BMN boundary-matching samples per proposal"),
+    _opt("num_sample_perbin", 3, int, "BMN sub-samples per bin"),
+    _opt("prop_boundary_ratio", 0.5, float, "BMN proposal boundary extension ratio"),
+    _opt("soft_nms_alpha", 0.4, float, "Soft-NMS Gaussian alpha"),
+    _opt("soft_nms_low_threshold", 0.5, float, "Soft-NMS t1"),
+    _opt("soft_nms_high_threshold", 0.9, float, "Soft-NMS t2"),
+    _opt("max_proposals", 100, int, "proposals kept per video"),
+    _opt("window_frames", 100, int, "long-video inference window (frames)"),
+    _opt("train_window_frames", 200, int, "long-video training window (frames)"),
+    # --- cloud (openI / ModelArts) ------------------------------------------------------------
+    _opt("openI", False, parse_bool, "run as an openI / ModelArts job (copy data in, results out)"),
+    _opt("data_url", "", str, "job input (OBS or local path)"),
+    _opt("train_url", "", str, "job output for training"),
+    _opt("ckpt_url", "", str, "job checkpoint input for evaluation"),
+    _opt("result_url", "", str, "job output for evaluation"),
+    _opt("cache_dir", "/cache", str, "local cache of a cloud job"),
+    # --- config file --------------------------------------------------------------------------
+    _opt("config_path", "", str, "YAML configuration file"),
+]
+
+_BY_NAME: Dict[str, Option] = {opt.name: opt for opt in OPTIONS}
+
+
+class Config(dict):
+    """A resolved configuration: a dict whose keys are also attributes (``cfg.lr``)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as err:
+            raise AttributeError(f"config has no key {name!r}") from err
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def copy(self) -> "Config":
+        return Config(dict(self))
+
+    def dump(self) -> str:
+        return yaml.safe_dump(dict(self), sort_keys=True, allow_unicode=True)
+
+
+def _coerce(name: str, value, origin: str):
+    option = _BY_NAME.get(name)
+    if option is None:
+        raise ConfigError(f"unknown config key {name!r} (from {origin}); "
+                          f"run `python config.py --help` for the keys this project knows")
+    try:
+        return option.parse(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"bad value for {name!r} (from {origin}): {err}") from err
+
+
+def _read_yaml(path: str, seen=()) -> Dict[str, Any]:
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    if path in seen:
+        raise ConfigError(f"config files include each other in a loop: {path}")
+    with open(path, "r", encoding="utf-8") as handle:
+        try:
+            data = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of key: value")
+    merged: Dict[str, Any] = {}
+    base = data.pop("_base_", None)
+    if base:
+        merged.update(_read_yaml(os.path.join(os.path.dirname(path), base), seen + (path,)))
+    for key, value in data.items():
+        merged[key] = _coerce(key, value, path)
+    return merged
+
+
+def _argument_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description, allow_abbrev=False,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for opt in OPTIONS:
+        # Values stay strings here; Option.parse types them, so booleans are parsed correctly.
+        parser.add_argument(f"--{opt.name}", default=None, metavar=opt.parse.__name__.upper(),
+                            help=f"{opt.help} (default: {opt.default!r})")
+    return parser
+
+
+def load_config(config_path: str = "", overrides: Optional[Dict[str, Any]] = None) -> Config:
+    """Defaults, then the YAML file, then ``overrides`` (already split into key: value)."""
+    cfg = Config({opt.name: opt.default for opt in OPTIONS})
+    if config_path:
+        cfg.update(_read_yaml(config_path))
+        cfg["config_path"] = config_path
+    for key, value in (overrides or {}).items():
+        cfg[key] = _coerce(key, value, "command line")
+    return cfg
+
+
+def get_config(argv: Optional[List[str]] = None, description: str = "") -> Config:
+    """Parse ``argv`` (default: sys.argv) into a resolved :class:`Config`.
+
+    Unknown ``--flags`` are errors (argparse names them); so are unknown YAML keys.
+    """
+    parser = _argument_parser(description)
+    args = parser.parse_args(argv)
+    given = {key: value for key, value in vars(args).items() if value is not None}
+    try:
+        return load_config(given.pop("config_path", ""), given)
+    except ConfigError as err:
+        parser.error(str(err))
+        raise  # unreachable: parser.error exits
+
+
+def save_config(cfg: Config, folder: str, name: str = "config.yaml") -> str:
+    """Write the resolved configuration beside a run's outputs and return its path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(cfg.dump())
+    return path
+
+
+def describe(cfg: Config) -> str:
+    """The configuration as printed at the start of a run."""
+    return json.dumps(dict(cfg), indent=1, sort_keys=True, default=str)

@@ -1,0 +1,164 @@
+"""Video indexes: which videos belong to a split, where their frames are, how long they are.
+
+Three index formats are read, each into a list of :class:`VideoRecord`:
+
+* a Kinetics-style annotation JSON (what ``src.tools.ucf101_json`` / ``hmdb51_json`` write) over
+  frame folders ``<root>/<label>/<video_id>/``;
+* an mmaction-style list file: ``path num_frames label`` per line (frame folders), or
+  ``path label`` (video files);
+* the official UCF101 split lists (``trainlist01.txt`` with 1-based labels, ``testlist01.txt``
+  with paths only) when ``classInd.txt`` lies beside them.
+"""
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+__all__ = ["VideoRecord", "AnnotationError", "SPLIT_SUBSETS", "load_annotation_json", "load_list_file",
+           "read_class_index", "drop_missing"]
+
+# Split names the entry points use -> the "subset" values of a Kinetics-style annotation JSON.
+SPLIT_SUBSETS = {"train": ("training", "train"), "val": ("validation", "val", "testing", "test")}
+
+
+class AnnotationError(ValueError):
+    """An annotation or list file that cannot be used as it is."""
+
+
+@dataclass
+class VideoRecord:
+    """One video of a split.
+
+    ``path`` is a frame folder or a video file; ``num_frames`` counts the frames usable by the
+    reader (flow folders have one frame fewer than their RGB folder).
+    """
+    video_id: str
+    path: str
+    num_frames: int
+    label: int
+
+
+def read_class_index(path: str) -> List[str]:
+    """``classInd.txt`` (``1 ApplyEyeMakeup`` per line) -> class names in label order."""
+    names = {}
+    with open(path, "r", encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise AnnotationError(f"{path}:{line_no}: expected 'index ClassName', got {line.strip()!r}")
+            names[int(parts[0])] = parts[1]
+    if sorted(names) != list(range(1, len(names) + 1)):
+        raise AnnotationError(f"{path}: class indices must run 1..N without gaps")
+    return [names[i] for i in range(1, len(names) + 1)]
+
+
+def load_annotation_json(path: str, split: str, video_root: str,
+                         class_names: Optional[Sequence[str]] = None) -> Tuple[List[VideoRecord], List[str]]:
+    """Records of ``split`` ('train' | 'val') from a Kinetics-style annotation JSON.
+
+    ``class_names`` (e.g. from the training checkpoint or classInd.txt) must agree with the file's
+    ``labels`` when given, so a model is never scored against shuffled class indices.
+    """
+    if not os.path.isfile(path):
+        raise AnnotationError(f"annotation file not found: {path} (write it with "
+                              f"`python -m src.tools.ucf101_json` or `hmdb51_json`)")
+    with open(path, "r", encoding="utf-8") as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as err:
+            raise AnnotationError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(data, dict) or "labels" not in data or "database" not in data:
+        raise AnnotationError(f"{path}: expected keys 'labels' and 'database' (Kinetics-style annotation)")
+    labels = list(data["labels"])
+    if class_names is not None and list(class_names) != labels:
+        raise AnnotationError(f"{path}: its labels do not match the expected classes "
+                              f"({len(labels)} vs {len(class_names)}; first difference at "
+                              f"{_first_difference(labels, class_names)})")
+    label_index = {name: i for i, name in enumerate(labels)}
+    subsets = SPLIT_SUBSETS[split]
+    records = []
+    for video_id, entry in data["database"].items():
+        if entry.get("subset") not in subsets:
+            continue
+        annotation = entry.get("annotations") or {}
+        label = annotation.get("label")
+        if label not in label_index:
+            raise AnnotationError(f"{path}: video {video_id} has label {label!r}, which is not in 'labels'")
+        segment = annotation.get("segment") or [1, 0]
+        num_frames = int(segment[1]) - int(segment[0]) + 1
+        records.append(VideoRecord(video_id, os.path.join(video_root, label, video_id), num_frames,
+                                   label_index[label]))
+    if not records:
+        raise AnnotationError(f"{path}: the {split} split ({'/'.join(subsets)}) is empty")
+    return records, labels
+
+
+def _first_difference(a: Sequence[str], b: Sequence[str]) -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"index {i}: {x!r} vs {y!r}"
+    return f"index {min(len(a), len(b))} (one list is longer)"
+
+
+def load_list_file(path: str, root: str) -> Tuple[List[VideoRecord], List[str]]:
+    """Records from a list file; paths are relative to ``root``.
+
+    ``path num_frames label`` lines describe frame folders (0-based labels, mmaction "rawframes");
+    ``path label`` and ``path`` lines describe video files. When ``classInd.txt`` lies beside the
+    list (the official UCF101 split files), labels are 1-based and a missing label is taken from the
+    class folder of the path. ``num_frames`` is 0 for video files (the reader counts them).
+    """
+    if not os.path.isfile(path):
+        raise AnnotationError(f"list file not found: {path}")
+    class_index_path = os.path.join(os.path.dirname(path), "classInd.txt")
+    class_names = read_class_index(class_index_path) if os.path.isfile(class_index_path) else None
+    label_offset = 1 if class_names else 0
+    records = []
+    with open(path, "r", encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            rel_path = parts[0]
+            if len(parts) == 3:
+                num_frames, label = int(parts[1]), int(parts[2]) - label_offset
+            elif len(parts) == 2:
+                num_frames, label = 0, int(parts[1]) - label_offset
+            elif len(parts) == 1 and class_names:
+                class_dir = rel_path.replace("\\", "/").split("/")[0]
+                if class_dir not in class_names:
+                    raise AnnotationError(f"{path}:{line_no}: class folder {class_dir!r} is not in {class_index_path}")
+                num_frames, label = 0, class_names.index(class_dir)
+            else:
+                raise AnnotationError(f"{path}:{line_no}: expected 'path num_frames label' or 'path label', "
+                                      f"got {line.strip()!r}")
+            if label < 0 or (class_names and label >= len(class_names)):
+                raise AnnotationError(f"{path}:{line_no}: label {label + label_offset} is outside "
+                                      f"{class_index_path if class_names else 'the valid range'}")
+            video_id = os.path.splitext(os.path.basename(rel_path.rstrip("/")))[0]
+            records.append(VideoRecord(video_id, os.path.join(root, rel_path), num_frames, label))
+    if not records:
+        raise AnnotationError(f"{path}: the list is empty")
+    if class_names is None:
+        class_names = [f"class_{i}" for i in range(max(r.label for r in records) + 1)]
+    return records, class_names
+
+
+def drop_missing(records: List[VideoRecord], what: str) -> List[VideoRecord]:
+    """Drop records whose frame folder / video file is missing, with one warning naming them."""
+    present = [r for r in records if os.path.exists(r.path)]
+    missing = [r.path for r in records if not os.path.exists(r.path)]
+    if missing:
+        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        warnings.warn(f"{len(missing)} of {len(records)} {what} are missing and skipped: {shown} "
+                      f"(extract them with src.tools.generate_rgb_jpgs / convert_rgb_to_flow)")
+    if not present:
+        raise AnnotationError(f"none of the {len(records)} {what} exist (first expected at {records[0].path})")
+    return present
+
+
+def records_by_id(records: List[VideoRecord]) -> Dict[str, VideoRecord]:
+    return {record.video_id: record for record in records}

@@ -1,0 +1,195 @@
+"""The one dataset factory every model uses: ``create_dataset(cfg, split, rank_id, group_size)``.
+
+Recognizers read videos through :class:`VideoClipSource` (frame folders + annotation JSON, list
+files, or video files decoded on the fly); BMN reads feature sequences (``src.data.bmn_data``).
+Both end in a ``mindspore.dataset.GeneratorDataset`` with shuffling on train, python worker
+processes, sharding for distributed runs and batching (drop_remainder on train only).
+"""
+import math
+import warnings
+from typing import List, Optional, Sequence
+
+import mindspore.dataset as ds
+import numpy as np
+
+from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
+from .pipelines import build_pipeline, frames_needed, views_per_video
+from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader, count_video_frames
+
+__all__ = ["VideoClipSource", "build_video_source", "create_dataset", "dataset_from_source"]
+
+
+class VideoClipSource:
+    """Random-access source for ``GeneratorDataset``: one item per video.
+
+    One or more *streams* (RGB, flow) of the same videos are read on the same frame indices and
+    the same random draws, so joint RGB+flow evaluation sees the same clips in both streams.
+
+    Item ``i`` -> per stream a float32 array, then the label (int32), then at test time the video
+    index (int32). Training arrays are one view, ``(C, T, H, W)`` or ``(S, C, H, W)``; test arrays
+    hold every view of the video, ``(V, C, T, H, W)`` or ``(V, S, C, H, W)``.
+
+    Random draws come from ``numpy.random.default_rng([seed, index, draw])`` where ``draw`` counts
+    the items this process has produced, so a run is reproducible for a given seed and worker count
+    while every epoch draws new crops.
+    """
+
+    def __init__(self, streams: Sequence[dict], class_names: Sequence[str], temporal, seed: int,
+                 test_mode: bool):
+        """``streams``: dicts with ``modality``, ``reader``, ``records`` (aligned across streams)
+        and ``pipeline``."""
+        lengths = {len(stream["records"]) for stream in streams}
+        if len(lengths) != 1:
+            raise ValueError("streams of one source must list the same videos")
+        self.streams = list(streams)
+        self.class_names = list(class_names)
+        self.temporal = temporal
+        self.seed = seed
+        self.test_mode = test_mode
+        self._draws = 0
+
+    @property
+    def records(self) -> List[VideoRecord]:
+        return self.streams[0]["records"]
+
+    def column_names(self) -> List[str]:
+        names = ["imgs"] if len(self.streams) == 1 else [f"imgs_{s['modality']}" for s in self.streams]
+        return names + (["label", "index"] if self.test_mode else ["label"])
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        index = int(index)
+        seed_words = [self.seed, index] if self.test_mode else [self.seed, index, self._draws]
+        self._draws += 1
+        num_frames = min(stream["records"][index].num_frames for stream in self.streams)
+        sampled = self.temporal({"total_frames": num_frames, "rng": np.random.default_rng(seed_words)})
+        outputs = []
+        for stream in self.streams:
+            record = stream["records"][index]
+            results = dict(sampled, modality=stream["modality"], num_crops=1,
+                           rng=np.random.default_rng(seed_words + [1]))
+            results["imgs"] = stream["reader"].read(record.path, results["frame_inds"])
+            results["img_shape"] = results["imgs"].shape[1:3]
+            imgs = stream["pipeline"](results)["imgs"]
+            outputs.append(imgs if self.test_mode else imgs[0])
+        label = np.int32(self.records[index].label)
+        return tuple(outputs) + ((label, np.int32(index)) if self.test_mode else (label,))
+
+
+def _stream_records(cfg, split: str, modality: str, root: str, annotation: str):
+    """Records and class names of one stream, with missing and unreadable videos dropped."""
+    if cfg.data_source == "frames":
+        records, class_names = load_annotation_json(annotation, split, root)
+        if modality == "flow":  # flow folders hold one frame fewer than their RGB folder
+            for record in records:
+                record.num_frames = max(record.num_frames - 1, 0)
+    else:
+        records, class_names = load_list_file(annotation, root)
+    records = drop_missing(records, f"{modality} videos of {annotation}")
+    if cfg.data_source == "video":
+        for record in records:
+            record.num_frames = count_video_frames(record.path)
+        unreadable = [r.path for r in records if r.num_frames <= 0]
+        if unreadable:
+            warnings.warn(f"{len(unreadable)} videos cannot be decoded and are skipped: "
+                          f"{', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}")
+            records = [r for r in records if r.num_frames > 0]
+    return records, class_names
+
+
+def _annotation_for(cfg, split: str, joint_flow: bool) -> str:
+    if joint_flow and cfg.annotation_path_joint_flow:
+        return cfg.annotation_path_joint_flow
+    if cfg.data_source != "frames" and split == "val" and cfg.val_annotation_path:
+        return cfg.val_annotation_path
+    return cfg.annotation_path
+
+
+def _reader(cfg, modality: str):
+    if modality == "flow":
+        if cfg.data_source == "video":
+            raise ValueError("flow needs precomputed flow frames: set data_source to 'frames' or 'list' "
+                             "and extract flow with `python -m src.tools.convert_rgb_to_flow`")
+        return FlowFrameReader(cfg.flow_template)
+    return VideoFileReader() if cfg.data_source == "video" else RGBFrameReader(cfg.rgb_template)
+
+
+def _warn_short(records: List[VideoRecord], needed: int, what: str) -> None:
+    short = [r.video_id for r in records if r.num_frames < needed]
+    if short:
+        warnings.warn(f"{len(short)} of {len(records)} {what} have fewer than {needed} frames and are "
+                      f"loop-padded: {', '.join(short[:3])}{' ...' if len(short) > 3 else ''}")
+
+
+def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
+    """The recognizer source of ``split`` ('train' | 'val').
+
+    ``joint`` reads RGB from ``video_path`` and flow from ``video_path_joint_flow`` for the same
+    videos (joint evaluation); otherwise one stream of ``cfg.mode`` from ``video_path``.
+    """
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    wanted = [("rgb", cfg.video_path, False), ("flow", cfg.video_path_joint_flow, True)] if joint \
+        else [(cfg.mode, cfg.video_path, False)]
+    temporal, _ = build_pipeline(cfg, split, wanted[0][0])
+    streams, class_names = [], None
+    for modality, root, is_joint_flow in wanted:
+        if not root:
+            raise ValueError(f"no {modality} frame root: set --video_path"
+                             + (" and --video_path_joint_flow" if joint else ""))
+        reader = _reader(cfg, modality)
+        annotation = _annotation_for(cfg, split, is_joint_flow)
+        records, names = _stream_records(cfg, split, modality, root, annotation)
+        if class_names is not None and names != class_names:
+            raise AnnotationError(f"{annotation}: its classes differ from the RGB annotation's")
+        class_names = names
+        streams.append({"modality": modality, "records": records, "reader": reader,
+                        "pipeline": build_pipeline(cfg, split, modality)[1]})
+    if joint:  # keep the videos both streams have, in the RGB order
+        common = set(r.video_id for r in streams[0]["records"]) & set(r.video_id for r in streams[1]["records"])
+        for stream in streams:
+            stream["records"] = [r for r in stream["records"] if r.video_id in common]
+        flow_by_id = {r.video_id: r for r in streams[1]["records"]}
+        streams[1]["records"] = [flow_by_id[r.video_id] for r in streams[0]["records"]]
+        if not common:
+            raise AnnotationError("the RGB and flow annotations share no video")
+    if len(class_names) != cfg.num_classes and cfg.finetune_num_classes in (0, len(class_names)):
+        raise AnnotationError(f"{cfg.annotation_path} has {len(class_names)} classes but num_classes is "
+                              f"{cfg.num_classes}; set --num_classes {len(class_names)} (or "
+                              f"--finetune_num_classes {len(class_names)} to fine-tune)")
+    _warn_short(streams[0]["records"], frames_needed(cfg, split), f"{split} videos")
+    return VideoClipSource(streams, class_names, temporal, cfg.seed, test_mode=split != "train")
+
+
+def _max_rowsize_mb(cfg, split: str, num_streams: int) -> int:
+    """Shared-memory row size (MB) that fits one item (all views) of this configuration."""
+    frames = frames_needed(cfg, split)
+    per_view = 3 * max(cfg.new_length, 1) * frames * cfg.spatial_size ** 2 * 4
+    total = per_view * views_per_video(cfg, split) * num_streams
+    return max(16, int(math.ceil(total * 1.25 / 2 ** 20)))
+
+
+def dataset_from_source(cfg, source: VideoClipSource, split: str, rank_id: int = 0, group_size: int = 1,
+                        batch_size: Optional[int] = None):
+    """Wrap ``source`` in a batched GeneratorDataset (see module docstring)."""
+    train = split == "train"
+    workers = max(1, cfg.num_workers)
+    sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
+    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=train,
+                                  num_parallel_workers=workers, python_multiprocessing=workers > 1,
+                                  max_rowsize=_max_rowsize_mb(cfg, split, len(source.streams)), **sharding)
+    if batch_size is None:
+        batch_size = cfg.batch_size if train else cfg.eval_batch_size
+    return dataset.batch(batch_size, drop_remainder=train)
+
+
+def create_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1, joint: bool = False):
+    """The batched dataset of ``split`` for ``cfg.model`` (recognizers and BMN alike)."""
+    if cfg.model == "bmn":
+        from .bmn_data import create_bmn_dataset  # feature sequences, not videos
+        return create_bmn_dataset(cfg, split, rank_id, group_size)
+    source = build_video_source(cfg, split, joint=joint)
+    return dataset_from_source(cfg, source, split, rank_id, group_size)
+

@@ -1,0 +1,71 @@
+"""The transform pipelines of every recognizer, built from the shared configuration.
+
+A pipeline is a temporal sampler (which frames) plus a spatial ``Compose`` (what to do with them).
+Clip models (I3D, 3D-ResNet) take ``NCTHW`` clips; segment models (TSN, PP-TSN) take ``NSCHW``
+segment stacks. Test-time views (clips x crops) are produced here and averaged in one place,
+``src.engine.evaluator``.
+"""
+from src.models.registry import model_layout
+from src.transforms import (CenterCrop, Compose, FormatShape, MultiScaleCrop, Normalize, RandomCrop,
+                            RandomHorizontalFlip, Resize, SegmentSampler, TemporalRandomCrop, TenCrop,
+                            ThreeCrop, UniformClipSampler)
+
+__all__ = ["build_pipeline", "views_per_video", "frames_needed"]
+
+_TEST_CROPS = {"center": (CenterCrop, 1), "three": (ThreeCrop, 3), "ten": (TenCrop, 10)}
+
+
+def _train_crop(cfg):
+    if cfg.train_crop == "multiscale":
+        return MultiScaleCrop(cfg.spatial_size)
+    if cfg.train_crop == "center":
+        return CenterCrop(cfg.spatial_size)
+    return RandomCrop(cfg.spatial_size)
+
+
+def _normalize(cfg, modality):
+    if cfg.normalize == "i3d":
+        return Normalize("i3d")
+    mean, std = cfg.mean, cfg.std
+    if modality == "flow" and len(mean) == 3:  # RGB statistics do not apply to flow: centre it
+        mean, std = [0.5], [float(sum(std) / len(std))]
+    return Normalize("meanstd", mean=mean, std=std)
+
+
+def build_pipeline(cfg, split: str, modality: str):
+    """``(temporal_sampler, spatial_pipeline)`` for ``split`` ('train' | 'val') and ``modality``."""
+    train = split == "train"
+    layout = model_layout(cfg.model)
+    if layout == "NSCHW":
+        temporal = SegmentSampler(cfg.num_segments, cfg.new_length, test_mode=not train)
+    elif train:
+        temporal = TemporalRandomCrop(cfg.train_sample_duration, cfg.frame_interval)
+    else:
+        temporal = UniformClipSampler(cfg.test_sample_duration, cfg.num_val_samples, cfg.frame_interval)
+    steps = [Resize(cfg.resize_short)]
+    if train:
+        steps.append(_train_crop(cfg))
+        if cfg.flip:
+            steps.append(RandomHorizontalFlip())
+    else:
+        crop_class, _ = _TEST_CROPS[cfg.test_crop]
+        steps.append(crop_class(cfg.spatial_size))
+    steps += [_normalize(cfg, modality), FormatShape(layout)]
+    return temporal, Compose(steps)
+
+
+def views_per_video(cfg, split: str) -> int:
+    """Views (clips x crops) one video yields: 1 when training."""
+    if split == "train":
+        return 1
+    crops = _TEST_CROPS[cfg.test_crop][1]
+    clips = 1 if model_layout(cfg.model) == "NSCHW" else cfg.num_val_samples
+    return clips * crops
+
+
+def frames_needed(cfg, split: str) -> int:
+    """Frames a video needs to fill one clip without loop padding."""
+    if model_layout(cfg.model) == "NSCHW":
+        return cfg.num_segments * cfg.new_length
+    duration = cfg.train_sample_duration if split == "train" else cfg.test_sample_duration
+    return (duration - 1) * cfg.frame_interval + 1

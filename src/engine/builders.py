@@ -1,0 +1,93 @@
+"""Networks, optimizers and training cells built from the shared configuration."""
+import os
+from typing import List, Tuple
+
+import mindspore as ms
+import mindspore.nn as nn
+
+from src.engine.lr import build_lr_schedule
+from src.models import build_model_from_config
+from src.models.weights import load_checkpoint_strict
+from src.utils.runtime import effective_amp_level
+
+__all__ = ["output_classes", "reset_classifier", "build_network", "freeze_by_prefixes", "build_optimizer",
+           "build_train_cell"]
+
+
+def output_classes(cfg) -> int:
+    """Classes the trained network predicts: the fine-tuning target when set."""
+    return cfg.finetune_num_classes or cfg.num_classes
+
+
+def reset_classifier(net, num_classes: int) -> None:
+    """Replace the classifier of any zoo recognizer with a fresh one of ``num_classes``."""
+    if not hasattr(net, "reset_classifier"):
+        raise TypeError(f"{type(net).__name__} cannot replace its classifier (no reset_classifier)")
+    net.reset_classifier(num_classes)
+
+
+def build_network(cfg, for_resume: bool = False):
+    """The network of ``cfg.model`` with its starting weights.
+
+    * ``checkpoint_path`` made for ``num_classes`` is loaded strictly (class count and input
+      channels are checked and explained); with ``finetune_num_classes`` the classifier is then
+      replaced, so a 400-class Kinetics/ImageNet checkpoint fine-tunes to 101 UCF101 classes.
+    * ``for_resume``: the network is built directly with its final classes, the caller restores
+      network and optimizer state from the training checkpoint.
+    """
+    if cfg.checkpoint_path and not os.path.isfile(cfg.checkpoint_path):
+        raise FileNotFoundError(f"checkpoint {cfg.checkpoint_path} does not exist")
+    if for_resume:
+        return build_model_from_config(cfg, num_classes=output_classes(cfg))
+    net = build_model_from_config(cfg)
+    if cfg.checkpoint_path:
+        load_checkpoint_strict(net, cfg.checkpoint_path)
+    if cfg.finetune_num_classes:
+        reset_classifier(net, cfg.finetune_num_classes)
+    return net
+
+
+def freeze_by_prefixes(net, prefixes: List[str]) -> Tuple[int, int]:
+    """Train only parameters whose names start with one of ``prefixes`` (all when empty).
+
+    Returns (trainable tensors, frozen tensors).
+    """
+    params = net.trainable_params()
+    if not prefixes:
+        return len(params), 0
+    frozen = 0
+    for param in params:
+        if not any(param.name.startswith(prefix) for prefix in prefixes):
+            param.requires_grad = False
+            frozen += 1
+    if frozen == len(params):
+        raise ValueError(f"finetune_prefixes {prefixes} match no parameter; names look like "
+                         f"{params[0].name!r} ... {params[-1].name!r}")
+    return len(params) - frozen, frozen
+
+
+def build_optimizer(cfg, net, steps_per_epoch: int):
+    """Adam or SGD-momentum over the trainable parameters, with the configured lr schedule.
+
+    Weight decay applies to conv/dense weights only, not to BatchNorm parameters or biases.
+    """
+    params = net.trainable_params()
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    schedule = build_lr_schedule(cfg.lr, steps_per_epoch, cfg.num_epochs, cfg.lr_scheduler, cfg.lr_de_rate,
+                                 cfg.lr_de_epochs, cfg.warmup_epochs)
+    learning_rate = ms.Tensor(schedule)
+    if cfg.optimizer == "adam":
+        return nn.Adam(groups, learning_rate=learning_rate)
+    return nn.Momentum(groups, learning_rate=learning_rate, momentum=cfg.momentum)
+
+
+def build_train_cell(cfg, net_with_loss, optimizer):
+    """One training step (forward, backward, update) with AMP and loss scaling where supported."""
+    level = effective_amp_level(cfg)
+    kwargs = {}
+    if level != "O0":
+        kwargs["loss_scale_manager"] = ms.amp.DynamicLossScaleManager()
+    return ms.amp.build_train_network(net_with_loss, optimizer, level=level, **kwargs)

@@ -1,0 +1,77 @@
+"""``train(cfg)``: the training run behind ``train.py``, the same for every model of the zoo."""
+import os
+import time
+
+import mindspore.nn as nn
+from mindspore.train import Model
+
+from src.config import describe, save_config
+from src.data.dataset import create_dataset
+from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
+from src.engine.callbacks import CheckpointKeeper, EpochEvaluator, TrainMonitor, restore_training_state
+from src.engine.lr import build_lr_schedule
+from src.utils.runtime import get_logger, setup_runtime
+
+__all__ = ["train", "build_loss_network", "make_evaluator"]
+
+
+def build_loss_network(cfg, net):
+    """Network + loss as one cell taking every training column of the dataset."""
+    if cfg.model == "bmn":
+        from src.losses.bmn_loss import BMNWithLoss
+        return BMNWithLoss(net)
+    return nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+
+
+def make_evaluator(cfg, net, out_dir: str):
+    """``(evaluate() -> metrics, name of the metric that picks the best checkpoint)``."""
+    if cfg.model == "bmn":
+        from src.postprocess.bmn_proposals import evaluate_bmn
+        return (lambda: evaluate_bmn(cfg, net, "val", out_dir)), "AUC"
+    from src.engine.evaluator import evaluate_nets
+    return (lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir)), "top1"
+
+
+def train(cfg) -> dict:
+    """Train ``cfg.model``; returns the epoch history (loss, lr, timing, validation metric)."""
+    run = setup_runtime(cfg)
+    out_dir = cfg.save_dir if run.is_main else os.path.join(cfg.save_dir, f"rank_{run.rank_id}")
+    os.makedirs(out_dir, exist_ok=True)
+    logger = get_logger(log_file=os.path.join(out_dir, "train.log"))
+    if run.is_main:
+        logger.info("configuration:\n" + describe(cfg))
+        save_config(cfg, out_dir)
+    logger.info(f"rank {run.rank_id} of {run.group_size}; model {cfg.model}, dataset {cfg.dataset}, mode {cfg.mode}")
+
+    dataset = create_dataset(cfg, "train", run.rank_id, run.group_size)
+    if cfg.max_steps_per_epoch:
+        dataset = dataset.take(cfg.max_steps_per_epoch)
+    steps = dataset.get_dataset_size()
+    if steps == 0:
+        raise ValueError(f"the training split yields no full batch of {cfg.batch_size}: lower --batch_size")
+
+    net = build_network(cfg, for_resume=cfg.resume)
+    trainable, frozen = freeze_by_prefixes(net, cfg.finetune_prefixes)
+    logger.info(f"{trainable} parameter tensors trained, {frozen} frozen; {steps} steps per epoch")
+    optimizer = build_optimizer(cfg, net, steps)
+    train_cell = build_train_cell(cfg, build_loss_network(cfg, net), optimizer)
+    start_epoch = restore_training_state(train_cell, cfg.checkpoint_path) if cfg.resume else cfg.start_epoch
+    if start_epoch >= cfg.num_epochs:
+        raise ValueError(f"start epoch {start_epoch} is not below num_epochs {cfg.num_epochs}: nothing to train")
+
+    schedule = build_lr_schedule(cfg.lr, steps, cfg.num_epochs, cfg.lr_scheduler, cfg.lr_de_rate,
+                                 cfg.lr_de_epochs, cfg.warmup_epochs)
+    monitor = TrainMonitor(logger, steps, cfg.batch_size, schedule, run.group_size, show_progress=run.is_main)
+    callbacks = [monitor]
+    if run.is_main:
+        prefix = f"{cfg.model}_{cfg.dataset}_{cfg.mode}" if cfg.model != "bmn" else f"bmn_{cfg.dataset}"
+        ckpt_dir = os.path.join(out_dir, "checkpoints")
+        callbacks.append(CheckpointKeeper(train_cell, ckpt_dir, prefix, steps, cfg.checkpoint_frequency,
+                                          cfg.checkpoints_num_keep, logger))
+        evaluate, metric = (None, "top1") if cfg.no_eval else make_evaluator(cfg, net, os.path.join(out_dir, "eval"))
+        callbacks.append(EpochEvaluator(evaluate, metric, net, monitor, ckpt_dir, prefix, logger))
+    start = time.time()
+    Model(train_cell).train(cfg.num_epochs, dataset, callbacks=callbacks, dataset_sink_mode=cfg.sink_mode,
+                            initial_epoch=start_epoch)
+    logger.info(f"training finished in {time.time() - start:.1f} s")
+    return {"history": monitor.history, "out_dir": out_dir}
