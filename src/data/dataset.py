@@ -3,9 +3,10 @@
 Recognizers read videos through :class:`VideoClipSource` (frame folders + annotation JSON, list
 files, or video files decoded on the fly); BMN reads feature sequences (``src.data.bmn_data``).
 Both end in a ``mindspore.dataset.GeneratorDataset`` with shuffling on train, python worker
-processes, sharding for distributed runs and batching (drop_remainder on train only).
+processes, sharding for distributed runs and batching (drop_remainder on train only). Worker
+processes hand items over in shared memory whose rows MindSpore (>= 2.6) sizes dynamically, so
+64x224x224 clips and 25-segment TenCrop test items pass without a fixed row limit.
 """
-import math
 import warnings
 from typing import List, Optional, Sequence
 
@@ -13,7 +14,7 @@ import mindspore.dataset as ds
 import numpy as np
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
-from .pipelines import build_pipeline, frames_needed, views_per_video
+from .pipelines import build_pipeline, frames_needed
 from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader, count_video_frames
 
 __all__ = ["VideoClipSource", "build_video_source", "create_dataset", "dataset_from_source"]
@@ -163,14 +164,6 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
     return VideoClipSource(streams, class_names, temporal, cfg.seed, test_mode=split != "train")
 
 
-def _max_rowsize_mb(cfg, split: str, num_streams: int) -> int:
-    """Shared-memory row size (MB) that fits one item (all views) of this configuration."""
-    frames = frames_needed(cfg, split)
-    per_view = 3 * max(cfg.new_length, 1) * frames * cfg.spatial_size ** 2 * 4
-    total = per_view * views_per_video(cfg, split) * num_streams
-    return max(16, int(math.ceil(total * 1.25 / 2 ** 20)))
-
-
 def dataset_from_source(cfg, source: VideoClipSource, split: str, rank_id: int = 0, group_size: int = 1,
                         batch_size: Optional[int] = None):
     """Wrap ``source`` in a batched GeneratorDataset (see module docstring)."""
@@ -178,8 +171,7 @@ def dataset_from_source(cfg, source: VideoClipSource, split: str, rank_id: int =
     workers = max(1, cfg.num_workers)
     sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
     dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=train,
-                                  num_parallel_workers=workers, python_multiprocessing=workers > 1,
-                                  max_rowsize=_max_rowsize_mb(cfg, split, len(source.streams)), **sharding)
+                                  num_parallel_workers=workers, python_multiprocessing=workers > 1, **sharding)
     if batch_size is None:
         batch_size = cfg.batch_size if train else cfg.eval_batch_size
     return dataset.batch(batch_size, drop_remainder=train)

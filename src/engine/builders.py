@@ -20,10 +20,12 @@ def output_classes(cfg) -> int:
 
 
 def reset_classifier(net, num_classes: int) -> None:
-    """Replace the classifier of any zoo recognizer with a fresh one of ``num_classes``."""
-    if not hasattr(net, "reset_classifier"):
-        raise TypeError(f"{type(net).__name__} cannot replace its classifier (no reset_classifier)")
-    net.reset_classifier(num_classes)
+    """Replace the classifier of any zoo recognizer with a fresh one of ``num_classes``
+    (``replace_logits`` keeps the I3D reference name)."""
+    replace = getattr(net, "reset_classifier", None) or getattr(net, "replace_logits", None)
+    if replace is None:
+        raise TypeError(f"{type(net).__name__} cannot replace its classifier")
+    replace(num_classes)
 
 
 def build_network(cfg, for_resume: bool = False):

@@ -156,8 +156,9 @@ def restore_training_state(train_cell, checkpoint: str) -> int:
                          f"checkpoint; use it as --checkpoint_path without --resume")
     epoch = int(params.pop("epoch_num").asnumpy())
     params.pop("step_num", None)
+    params.pop("learning_rate", None)  # the schedule is rebuilt from the configuration (it may be longer)
     not_loaded, _ = ms.load_param_into_net(train_cell, params)
-    missing = [name for name in not_loaded if not name.startswith(("accu_grads", "scale_sense"))]
+    missing = [name for name in not_loaded if name != "learning_rate" and not name.startswith(("accu_grads", "scale_sense"))]
     if missing:
         raise ValueError(f"{checkpoint} does not match this training set-up; missing: {missing[:5]}"
                          f"{' ...' if len(missing) > 5 else ''} (same model, optimizer and classes?)")
