@@ -8,13 +8,13 @@
 """
 from src.config import get_config
 from src.engine.evaluator import run_evaluation
-from src.utils.cloud import run_as_cloud_job
+from src.utils.cloud import prepare_cloud_job
 
 
 def main():
-    cfg = get_config(description=__doc__)
-    with run_as_cloud_job(cfg, role="eval") as job_cfg:
-        run_evaluation(job_cfg)
+    cfg, finish = prepare_cloud_job(get_config(description=__doc__), role="eval")  # no-op unless --openI
+    run_evaluation(cfg)
+    finish()
 
 
 if __name__ == "__main__":

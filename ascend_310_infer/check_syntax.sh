@@ -1,0 +1,21 @@
+#!/bin/bash
+# Compile-checks the inference sources (g++ -fsyntax-only, no linking) against the MindSpore C++ API
+# headers shipped in the installed mindspore wheel, so the program is checked even on machines
+# without libmindspore.so. PYTHON selects the interpreter whose mindspore is used (default: python).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python}"
+CXX="${CXX:-g++}"
+
+command -v "$CXX" > /dev/null || { echo "error: $CXX not found; install g++ (C++17)" >&2; exit 2; }
+MS_DIR="$("$PYTHON" -c 'import mindspore, os; print(os.path.dirname(mindspore.__file__))')" \
+    || { echo "error: $PYTHON cannot import mindspore" >&2; exit 2; }
+[ -f "$MS_DIR/include/api/model.h" ] || { echo "error: no C++ API headers in $MS_DIR/include/api" >&2; exit 2; }
+
+# The API headers include each other as "include/api/..." (root: $MS_DIR) and "mindapi/..." ($MS_DIR/include);
+# -isystem keeps their own warnings out, so -Werror applies to this program only.
+for source in "$HERE"/src/*.cc; do
+    "$CXX" -std=c++17 -fsyntax-only -Wall -Wextra -Werror -D_GLIBCXX_USE_CXX11_ABI=0 \
+        -I"$HERE/inc" -isystem "$MS_DIR" -isystem "$MS_DIR/include" "$source"
+    echo "ok: $(basename "$source")"
+done

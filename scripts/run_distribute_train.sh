@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Data-parallel training on several devices: one train.py process per Ascend NPU from an HCCL rank
+# table, or an msrun-launched dynamic cluster on GPU/CPU. Run with no argument for the usage.
+usage() {
+    cat >&2 <<'EOF'
+Usage: bash scripts/run_distribute_train.sh RANK_SIZE RANK_TABLE_FILE DATASET MODE NUM_EPOCHS \
+           VIDEO_PATH ANNOTATION_PATH CHECKPOINT_PATH [CONFIG_PATH]
+
+  RANK_SIZE        number of devices (processes) of the job, e.g. 8
+  RANK_TABLE_FILE  HCCL rank table (make one with `python -m src.tools.hccl_tools`), or `none` for GPU/CPU
+  DATASET          ucf101 | hmdb51 | ...          MODE  rgb | flow
+  NUM_EPOCHS       training epochs
+  VIDEO_PATH       frame root;  ANNOTATION_PATH  annotation JSON / list file
+  CHECKPOINT_PATH  pretrained checkpoint to start from, or `none` to train from scratch
+  CONFIG_PATH      YAML config (default: $CONFIG_PATH, else configs/i3d/<DATASET>_<MODE>.yaml);
+                   pass e.g. configs/resnet3d/ucf101_rgb.yaml to train another model
+
+Environment:
+  DEVICE_TARGET  Ascend | GPU | CPU (default: Ascend with a rank table, CPU with `none`)
+  OUTPUT_DIR     output folder, the save_dir of every rank (default: ./output/distribute_train);
+                 train.py keeps rank 0's outputs (checkpoints/, train.log) there and the other ranks'
+                 logs in rank_<id>/. Ascend: each process runs in rank_<id>/ and prints to
+                 rank_<id>/console.log; GPU/CPU: msrun writes the workers' output to msrun_log/
+  EXTRA_ARGS     more config overrides for train.py, e.g. "--batch_size 4 --lr 0.01"
+  SERVER_ID      this server's IP in a multi-server rank table (default: found from the host's address)
+  MASTER_PORT    msrun scheduler port on GPU/CPU (default: 8118)
+  PYTHON         python interpreter (default: python from PATH)
+  DRY_RUN=1      print each process's command and environment, start nothing
+  SKIP_SETUP=1   do not `source scripts/setup_env.sh` (use the python already on PATH)
+
+Example: bash scripts/run_distribute_train.sh 8 hccl_8p_01234567_10.0.0.1.json ucf101 rgb 40 \
+           ./dataset/rgb/ucf101/jpg ./dataset/rgb/ucf101/annotation/ucf101_01.json ./src/pretrained/rgb_imagenet.ckpt
+EOF
+}
+
+if [ $# -ne 8 ] && [ $# -ne 9 ]; then
+    echo "error: expected 8 or 9 arguments, got $#" >&2
+    usage
+    exit 1
+fi
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${SKIP_SETUP:-0}" != "1" ]; then
+    # shellcheck disable=SC1091
+    source "$ROOT/scripts/setup_env.sh"
+fi
+set -euo pipefail
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+PYTHON="${PYTHON:-python}"
+
+die() { echo "error: $*" >&2; exit 1; }
+is_none() { [ -z "$1" ] || [ "${1,,}" = "none" ]; }
+
+RANK_SIZE="$1"
+RANK_TABLE_ARG="$2"
+DATASET="$3"
+MODE="$4"
+NUM_EPOCHS="$5"
+VIDEO_PATH="$(realpath -m -- "$6")"
+ANNOTATION_PATH="$(realpath -m -- "$7")"
+CHECKPOINT_PATH="$8"
+CONFIG="${9:-${CONFIG_PATH:-$ROOT/configs/i3d/${DATASET}_${MODE}.yaml}}"
+OUTPUT_DIR="$(realpath -m -- "${OUTPUT_DIR:-./output/distribute_train}")"
+
+[[ "$RANK_SIZE" =~ ^[1-9][0-9]*$ ]] || die "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
+[[ "$NUM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
+[[ "$MODE" =~ ^(rgb|flow)$ ]] || die "MODE must be rgb or flow, got '$MODE'"
+[ -d "$VIDEO_PATH" ] || die "VIDEO_PATH $VIDEO_PATH is not a folder"
+[ -e "$ANNOTATION_PATH" ] || die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
+if is_none "$CHECKPOINT_PATH"; then
+    CHECKPOINT_PATH=""
+else
+    CHECKPOINT_PATH="$(realpath -m -- "$CHECKPOINT_PATH")"
+    [ -e "$CHECKPOINT_PATH" ] || die "CHECKPOINT_PATH $CHECKPOINT_PATH does not exist (use 'none' to train from scratch)"
+fi
+# A relative config path is read from the current folder, else from the repository root.
+if [ -f "$CONFIG" ]; then
+    CONFIG="$(realpath -- "$CONFIG")"
+elif [ -f "$ROOT/$CONFIG" ]; then
+    CONFIG="$ROOT/$CONFIG"
+else
+    die "config file $CONFIG not found; pass CONFIG_PATH (9th argument or environment variable)"
+fi
+
+if is_none "$RANK_TABLE_ARG"; then
+    DEVICE_TARGET="${DEVICE_TARGET:-CPU}"
+else
+    DEVICE_TARGET="${DEVICE_TARGET:-Ascend}"
+fi
+[[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
+
+read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
+TRAIN_ARGS=(--config_path "$CONFIG" --dataset "$DATASET" --mode "$MODE" --num_epochs "$NUM_EPOCHS"
+            --video_path "$VIDEO_PATH" --annotation_path "$ANNOTATION_PATH"
+            --checkpoint_path "$CHECKPOINT_PATH" --distributed True --device_target "$DEVICE_TARGET")
+DRY_RUN="${DRY_RUN:-0}"
+
+quoted() { printf '%q ' "$@"; }
+
+launch_ascend() {
+    is_none "$RANK_TABLE_ARG" && die "Ascend needs a rank table; make one with \`python -m src.tools.hccl_tools\`"
+    RANK_TABLE_FILE="$(realpath -m -- "$RANK_TABLE_ARG")"
+    "$PYTHON" -m src.utils.rank_table validate "$RANK_TABLE_FILE" --rank_size "$RANK_SIZE" \
+        || die "the rank table check failed; nothing was started"
+    local pairs
+    pairs="$("$PYTHON" -m src.utils.rank_table devices "$RANK_TABLE_FILE" --server_id "${SERVER_ID:-}")" \
+        || die "could not find this server's devices in $RANK_TABLE_FILE"
+    export RANK_TABLE_FILE RANK_SIZE
+
+    local pids=() ranks=() devices=() logs=() device rank rank_dir
+    trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
+    while read -r device rank; do
+        rank_dir="$OUTPUT_DIR/rank_$rank"
+        local cmd=("$PYTHON" "$ROOT/train.py" "${TRAIN_ARGS[@]}" --device_id "$device" --save_dir "$OUTPUT_DIR"
+                   ${EXTRA[@]+"${EXTRA[@]}"})
+        if [ "$DRY_RUN" = "1" ]; then
+            echo "[rank $rank] cd $(quoted "$rank_dir")&& DEVICE_ID=$device RANK_ID=$rank RANK_SIZE=$RANK_SIZE" \
+                 "RANK_TABLE_FILE=$(quoted "$RANK_TABLE_FILE")$(quoted "${cmd[@]}")> $(quoted "$rank_dir/console.log")2>&1"
+            continue
+        fi
+        mkdir -p "$rank_dir"
+        (cd "$rank_dir" && export DEVICE_ID="$device" RANK_ID="$rank" && exec "${cmd[@]}") \
+            > "$rank_dir/console.log" 2>&1 &
+        pids+=("$!"); ranks+=("$rank"); devices+=("$device"); logs+=("$rank_dir/console.log")
+        echo "started rank $rank on device $device (pid $!), log: $rank_dir/console.log"
+    done <<< "$pairs"
+    [ "$DRY_RUN" = "1" ] && return 0
+
+    # Poll rather than wait in order: a failed rank is reported at once, while the others may hang
+    # in a collective waiting for it (Ctrl-C stops them all).
+    local failed=0 running=("${!pids[@]}") still index code
+    while [ "${#running[@]}" -gt 0 ]; do
+        still=()
+        for index in "${running[@]}"; do
+            if kill -0 "${pids[$index]}" 2> /dev/null; then
+                still+=("$index")
+            elif wait "${pids[$index]}"; then
+                echo "rank ${ranks[$index]} (device ${devices[$index]}) finished"
+            else
+                code=$?
+                failed=$((failed + 1))
+                echo "rank ${ranks[$index]} (device ${devices[$index]}) FAILED with exit code $code;" \
+                     "see ${logs[$index]}" >&2
+            fi
+        done
+        running=(${still[@]+"${still[@]}"})
+        [ "${#running[@]}" -eq 0 ] || sleep 2
+    done
+    trap - INT TERM
+    [ "$failed" -eq 0 ] || die "$failed of ${#pids[@]} ranks failed"
+    echo "all ${#pids[@]} ranks finished; outputs in $OUTPUT_DIR"
+}
+
+launch_msrun() {
+    is_none "$RANK_TABLE_ARG" || echo "note: $DEVICE_TARGET ignores the rank table; msrun builds the cluster"
+    # A rank table left in the environment would make init() choose the HCCL rank-table path.
+    unset RANK_TABLE_FILE
+    local log_dir="$OUTPUT_DIR/msrun_log"
+    local cmd=(msrun "--worker_num=$RANK_SIZE" "--local_worker_num=$RANK_SIZE" "--master_port=${MASTER_PORT:-8118}"
+               "--log_dir=$log_dir" --join=True "$ROOT/train.py" "${TRAIN_ARGS[@]}" --save_dir "$OUTPUT_DIR"
+               ${EXTRA[@]+"${EXTRA[@]}"})
+    if [ "$DRY_RUN" = "1" ]; then
+        echo "[msrun] cd $(quoted "$OUTPUT_DIR")&& $(quoted "${cmd[@]}")"
+        echo "[msrun] msrun starts $RANK_SIZE workers with DEVICE_ID=0..$((RANK_SIZE - 1)) and RANK_ID assigned" \
+             "by the scheduler; worker logs: $log_dir/worker_<rank>.log"
+        return 0
+    fi
+    command -v msrun > /dev/null || die "msrun not found on PATH (it comes with the mindspore wheel)"
+    mkdir -p "$OUTPUT_DIR"
+    cd "$OUTPUT_DIR"
+    "${cmd[@]}" || die "msrun reported a failure (exit code $?); see $log_dir/worker_*.log"
+    echo "all $RANK_SIZE workers finished; outputs in $OUTPUT_DIR, logs in $log_dir"
+}
+
+echo "distributed training: $RANK_SIZE x $DEVICE_TARGET, config $CONFIG, output $OUTPUT_DIR"
+if [ "$DEVICE_TARGET" = "Ascend" ]; then
+    launch_ascend
+else
+    launch_msrun
+fi
