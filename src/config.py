@@ -134,6 +134,8 @@ OPTIONS: List[Option] = [
     _opt("shortcut_type", "B", _choice("A", "B"), "3D-ResNet shortcut"),
     _opt("widen_factor", 1.0, float, "3D-ResNet width multiplier"),
     _opt("no_max_pool", False, parse_bool, "3D-ResNet: skip the stem max-pool"),
+    _opt("bn_momentum", None, _optional(float),
+         "BatchNorm momentum, PyTorch convention (share of batch statistics); empty = the model's own"),
     _opt("partial_bn", False, parse_bool, "TSN: freeze every BatchNorm but the first"),
     # --- checkpoints / fine-tuning ------------------------------------------------------------
     _opt("checkpoint_path", "", str, "checkpoint to start from (pretrained, fine-tune source or resume)"),
@@ -167,6 +169,14 @@ OPTIONS: List[Option] = [
     # --- export -------------------------------------------------------------------------------
     _opt("file_name", "", str, "exported file name (default: <model>_<dataset>_<mode>)"),
     _opt("file_format", "MINDIR", _choice("MINDIR", "AIR", "ONNX"), "export format"),
+    # --- offline inference (310) --------------------------------------------------------------
+    _opt("pre_result_path", "", str, "preprocess.py folder (00_data/*.bin, meta.json, labels.npy; joint: rgb/ "
+         "and flow/ inside); default ./preprocess_Result/<dataset>_<stream>"),
+    _opt("result_path", "", str, "inference output folder holding result_Files/ (postprocess.py, one stream)"),
+    _opt("rgb_result_path", "", str, "RGB inference output folder of joint postprocessing"),
+    _opt("flow_result_path", "", str, "flow inference output folder of joint postprocessing"),
+    _opt("postprocess_path", "", str, "folder of postprocess.py's results.json (default: result_path; "
+         "joint: <dataset>_joint beside rgb_result_path)"),
     # --- BMN ----------------------------------------------------------------------------------
     _opt("feature_path", "", str, "BMN feature folder (csv/npy per video, or table-tennis pickles)"),
     _opt("video_info_path", "", str, "BMN video_info_new.csv (BSN layout)"),

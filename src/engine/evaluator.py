@@ -18,7 +18,7 @@ from tqdm import tqdm
 from src.data.dataset import build_video_source, dataset_from_source
 from src.config import describe, save_config
 from src.engine.builders import output_classes
-from src.metrics.classification import classification_metrics, confusion_matrix, fuse_streams
+from src.metrics.classification import confusion_matrix, recognition_metrics
 from src.models import build_model_from_config
 from src.models.weights import load_checkpoint_strict
 from src.utils.plots import plot_confusion_matrix
@@ -101,17 +101,8 @@ def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", rank_id: int 
     dataset = dataset_from_source(cfg, source, "val", rank_id, group_size)
     start = time.time()
     logits, labels = predict_dataset(list(nets.values()), dataset, desc="eval " + "+".join(nets))
-    video_scores = {mode: stream.mean(axis=1) for mode, stream in zip(nets, logits)}
-    metrics = {}
-    for mode, stream in zip(nets, logits):
-        stream_metrics = classification_metrics(video_scores[mode], labels, stream)
-        metrics.update({f"{mode}_{k}" if joint else k: v for k, v in stream_metrics.items()})
-    final_scores = video_scores[next(iter(nets))]
-    if joint:
-        final_scores = fuse_streams(video_scores["rgb"], video_scores["flow"], cfg.joint_fusion, cfg.rgb_weight)
-        metrics.update(classification_metrics(final_scores, labels))
-        metrics["fusion"] = cfg.joint_fusion
-    metrics["views_per_video"] = int(logits[0].shape[1])
+    metrics, final_scores, _ = recognition_metrics(dict(zip(nets, logits)), labels, cfg.joint_fusion,
+                                                   cfg.rgb_weight)
     metrics["seconds"] = round(time.time() - start, 2)
     if out_dir:
         write_results(metrics, labels, final_scores, source.class_names, out_dir, "joint" if joint else cfg.mode)

@@ -1,9 +1,9 @@
 """Recognition metrics: view fusion, stream fusion, top-k, mean class accuracy, confusion matrix."""
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 
-__all__ = ["softmax", "fuse_streams", "classification_metrics", "confusion_matrix"]
+__all__ = ["softmax", "fuse_streams", "classification_metrics", "confusion_matrix", "recognition_metrics"]
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -55,3 +55,24 @@ def classification_metrics(video_scores: np.ndarray, labels: np.ndarray,
         clip_pred = clip_scores.argmax(axis=-1)
         metrics["clip_top1"] = 100.0 * float((clip_pred == labels[:, None]).mean())
     return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in metrics.items()}
+
+
+def recognition_metrics(stream_logits: Dict[str, np.ndarray], labels: np.ndarray, fusion: str = "logits_sum",
+                        rgb_weight: float = 0.5) -> Tuple[dict, np.ndarray, Dict[str, np.ndarray]]:
+    """Metrics of one stream (``{mode: (N, V, K)}``) or of two fused, named as eval.py names them.
+
+    Returns ``(metrics, final video scores, per-stream video scores)``.
+    """
+    joint = len(stream_logits) == 2
+    video_scores = {mode: logits.mean(axis=1) for mode, logits in stream_logits.items()}
+    metrics = {}
+    for mode, logits in stream_logits.items():
+        stream_metrics = classification_metrics(video_scores[mode], labels, logits)
+        metrics.update({f"{mode}_{k}" if joint else k: v for k, v in stream_metrics.items()})
+    final_scores = video_scores[next(iter(stream_logits))]
+    if joint:
+        final_scores = fuse_streams(video_scores["rgb"], video_scores["flow"], fusion, rgb_weight)
+        metrics.update(classification_metrics(final_scores, labels))
+        metrics["fusion"] = fusion
+    metrics["views_per_video"] = int(next(iter(stream_logits.values())).shape[1])
+    return metrics, final_scores, video_scores

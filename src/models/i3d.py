@@ -17,12 +17,12 @@ per-position logits averaged over time (and over space when the input is larger 
 """
 from mindspore import nn, ops
 
-from .registry import register_model
+from .registry import in_channels_for, register_model
 
 __all__ = ["InceptionI3d", "Unit3D", "InceptionModule", "MaxPool3dSame", "same_pads", "i3d"]
 
 BN_EPS = 1e-3
-BN_MOMENTUM = 0.99  # PyTorch momentum 0.01
+BN_MOMENTUM = 0.01  # PyTorch convention: share of the batch statistics in the running ones
 LOGITS_IN_CHANNELS = 384 + 384 + 128 + 128
 HEAD_POOL_KERNEL = (2, 7, 7)
 
@@ -40,7 +40,7 @@ class Unit3D(nn.Cell):
     """Conv3d (SAME padding) -> optional BatchNorm3d -> optional ReLU; children ``conv3d`` and ``bn``."""
 
     def __init__(self, in_channels, out_channels, kernel_shape=(1, 1, 1), stride=(1, 1, 1),
-                 use_batch_norm=True, use_bias=False, use_relu=True):
+                 use_batch_norm=True, use_bias=False, use_relu=True, bn_momentum=BN_MOMENTUM):
         super().__init__()
         self.kernel_shape = tuple(kernel_shape)
         self.stride = tuple(stride)
@@ -54,7 +54,7 @@ class Unit3D(nn.Cell):
                                 has_bias=use_bias, **conv_pad)
         self.use_batch_norm = use_batch_norm
         if use_batch_norm:
-            self.bn = nn.BatchNorm3d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+            self.bn = nn.BatchNorm3d(out_channels, eps=BN_EPS, momentum=1.0 - bn_momentum)
         self.use_relu = use_relu
         self.relu = nn.ReLU()
 
@@ -98,15 +98,15 @@ class InceptionModule(nn.Cell):
     ``out_channels`` = (b0, b1a, b1b, b2a, b2b, b3b) as in the port's table.
     """
 
-    def __init__(self, in_channels, out_channels):
+    def __init__(self, in_channels, out_channels, bn_momentum=BN_MOMENTUM):
         super().__init__()
-        self.b0 = Unit3D(in_channels, out_channels[0])
-        self.b1a = Unit3D(in_channels, out_channels[1])
-        self.b1b = Unit3D(out_channels[1], out_channels[2], kernel_shape=(3, 3, 3))
-        self.b2a = Unit3D(in_channels, out_channels[3])
-        self.b2b = Unit3D(out_channels[3], out_channels[4], kernel_shape=(3, 3, 3))
+        self.b0 = Unit3D(in_channels, out_channels[0], bn_momentum=bn_momentum)
+        self.b1a = Unit3D(in_channels, out_channels[1], bn_momentum=bn_momentum)
+        self.b1b = Unit3D(out_channels[1], out_channels[2], kernel_shape=(3, 3, 3), bn_momentum=bn_momentum)
+        self.b2a = Unit3D(in_channels, out_channels[3], bn_momentum=bn_momentum)
+        self.b2b = Unit3D(out_channels[3], out_channels[4], kernel_shape=(3, 3, 3), bn_momentum=bn_momentum)
         self.b3a = MaxPool3dSame((3, 3, 3), (1, 1, 1))
-        self.b3b = Unit3D(in_channels, out_channels[5])
+        self.b3b = Unit3D(in_channels, out_channels[5], bn_momentum=bn_momentum)
 
     def construct(self, x):
         b0 = self.b0(x)
@@ -119,28 +119,28 @@ class InceptionModule(nn.Cell):
 class InceptionI3d(nn.Cell):
     """Inception-v1 I3D with the port's unit names; see the module docstring for input/output."""
 
-    def __init__(self, num_classes=400, in_channels=3, dropout_keep_prob=0.5):
+    def __init__(self, num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=BN_MOMENTUM):
         super().__init__()
         if not 0.0 < dropout_keep_prob <= 1.0:
             raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
         self.num_classes = num_classes
         self.in_channels = in_channels
-        self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), stride=(2, 2, 2))
+        self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), stride=(2, 2, 2), bn_momentum=bn_momentum)
         self.MaxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.Conv3d_2b_1x1 = Unit3D(64, 64)
-        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3))
+        self.Conv3d_2b_1x1 = Unit3D(64, 64, bn_momentum=bn_momentum)
+        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3), bn_momentum=bn_momentum)
         self.MaxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.Mixed_3b = InceptionModule(192, (64, 96, 128, 16, 32, 32))
-        self.Mixed_3c = InceptionModule(256, (128, 128, 192, 32, 96, 64))
+        self.Mixed_3b = InceptionModule(192, (64, 96, 128, 16, 32, 32), bn_momentum=bn_momentum)
+        self.Mixed_3c = InceptionModule(256, (128, 128, 192, 32, 96, 64), bn_momentum=bn_momentum)
         self.MaxPool3d_4a_3x3 = MaxPool3dSame((3, 3, 3), (2, 2, 2))
-        self.Mixed_4b = InceptionModule(480, (192, 96, 208, 16, 48, 64))
-        self.Mixed_4c = InceptionModule(512, (160, 112, 224, 24, 64, 64))
-        self.Mixed_4d = InceptionModule(512, (128, 128, 256, 24, 64, 64))
-        self.Mixed_4e = InceptionModule(512, (112, 144, 288, 32, 64, 64))
-        self.Mixed_4f = InceptionModule(528, (256, 160, 320, 32, 128, 128))
+        self.Mixed_4b = InceptionModule(480, (192, 96, 208, 16, 48, 64), bn_momentum=bn_momentum)
+        self.Mixed_4c = InceptionModule(512, (160, 112, 224, 24, 64, 64), bn_momentum=bn_momentum)
+        self.Mixed_4d = InceptionModule(512, (128, 128, 256, 24, 64, 64), bn_momentum=bn_momentum)
+        self.Mixed_4e = InceptionModule(512, (112, 144, 288, 32, 64, 64), bn_momentum=bn_momentum)
+        self.Mixed_4f = InceptionModule(528, (256, 160, 320, 32, 128, 128), bn_momentum=bn_momentum)
         self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
-        self.Mixed_5b = InceptionModule(832, (256, 160, 320, 32, 128, 128))
-        self.Mixed_5c = InceptionModule(832, (384, 192, 384, 48, 128, 128))
+        self.Mixed_5b = InceptionModule(832, (256, 160, 320, 32, 128, 128), bn_momentum=bn_momentum)
+        self.Mixed_5c = InceptionModule(832, (384, 192, 384, 48, 128, 128), bn_momentum=bn_momentum)
         self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
         self.logits = self._new_logits(num_classes)
 
@@ -182,7 +182,15 @@ class InceptionI3d(nn.Cell):
         return ops.mean(x, axis=(2, 3, 4))
 
 
-@register_model("i3d")
-def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5):
-    """Build :class:`InceptionI3d` (``in_channels`` 3 = rgb, 2 = flow)."""
-    return InceptionI3d(num_classes=num_classes, in_channels=in_channels, dropout_keep_prob=dropout_keep_prob)
+def _config_kwargs(cfg):
+    return {"in_channels": in_channels_for(cfg), "dropout_keep_prob": cfg.dropout_keep_prob,
+            "bn_momentum": BN_MOMENTUM if cfg.bn_momentum is None else cfg.bn_momentum}
+
+
+@register_model("i3d", config_adapter=_config_kwargs)
+def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=BN_MOMENTUM):
+    """Build :class:`InceptionI3d` (``in_channels`` 3 = rgb, 2 = flow; ``bn_momentum`` in the
+    PyTorch convention, 0.01 as the reference — training from scratch for a few hundred steps
+    needs more, e.g. 0.1, for usable running statistics)."""
+    return InceptionI3d(num_classes=num_classes, in_channels=in_channels, dropout_keep_prob=dropout_keep_prob,
+                        bn_momentum=bn_momentum)

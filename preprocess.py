@@ -1,0 +1,21 @@
+"""Offline-inference input: ``python preprocess.py --config_path CFG --pre_result_path OUT [--batch_size 1]``.
+
+Writes the VALIDATION split with the deterministic test transforms as raw float32 ``.bin`` batches
+in the exported model's input layout (``OUT/00_data/``), plus ``OUT/meta.json`` and
+``OUT/labels.npy`` (layout: ``src/infer/bins.py``). ``--batch_size`` must be the batch size the
+model is exported with (``python export.py ... --batch_size N``). ``--test_mode joint`` writes
+``OUT/rgb/`` and ``OUT/flow/`` on the same clips (``--video_path`` RGB root,
+``--video_path_joint_flow`` flow root). BMN (``--model bmn``) writes its feature windows.
+"""
+from src.config import get_config
+from src.infer.bins import preprocess
+
+
+def main():
+    cfg = get_config(description=__doc__)
+    for stream, folder in preprocess(cfg).items():
+        print(f"{stream}: batches in {folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Offline-inference input for one model / dataset / stream: the validation split as .bin batches
+# (preprocess.py). Run with no argument for the usage.
+usage() {
+    cat >&2 <<'EOF_USAGE'
+Usage: bash scripts/run_preprocess.sh CONFIG_PATH OUTPUT_PATH [--key value ...]
+
+  CONFIG_PATH   YAML config of the model, dataset and stream, e.g. configs/i3d/ucf101_rgb.yaml
+  OUTPUT_PATH   output folder: OUTPUT_PATH/00_data/*.bin, meta.json, labels.npy
+                (--test_mode joint: OUTPUT_PATH/rgb/ and OUTPUT_PATH/flow/, each such a folder)
+  --key value   config overrides for preprocess.py, e.g. --batch_size 1 --video_path DIR
+                --annotation_path FILE. batch_size must be the batch size the model is exported
+                with (python export.py ... --batch_size N); it defaults to the config's.
+
+Environment:
+  PYTHON        python interpreter (default: python from PATH)
+  SKIP_SETUP=1  do not `source scripts/setup_env.sh` (use the python already on PATH)
+
+Example: bash scripts/run_preprocess.sh configs/i3d/ucf101_rgb.yaml ./preprocess_Result/ucf101_rgb --batch_size 1
+EOF_USAGE
+}
+
+if [ $# -lt 2 ] || [ $(( ($# - 2) % 2 )) -ne 0 ]; then
+    echo "error: expected CONFIG_PATH OUTPUT_PATH and --key value pairs, got $# argument(s)" >&2
+    usage
+    exit 1
+fi
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${SKIP_SETUP:-0}" != "1" ]; then
+    # shellcheck disable=SC1091
+    source "$ROOT/scripts/setup_env.sh"
+fi
+set -euo pipefail
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+PYTHON="${PYTHON:-python}"
+
+die() { echo "error: $*" >&2; exit 1; }
+
+CONFIG="$1"
+OUTPUT_PATH="$(realpath -m -- "$2")"
+shift 2
+# A relative config path is read from the current folder, else from the repository root.
+if [ -f "$CONFIG" ]; then
+    CONFIG="$(realpath -- "$CONFIG")"
+elif [ -f "$ROOT/$CONFIG" ]; then
+    CONFIG="$ROOT/$CONFIG"
+else
+    die "config file $CONFIG not found"
+fi
+
+echo "preprocess: config $CONFIG -> $OUTPUT_PATH"
+"$PYTHON" "$ROOT/preprocess.py" --config_path "$CONFIG" --pre_result_path "$OUTPUT_PATH" "$@"

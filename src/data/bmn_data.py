@@ -1,0 +1,406 @@
+"""BMN data: per-video feature sequences, ActivityNet-style annotations and BMN training targets.
+
+Inputs (REFERENCE §3):
+
+* features: one file per video in ``feature_path``, ``<name>.csv`` (a header row, then T rows of
+  feat_dim values: the BSN/BMN "csv_mean_100" files) or ``<name>.npy`` (a (T, feat_dim) array);
+  ``<name>`` is the annotation key (``v_<youtube id>`` for ActivityNet).
+* annotations, two layouts:
+  - BSN: ``anet_anno_action.json`` ``{name: {duration_second, duration_frame, feature_frame,
+    annotations: [{segment: [s, e] seconds, label}]}}`` + ``video_info_new.csv`` (video, numFrame,
+    seconds, fps, rfps, subset, featureFrame) giving the subset;
+  - PaddleVideo: the same JSON with a ``subset`` field per video (``video_info_path`` empty).
+
+Clean-up, all counted and reported once per split with example video names: videos without a
+feature file or without subset are skipped; segments running past the video are clipped to it;
+segments with end <= start are dropped; training videos left with no segment are skipped;
+disagreements between the CSV and the JSON metadata are reported (the JSON wins, like BSN/BMN).
+A feature file with the wrong shape or non-finite values is an error naming the file when
+evaluating; when training it is reported and the next video is used, so an epoch never stops.
+
+Targets (vectorised NumPy, same definitions as the ports): with the features covering
+``duration = feature_frame / duration_frame * duration_second`` seconds and segments normalised by
+it,
+
+* ``gt_iou_map[d, s]``: max tIoU of proposal [s/T, (s+d+1)/T] with a ground-truth segment
+  ((duration, start) layout, like the network's map);
+* ``gt_start[t]`` / ``gt_end[t]``: max intersection-over-anchor of the anchor
+  [(t-0.5)/T, (t+1.5)/T] with a ground-truth start / end region of width 3/T.
+
+Datasets: :func:`create_bmn_dataset` gives batched columns ``(features, gt_iou_map, gt_start,
+gt_end)`` for training and ``(features, video_index)`` otherwise; ``dataset.video_source`` is the
+:class:`BMNFeatureSource`, whose :meth:`~BMNFeatureSource.video_info` maps an index to the video's
+id and duration and whose ``ground_truth`` holds the split's annotations for the metric.
+"""
+import csv
+import json
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import mindspore.dataset as ds
+import numpy as np
+
+from src.utils.runtime import get_logger
+
+__all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "canonical_split",
+           "read_annotation_database", "load_feature_file", "bmn_targets", "build_bmn_source",
+           "create_bmn_dataset", "official_video_id"]
+
+SPLIT_SUBSETS = {"train": ("training", "train"), "val": ("validation", "val", "valid"),
+                 "test": ("testing", "test")}
+TRAIN_COLUMNS = ["features", "gt_iou_map", "gt_start", "gt_end"]
+EVAL_COLUMNS = ["features", "video_index"]
+EXAMPLES_SHOWN = 5
+MAX_SUBSTITUTIONS = 20
+
+
+class BMNDataError(ValueError):
+    """Unusable BMN input; the message names the file or video and the fix."""
+
+
+def canonical_split(split: str) -> str:
+    """``train`` / ``val`` / ``test`` from any accepted spelling (training, validation, ...)."""
+    for name, subsets in SPLIT_SUBSETS.items():
+        if split == name or split in subsets:
+            return name
+    raise BMNDataError(f"unknown split {split!r}; use one of {sorted(SPLIT_SUBSETS)}")
+
+
+def official_video_id(name: str) -> str:
+    """The id used by the official evaluation files: the annotation key without ``v_``."""
+    return name[2:] if name.startswith("v_") else name
+
+
+@dataclass
+class DataReport:
+    """Counted problems, each with a few example videos, printed as one summary."""
+    counts: Dict[str, int] = field(default_factory=OrderedDict)
+    examples: Dict[str, List[str]] = field(default_factory=dict)
+
+    def add(self, problem: str, example: str) -> None:
+        self.counts[problem] = self.counts.get(problem, 0) + 1
+        shown = self.examples.setdefault(problem, [])
+        if len(shown) < EXAMPLES_SHOWN:
+            shown.append(example)
+
+    def lines(self) -> List[str]:
+        return [f"{count} x {problem} (e.g. {', '.join(self.examples[problem])})"
+                for problem, count in self.counts.items()]
+
+
+@dataclass
+class BMNVideo:
+    """One video of a split: ``segments`` (G, 2) in seconds, clipped to the video and checked;
+    ``duration`` is the span of the features in seconds (segments / duration, clipped to [0, 1],
+    are the normalised targets, and proposals * duration are seconds)."""
+    name: str
+    duration: float
+    segments: np.ndarray
+    feature_file: str
+
+    @property
+    def official_id(self) -> str:
+        return official_video_id(self.name)
+
+
+# --- annotations ----------------------------------------------------------------------------------
+
+def _read_json(path: str):
+    if not os.path.isfile(path):
+        raise BMNDataError(f"annotation file {path} does not exist; set --annotation_path to "
+                           f"anet_anno_action.json or a PaddleVideo BMN label JSON")
+    with open(path, "r", encoding="utf-8") as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as err:
+            raise BMNDataError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise BMNDataError(f"{path} must map video names to their annotations")
+    return data
+
+
+def _read_video_info(path: str) -> Dict[str, dict]:
+    if not os.path.isfile(path):
+        raise BMNDataError(f"video info file {path} does not exist; set --video_info_path to "
+                           f"video_info_new.csv, or leave it empty when the annotation JSON has a "
+                           f"'subset' field per video")
+    with open(path, "r", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"video", "subset"} - set(reader.fieldnames or ())
+        if missing:
+            raise BMNDataError(f"{path} lacks the column(s) {sorted(missing)}; expected the BSN "
+                               f"header video,numFrame,seconds,fps,rfps,subset,featureFrame")
+        return {row["video"]: row for row in reader}
+
+
+_METADATA_PAIRS = (("seconds", "duration_second", 0.01), ("numFrame", "duration_frame", 0.5),
+                   ("featureFrame", "feature_frame", 0.5))
+
+
+def _metadata_disagrees(row: dict, entry: dict) -> bool:
+    for column, key, tolerance in _METADATA_PAIRS:
+        if row.get(column) not in (None, "") and key in entry:
+            try:
+                if abs(float(row[column]) - float(entry[key])) > tolerance:
+                    return True
+            except (TypeError, ValueError):
+                return True
+    return False
+
+
+def read_annotation_database(annotation_path: str, video_info_path: str = "",
+                             report: Optional[DataReport] = None) -> Dict[str, dict]:
+    """``{name: entry}`` with every entry's ``subset`` resolved (BSN CSV or the JSON's own field).
+
+    Videos present in only one of the two files are skipped and counted in ``report``.
+    """
+    report = report if report is not None else DataReport()
+    database = _read_json(annotation_path)
+    if video_info_path:
+        info = _read_video_info(video_info_path)
+        resolved = {}
+        for name, entry in database.items():
+            row = info.get(name)
+            if row is None:
+                report.add(f"videos of {os.path.basename(annotation_path)} missing from "
+                           f"{os.path.basename(video_info_path)} (skipped)", name)
+                continue
+            if entry.get("subset") not in (None, row["subset"]):
+                report.add("videos whose subset differs between the two files (CSV used)", name)
+            if _metadata_disagrees(row, entry):
+                report.add("videos whose CSV frame counts / seconds differ from the JSON (JSON used)", name)
+            resolved[name] = dict(entry, subset=row["subset"])
+        for name in info:
+            if name not in database:
+                report.add(f"videos of {os.path.basename(video_info_path)} missing from "
+                           f"{os.path.basename(annotation_path)} (skipped)", name)
+        return resolved
+    without_subset = [name for name, entry in database.items() if "subset" not in entry]
+    if without_subset and len(without_subset) == len(database):
+        raise BMNDataError(f"{annotation_path} has no 'subset' field; pass --video_info_path "
+                           f"(video_info_new.csv, BSN layout) to say which videos are training / validation")
+    for name in without_subset:
+        report.add("videos without a 'subset' field (skipped)", name)
+    return {name: entry for name, entry in database.items() if "subset" in entry}
+
+
+def _feature_duration(name: str, entry: dict, source: str) -> float:
+    """Seconds covered by the features: feature_frame / duration_frame * duration_second."""
+    try:
+        seconds = float(entry["duration_second"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise BMNDataError(f"{source}: video {name} has no numeric 'duration_second'") from err
+    frames, feature_frames = entry.get("duration_frame"), entry.get("feature_frame")
+    if frames and feature_frames:
+        seconds = float(feature_frames) / float(frames) * seconds
+    return seconds
+
+
+def _clean_segments(name: str, annotations, duration: float, report: DataReport) -> np.ndarray:
+    """(G, 2) float64 segments clipped to the video's [0, duration] with end > start; problems counted."""
+    kept = []
+    for annotation in annotations or ():
+        try:
+            start, end = (float(value) for value in annotation["segment"])
+        except (KeyError, TypeError, ValueError):
+            report.add("annotations without a numeric [start, end] 'segment' (dropped)", name)
+            continue
+        if start < 0.0 or end > duration:
+            report.add("segments running past the video, clipped to it", f"{name} [{start:.2f}, {end:.2f}]")
+            start, end = max(start, 0.0), min(end, duration)
+        if end <= start:
+            report.add("segments with end <= start (dropped)", f"{name} [{start:.2f}, {end:.2f}]")
+            continue
+        kept.append((start, end))
+    return np.asarray(kept, dtype=np.float64).reshape(-1, 2)
+
+
+def _raw_segments(annotations) -> List[List[float]]:
+    """Ground truth for the metric: the file's segments as written (official semantics)."""
+    segments = []
+    for annotation in annotations or ():
+        try:
+            segments.append([float(value) for value in annotation["segment"]][:2])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return segments
+
+
+# --- features -------------------------------------------------------------------------------------
+
+def _list_feature_files(feature_path: str) -> Dict[str, str]:
+    if not os.path.isdir(feature_path):
+        raise BMNDataError(f"feature folder {feature_path} does not exist; set --feature_path to the "
+                           f"folder of <video>.csv / <video>.npy files")
+    files = {}
+    for file_name in sorted(os.listdir(feature_path)):
+        stem, extension = os.path.splitext(file_name)
+        if extension in (".npy", ".csv") and (stem not in files or extension == ".npy"):
+            files[stem] = os.path.join(feature_path, file_name)
+    return files
+
+
+def load_feature_file(path: str, tscale: int, feat_dim: int) -> np.ndarray:
+    """(feat_dim, tscale) float32 from a ``.csv`` (header + T rows) or ``.npy`` (T, feat_dim) file."""
+    try:
+        if path.endswith(".npy"):
+            values = np.load(path, allow_pickle=False)
+        else:
+            values = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
+    except (OSError, ValueError) as err:
+        raise BMNDataError(f"cannot read feature file {path}: {err}") from err
+    if values.shape != (tscale, feat_dim):
+        raise BMNDataError(f"feature file {path} has shape {values.shape}, expected (tscale, feat_dim) = "
+                           f"({tscale}, {feat_dim}); set --tscale / --feat_dim to match the features "
+                           f"or regenerate the file")
+    values = values.astype(np.float32, copy=False)
+    if not np.isfinite(values).all():
+        raise BMNDataError(f"feature file {path} holds NaN or infinite values; regenerate it")
+    return np.ascontiguousarray(values.T)
+
+
+# --- targets --------------------------------------------------------------------------------------
+
+def bmn_targets(segments: np.ndarray, tscale: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gt_iou_map (T, T), gt_start (T,), gt_end (T,))`` float32 for normalised (G, 2) segments."""
+    gap = 1.0 / tscale
+    gt_min = np.clip(segments[:, 0], 0.0, 1.0)[:, None, None]
+    gt_max = np.clip(segments[:, 1], 0.0, 1.0)[:, None, None]
+    duration = np.arange(tscale)[:, None]
+    start = np.arange(tscale)[None, :]
+    proposal_min, proposal_max = start * gap, (start + duration + 1) * gap
+    intersection = np.clip(np.minimum(proposal_max, gt_max) - np.maximum(proposal_min, gt_min), 0.0, None)
+    union = (proposal_max - proposal_min) - intersection + (gt_max - gt_min)
+    gt_iou_map = (intersection / union).max(axis=0)
+
+    anchor_min = (np.arange(tscale) - 0.5) * gap
+    anchor_max = (np.arange(tscale) + 1.5) * gap
+
+    def match(boundaries):
+        low, high = boundaries[:, None] - 1.5 * gap, boundaries[:, None] + 1.5 * gap
+        overlap = np.clip(np.minimum(anchor_max, high) - np.maximum(anchor_min, low), 0.0, None)
+        return (overlap / (anchor_max - anchor_min)).max(axis=0)
+
+    return (gt_iou_map.astype(np.float32), match(gt_min[:, 0, 0]).astype(np.float32),
+            match(gt_max[:, 0, 0]).astype(np.float32))
+
+
+# --- the source -----------------------------------------------------------------------------------
+
+class BMNFeatureSource:
+    """Random-access source of one split for ``GeneratorDataset`` (see the module docstring)."""
+
+    def __init__(self, videos: List[BMNVideo], tscale: int, feat_dim: int, training: bool,
+                 ground_truth: Dict[str, List[List[float]]]):
+        self.videos = videos
+        self.tscale = tscale
+        self.feat_dim = feat_dim
+        self.training = training
+        self.ground_truth = ground_truth
+        self._bad_files: Dict[int, str] = {}
+
+    def column_names(self) -> List[str]:
+        return list(TRAIN_COLUMNS if self.training else EVAL_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def video_info(self, index: int) -> dict:
+        video = self.videos[int(index)]
+        return {"id": video.official_id, "name": video.name, "duration": video.duration}
+
+    def _training_item(self, index: int):
+        video = self.videos[index]
+        features = load_feature_file(video.feature_file, self.tscale, self.feat_dim)
+        return (features,) + bmn_targets(video.segments / video.duration, self.tscale)
+
+    def __getitem__(self, index):
+        index = int(index)
+        if not self.training:
+            video = self.videos[index]
+            return load_feature_file(video.feature_file, self.tscale, self.feat_dim), np.int32(index)
+        for attempt in range(MAX_SUBSTITUTIONS):
+            candidate = (index + attempt) % len(self.videos)
+            if candidate in self._bad_files:
+                continue
+            try:
+                return self._training_item(candidate)
+            except BMNDataError as err:
+                self._bad_files[candidate] = str(err)
+                get_logger().warning(f"skipping training video {self.videos[candidate].name} "
+                                     f"({len(self._bad_files)} bad feature file(s) so far in this "
+                                     f"worker): {err}")
+        raise BMNDataError(f"{MAX_SUBSTITUTIONS} consecutive training videos from index {index} have "
+                           f"unusable feature files; last problem: {list(self._bad_files.values())[-1]}")
+
+
+def _build_source(annotation_path: str, video_info_path: str, feature_path: str, split: str,
+                  tscale: int, feat_dim: int) -> Tuple[BMNFeatureSource, DataReport]:
+    report = DataReport()
+    database = read_annotation_database(annotation_path, video_info_path, report)
+    feature_files = _list_feature_files(feature_path)
+    subsets = SPLIT_SUBSETS[split]
+    training = split == "train"
+    videos, ground_truth = [], {}
+    for name, entry in database.items():
+        if entry["subset"] not in subsets:
+            continue
+        raw = _raw_segments(entry.get("annotations"))
+        if raw:
+            ground_truth[official_video_id(name)] = raw
+        duration = _feature_duration(name, entry, annotation_path)
+        if not duration > 0:
+            report.add("videos with a non-positive duration (skipped)", name)
+            continue
+        segments = _clean_segments(name, entry.get("annotations"), float(entry["duration_second"]), report)
+        if training and len(segments) == 0:
+            report.add("training videos without a usable segment (skipped)", name)
+            continue
+        if name not in feature_files:
+            report.add(f"videos without a feature file in {feature_path} (skipped)", name)
+            continue
+        videos.append(BMNVideo(name, duration, segments, feature_files[name]))
+    if not videos:
+        raise BMNDataError(f"no usable {split} video: {annotation_path} lists "
+                           f"{sum(e['subset'] in subsets for e in database.values())} video(s) of subset "
+                           f"{'/'.join(subsets)} and none has both annotations and a feature file in "
+                           f"{feature_path}")
+    return BMNFeatureSource(videos, tscale, feat_dim, training, ground_truth), report
+
+
+_SOURCES: Dict[tuple, BMNFeatureSource] = {}
+
+
+def build_bmn_source(cfg, split: str) -> BMNFeatureSource:
+    """The source of ``split`` (train / val / test), built once per process and configuration;
+    the first build logs the clean-up report."""
+    split = canonical_split(split)
+    key = (os.path.abspath(cfg.annotation_path), cfg.video_info_path and os.path.abspath(cfg.video_info_path),
+           os.path.abspath(cfg.feature_path), split, cfg.tscale, cfg.feat_dim)
+    if key not in _SOURCES:
+        source, report = _build_source(cfg.annotation_path, cfg.video_info_path, cfg.feature_path,
+                                       split, cfg.tscale, cfg.feat_dim)
+        logger = get_logger()
+        logger.info(f"BMN {split} split: {len(source)} videos from {cfg.annotation_path}"
+                    + (f"; {len(report.counts)} kind(s) of problem:" if report.counts else ""))
+        for line in report.lines():
+            logger.warning(f"  {line}")
+        _SOURCES[key] = source
+    return _SOURCES[key]
+
+
+def create_bmn_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1):
+    """Batched dataset of ``split``: shuffled, ``drop_remainder`` and target columns for training;
+    ``(features, video_index)`` in order otherwise. ``dataset.video_source`` is the source."""
+    source = build_bmn_source(cfg, split)
+    workers = max(1, cfg.num_workers)
+    sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
+    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=source.training,
+                                  num_parallel_workers=workers, python_multiprocessing=workers > 1,
+                                  **sharding)
+    batch_size = cfg.batch_size if source.training else cfg.eval_batch_size
+    dataset = dataset.batch(batch_size, drop_remainder=source.training)
+    dataset.video_source = source
+    return dataset

@@ -1,0 +1,1 @@
+"""Training losses that are more than a framework one-liner (BMN's TEM + PEM loss)."""

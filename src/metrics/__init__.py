@@ -1,0 +1,2 @@
+"""Evaluation metrics: classification accuracy (``classification``) and temporal action proposals
+(``proposal_metrics``: AR@AN, AUC)."""

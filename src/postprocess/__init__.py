@@ -1,0 +1,1 @@
+"""Turning network outputs into results files (BMN proposals)."""

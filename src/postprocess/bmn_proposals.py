@@ -1,0 +1,192 @@
+"""BMN post-processing (proposals from the network's maps) and the BMN evaluation.
+
+Per video, with T steps, start / end probabilities and the (duration, start) confidence maps:
+
+1. candidate boundaries: start step 0 and end step T-1 always, plus every step that is a local peak
+   or above 0.5 * the maximum;
+2. candidates: every (start s, duration d) with end e = s + d + 1 < T on candidate boundaries,
+   segment [s / T, e / T], score = start[s] * end[e] * cls[d, s] * reg[d, s];
+3. Gaussian Soft-NMS down to ``top_k`` (a kept proposal of width w decays the others whose tIoU
+   with it exceeds t1 + (t2 - t1) * w by exp(-tIoU^2 / alpha));
+4. seconds: segment * the duration covered by the features.
+
+Same rules as mmaction2 / PaddleVideo, vectorised NumPy; videos are processed in parallel by a
+process pool. :func:`evaluate_bmn` runs the whole evaluation: inference, post-processing, the
+proposals JSON in the official format, the metric (:mod:`src.metrics.proposal_metrics`) and the
+AR-AN curve.
+"""
+import json
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from src.metrics.proposal_metrics import plot_ar_an, proposal_metrics
+
+__all__ = ["SoftNMSParams", "boundary_candidates", "map_candidates", "soft_nms", "video_proposals",
+           "postprocess_videos", "write_proposals", "evaluate_bmn"]
+
+PROPOSALS_FILE = "bmn_proposals.json"
+CURVE_FILE = "bmn_ar_an.png"
+METRICS_FILE = "bmn_metrics.json"
+SERIAL_BELOW = 64  # videos; fewer are post-processed in this process (a pool costs more than it saves)
+
+
+@dataclass(frozen=True)
+class SoftNMSParams:
+    alpha: float = 0.4
+    low_threshold: float = 0.5
+    high_threshold: float = 0.9
+    top_k: int = 100
+
+    @classmethod
+    def from_config(cls, cfg) -> "SoftNMSParams":
+        return cls(cfg.soft_nms_alpha, cfg.soft_nms_low_threshold, cfg.soft_nms_high_threshold,
+                   cfg.max_proposals)
+
+
+def boundary_candidates(scores: np.ndarray, always: int) -> np.ndarray:
+    """Boolean mask of candidate boundaries: local peaks or > 0.5 * max, plus step ``always``."""
+    keep = np.zeros(len(scores), dtype=bool)
+    inner = scores[1:-1]
+    keep[1:-1] = ((inner > scores[2:]) & (inner > scores[:-2])) | (inner > 0.5 * scores.max())
+    keep[always] = True
+    return keep
+
+
+def map_candidates(start: np.ndarray, end: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """(N, 3) candidates ``[tmin, tmax, score]`` in [0, 1] units from one video's outputs.
+
+    ``start``/``end`` (T,), ``confidence`` (2, T, T) in (duration, start) layout (reg, cls).
+    """
+    tscale = len(start)
+    duration, begin = np.nonzero(np.ones((tscale, tscale), dtype=bool))
+    finish = begin + duration + 1
+    inside = finish < tscale
+    duration, begin, finish = duration[inside], begin[inside], finish[inside]
+    chosen = boundary_candidates(start, 0)[begin] & boundary_candidates(end, tscale - 1)[finish]
+    duration, begin, finish = duration[chosen], begin[chosen], finish[chosen]
+    score = start[begin] * end[finish] * confidence[1, duration, begin] * confidence[0, duration, begin]
+    return np.stack([begin / tscale, finish / tscale, score], axis=1).astype(np.float64)
+
+
+def _tiou(segment: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    intersection = np.clip(np.minimum(segment[1], segments[:, 1]) - np.maximum(segment[0], segments[:, 0]), 0, None)
+    union = (segments[:, 1] - segments[:, 0]) + (segment[1] - segment[0]) - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
+def soft_nms(candidates: np.ndarray, params: SoftNMSParams, width_unit: float = 1.0) -> np.ndarray:
+    """Gaussian Soft-NMS of (N, 3) ``[start, end, score]`` rows; returns at most ``top_k`` rows with
+    their decayed scores, best first. ``width_unit`` is the length that counts as width 1 in the
+    threshold t1 + (t2 - t1) * width (1 for normalised segments)."""
+    if len(candidates) == 0:
+        return candidates.reshape(0, 3)
+    order = np.argsort(candidates[:, 2])[::-1]
+    segments = candidates[order, :2]
+    scores = candidates[order, 2].copy()
+    alive = np.ones(len(scores), dtype=bool)
+    kept = []
+    for _ in range(min(params.top_k, len(scores))):
+        best = int(np.argmax(np.where(alive, scores, -np.inf)))
+        kept.append((segments[best, 0], segments[best, 1], scores[best]))
+        alive[best] = False
+        width = (segments[best, 1] - segments[best, 0]) / width_unit
+        overlap = _tiou(segments[best], segments)
+        decay = alive & (overlap > params.low_threshold + (params.high_threshold - params.low_threshold) * width)
+        scores[decay] *= np.exp(-np.square(overlap[decay]) / params.alpha)
+    return np.asarray(kept, dtype=np.float64).reshape(-1, 3)
+
+
+def video_proposals(start: np.ndarray, end: np.ndarray, confidence: np.ndarray, duration: float,
+                    params: SoftNMSParams) -> List[dict]:
+    """One video's proposals ``[{"score", "segment": [s, e] seconds}]``, best first."""
+    kept = soft_nms(map_candidates(start, end, confidence), params)
+    return [{"score": float(score), "segment": [float(max(0.0, tmin) * duration), float(min(1.0, tmax) * duration)]}
+            for tmin, tmax, score in kept]
+
+
+def _video_job(item) -> Tuple[str, List[dict]]:
+    video_id, duration, start, end, confidence, params = item
+    return video_id, video_proposals(start, end, confidence, duration, params)
+
+
+def postprocess_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_workers: int = 1) -> Dict[str, List[dict]]:
+    """``{video_id: proposals}`` for ``(video_id, duration, start, end, confidence)`` tuples,
+    over ``num_workers`` processes."""
+    items = [tuple(output) + (params,) for output in outputs]
+    bar = dict(total=len(items), desc="post-processing", unit="video", dynamic_ncols=True, leave=False)
+    if num_workers <= 1 or len(items) < SERIAL_BELOW:
+        return dict(_video_job(item) for item in tqdm(items, **bar))
+    with multiprocessing.get_context("fork").Pool(min(num_workers, len(items))) as pool:
+        return dict(tqdm(pool.imap(_video_job, items, chunksize=16), **bar))
+
+
+def write_proposals(results: Dict[str, List[dict]], path: str) -> str:
+    """Proposals in the official format ``{"version", "results", "external_data"}``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"version": "VERSION 1.3", "results": results, "external_data": {}}, handle)
+    return path
+
+
+def _network_outputs(net, dataset) -> Iterable[tuple]:
+    """``(video_index, start, end, confidence)`` per video, from batches of (features, video_index)."""
+    for features, indices in dataset.create_tuple_iterator(num_epochs=1):
+        confidence, start, end = (output.asnumpy() for output in net(features))
+        for row, index in enumerate(indices.asnumpy().reshape(-1)):
+            yield int(index), start[row], end[row], confidence[row]
+
+
+def evaluate_bmn(cfg, net, dataset_or_split="val", out_dir: str = "") -> dict:
+    """Evaluate BMN ``net`` on a split name (``"val"``) or a dataset from
+    :func:`src.data.bmn_data.create_bmn_dataset`; writes ``bmn_proposals.json``, ``bmn_ar_an.png``
+    and ``bmn_metrics.json`` to ``out_dir`` (default ``cfg.save_dir``).
+
+    Returns ``{"AR@1", "AR@5", "AR@10", "AR@100", "AUC"}`` in percent (plus ``num_videos``,
+    ``missing_videos`` count and timings).
+    """
+    from src.data.bmn_data import create_bmn_dataset
+    from src.utils.runtime import get_logger
+
+    logger = get_logger()
+    out_dir = out_dir or cfg.save_dir
+    dataset = create_bmn_dataset(cfg, dataset_or_split) if isinstance(dataset_or_split, str) else dataset_or_split
+    source = dataset.video_source
+    was_training = net.training
+    net.set_train(False)
+    started = time.time()
+    outputs = []
+    try:
+        for index, start, end, confidence in tqdm(_network_outputs(net, dataset), total=len(source),
+                                                  desc="BMN inference", unit="video", dynamic_ncols=True,
+                                                  leave=False):
+            info = source.video_info(index)
+            outputs.append((info["id"], info["duration"], start, end, confidence))
+    finally:
+        net.set_train(was_training)
+    inference_seconds = time.time() - started
+    started = time.time()
+    results = postprocess_videos(outputs, SoftNMSParams.from_config(cfg), cfg.num_workers)
+    postprocess_seconds = time.time() - started
+    proposals_path = write_proposals(results, os.path.join(out_dir, PROPOSALS_FILE))
+
+    metrics = proposal_metrics(source.ground_truth, results, cfg.max_proposals)
+    plot_ar_an(metrics, os.path.join(out_dir, CURVE_FILE), f"BMN {cfg.dataset}")
+    missing = metrics.pop("missing_videos")
+    summary = {key: metrics[key] for key in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC")}
+    summary.update(num_videos=len(outputs), missing_videos=len(missing),
+                   inference_ms_per_video=1000.0 * inference_seconds / max(len(outputs), 1),
+                   postprocess_ms_per_video=1000.0 * postprocess_seconds / max(len(outputs), 1))
+    with open(os.path.join(out_dir, METRICS_FILE), "w", encoding="utf-8") as handle:
+        json.dump(dict(summary, missing_video_ids=missing, **metrics), handle, indent=1)
+    logger.info("BMN " + "  ".join(f"{key} {summary[key]:.2f}" for key in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC"))
+                + f" on {len(outputs)} videos; proposals {proposals_path}")
+    if missing:
+        logger.warning(f"{len(missing)} ground-truth video(s) have no proposals (no feature file?) and count as "
+                       f"zero recall, e.g. {', '.join(missing[:5])}")
+    return summary
