@@ -4,28 +4,13 @@
 # PYTHON selects the interpreter whose pip is asked (default: python).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../scripts/common.sh"
 PYTHON="${PYTHON:-python}"
 
-die() { echo "error: $*" >&2; exit 1; }
-
-find_mindspore() {
-    local package location
-    for package in mindspore-ascend mindspore; do
-        location="$("$PYTHON" -m pip show "$package" 2>/dev/null | awk '/^Location:/ {print $2}')"
-        if [ -n "$location" ] && [ -d "$location/mindspore" ]; then
-            echo "$location/mindspore"
-            return 0
-        fi
-    done
-    return 1
-}
-
-if [ -z "${MINDSPORE_PATH:-}" ]; then
-    MINDSPORE_PATH="$(find_mindspore)" \
-        || die "MindSpore is not installed for $PYTHON (pip show mindspore-ascend / mindspore); set MINDSPORE_PATH"
-fi
-[ -f "$MINDSPORE_PATH/include/api/model.h" ] || die "no C++ API headers in $MINDSPORE_PATH/include/api"
-[ -f "$MINDSPORE_PATH/lib/libmindspore.so" ] || die "no libmindspore.so in $MINDSPORE_PATH/lib. The pip wheel" \
+MINDSPORE_PATH="$(zoo_find_mindspore)" \
+    || zoo_die "MindSpore is not installed for $PYTHON (pip show mindspore-ascend / mindspore); set MINDSPORE_PATH"
+[ -f "$MINDSPORE_PATH/include/api/model.h" ] || zoo_die "no C++ API headers in $MINDSPORE_PATH/include/api"
+[ -f "$MINDSPORE_PATH/lib/libmindspore.so" ] || zoo_die "no libmindspore.so in $MINDSPORE_PATH/lib. The pip wheel" \
     "for CPU ships the C++ headers but not the inference library: install MindSpore for Ascend on the" \
     "inference host, or set MINDSPORE_PATH to a MindSpore folder holding include/ and lib/libmindspore.so." \
     "(bash check_syntax.sh checks the sources without it.)"

@@ -1,7 +1,49 @@
 #!/usr/bin/env bash
-# Helpers sourced by the standalone launch scripts.
+# Helpers sourced by the launch scripts (scripts/*.sh) and ascend_310_infer/build.sh. Sourcing only
+# defines functions; a script calls zoo_require_args before zoo_setup, so a wrong call is answered
+# without setting up the environment.
 
-# Activate the project environment unless SKIP_SETUP=1, and put the project on PYTHONPATH.
+# Print "error: MESSAGE" and exit 1.
+zoo_die() { echo "error: $*" >&2; exit 1; }
+
+# `none` or an empty value means "not given" (no checkpoint, no rank table).
+zoo_is_none() { [ -z "$1" ] || [ "${1,,}" = "none" ]; }
+
+# Each argument shell-quoted, followed by a space: commands printed by DRY_RUN=1 can be pasted.
+zoo_quoted() { printf '%q ' "$@"; }
+
+# Print "error: MESSAGE", then the calling script's `usage` function, and exit 1.
+zoo_usage_error() {
+    echo "error: $*" >&2
+    usage
+    exit 1
+}
+
+# The calling script's leading comment block (after the #! line) without its "# " marks, on stderr:
+# the usage of a script documented by its header.
+zoo_print_header() { awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0" >&2; }
+
+# Exit through zoo_usage_error unless the script got one of the argument counts COUNT...:
+#   zoo_require_args 8 9 -- "$@"
+# A script taking no argument (COUNT 0) shows its usage for -h/--help without the error line.
+zoo_require_args() {
+    local counts=() count
+    while [ "$1" != "--" ]; do counts+=("$1"); shift; done
+    shift
+    for count in "${counts[@]}"; do
+        [ "$#" -eq "$count" ] && return 0
+    done
+    if [ "${counts[*]}" = "0" ]; then
+        [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] || echo "error: expected no argument, got $#" >&2
+        usage
+        exit 1
+    fi
+    local expected="${counts[*]}"
+    zoo_usage_error "expected ${expected// / or } arguments, got $#"
+}
+
+# Activate the project environment unless SKIP_SETUP=1, put the project on PYTHONPATH, and set
+# ROOT (the repository) and PYTHON (the interpreter, default: python from PATH).
 zoo_setup() {
     ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     if [ "${SKIP_SETUP:-0}" != "1" ]; then
@@ -22,11 +64,50 @@ zoo_device_target() {
 }
 
 # The config of a dataset/mode: CONFIG_PATH from the environment, else configs/i3d/<dataset>_<mode>.yaml.
-zoo_config() {
-    local config="${CONFIG_PATH:-configs/i3d/${1}_${2}.yaml}"
-    [ -f "$ROOT/$config" ] || [ -f "$config" ] || { echo "error: config $config not found (set CONFIG_PATH)" >&2; exit 1; }
-    echo "$config"
+zoo_config() { zoo_config_file "${CONFIG_PATH:-configs/i3d/${1}_${2}.yaml}" "set CONFIG_PATH"; }
+
+# The absolute path of config file CONFIG: a relative path is read from the current folder, else from
+# the repository root. Exits with "config file CONFIG not found[; HINT]" when it is in neither.
+#   CONFIG="$(zoo_config_file "$CONFIG" "pass CONFIG_PATH")"
+zoo_config_file() {
+    if [ -f "$1" ]; then
+        realpath -- "$1"
+    elif [ -f "$ROOT/$1" ]; then
+        echo "$ROOT/$1"
+    else
+        zoo_die "config file $1 not found${2:+; $2}"
+    fi
 }
 
-# `none` or an empty value means "no checkpoint".
-zoo_ckpt() { if [ -z "$1" ] || [ "${1,,}" = "none" ]; then echo ""; else realpath -m -- "$1"; fi; }
+# The absolute checkpoint path, or "" for `none` / an empty value.
+zoo_ckpt() { if zoo_is_none "$1"; then echo ""; else realpath -m -- "$1"; fi; }
+
+# Run "$PYTHON ARGS... --save_dir OUT_DIR $EXTRA_ARGS", its output also written to OUT_DIR/console.log.
+zoo_run_logged() {
+    local out="$1"
+    shift
+    mkdir -p "$out"
+    # shellcheck disable=SC2086
+    "$PYTHON" "$@" --save_dir "$out" ${EXTRA_ARGS:-} 2>&1 | tee "$out/console.log"
+}
+
+# The MindSpore package folder: MINDSPORE_PATH when set, else the first `mindspore` folder in the
+# Location of `pip show mindspore-ascend`, then `pip show mindspore` (PYTHON's pip). With FILE (a path
+# inside the package, e.g. lib/libmindspore.so) only a folder holding FILE counts. Fails when none does.
+zoo_find_mindspore() {
+    local required="${1:-}" package location
+    if [ -n "${MINDSPORE_PATH:-}" ]; then
+        [ -z "$required" ] || [ -f "$MINDSPORE_PATH/$required" ] || return 1
+        echo "$MINDSPORE_PATH"
+        return 0
+    fi
+    for package in mindspore-ascend mindspore; do
+        location="$("${PYTHON:-python}" -m pip show "$package" 2>/dev/null | awk '/^Location:/ {print $2}')"
+        if [ -n "$location" ] && [ -d "$location/mindspore" ] \
+                && { [ -z "$required" ] || [ -f "$location/mindspore/$required" ]; }; then
+            echo "$location/mindspore"
+            return 0
+        fi
+    done
+    return 1
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training on several devices: one train.py process per Ascend NPU from an HCCL rank
 # table, or an msrun-launched dynamic cluster on GPU/CPU. Run with no argument for the usage.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 usage() {
     cat >&2 <<'EOF'
 Usage: bash scripts/run_distribute_train.sh RANK_SIZE RANK_TABLE_FILE DATASET MODE NUM_EPOCHS \
@@ -33,23 +35,9 @@ Example: bash scripts/run_distribute_train.sh 8 hccl_8p_01234567_10.0.0.1.json u
 EOF
 }
 
-if [ $# -ne 8 ] && [ $# -ne 9 ]; then
-    echo "error: expected 8 or 9 arguments, got $#" >&2
-    usage
-    exit 1
-fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "${SKIP_SETUP:-0}" != "1" ]; then
-    # shellcheck disable=SC1091
-    source "$ROOT/scripts/setup_env.sh"
-fi
+zoo_require_args 8 9 -- "$@"
+zoo_setup
 set -euo pipefail
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-PYTHON="${PYTHON:-python}"
-
-die() { echo "error: $*" >&2; exit 1; }
-is_none() { [ -z "$1" ] || [ "${1,,}" = "none" ]; }
 
 RANK_SIZE="$1"
 RANK_TABLE_ARG="$2"
@@ -62,32 +50,22 @@ CHECKPOINT_PATH="$8"
 CONFIG="${9:-${CONFIG_PATH:-$ROOT/configs/i3d/${DATASET}_${MODE}.yaml}}"
 OUTPUT_DIR="$(realpath -m -- "${OUTPUT_DIR:-./output/distribute_train}")"
 
-[[ "$RANK_SIZE" =~ ^[1-9][0-9]*$ ]] || die "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
-[[ "$NUM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
-[[ "$MODE" =~ ^(rgb|flow)$ ]] || die "MODE must be rgb or flow, got '$MODE'"
-[ -d "$VIDEO_PATH" ] || die "VIDEO_PATH $VIDEO_PATH is not a folder"
-[ -e "$ANNOTATION_PATH" ] || die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
-if is_none "$CHECKPOINT_PATH"; then
-    CHECKPOINT_PATH=""
-else
-    CHECKPOINT_PATH="$(realpath -m -- "$CHECKPOINT_PATH")"
-    [ -e "$CHECKPOINT_PATH" ] || die "CHECKPOINT_PATH $CHECKPOINT_PATH does not exist (use 'none' to train from scratch)"
-fi
-# A relative config path is read from the current folder, else from the repository root.
-if [ -f "$CONFIG" ]; then
-    CONFIG="$(realpath -- "$CONFIG")"
-elif [ -f "$ROOT/$CONFIG" ]; then
-    CONFIG="$ROOT/$CONFIG"
-else
-    die "config file $CONFIG not found; pass CONFIG_PATH (9th argument or environment variable)"
-fi
+[[ "$RANK_SIZE" =~ ^[1-9][0-9]*$ ]] || zoo_die "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
+[[ "$NUM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || zoo_die "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
+[[ "$MODE" =~ ^(rgb|flow)$ ]] || zoo_die "MODE must be rgb or flow, got '$MODE'"
+[ -d "$VIDEO_PATH" ] || zoo_die "VIDEO_PATH $VIDEO_PATH is not a folder"
+[ -e "$ANNOTATION_PATH" ] || zoo_die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
+CHECKPOINT_PATH="$(zoo_ckpt "$CHECKPOINT_PATH")"
+[ -z "$CHECKPOINT_PATH" ] || [ -e "$CHECKPOINT_PATH" ] \
+    || zoo_die "CHECKPOINT_PATH $CHECKPOINT_PATH does not exist (use 'none' to train from scratch)"
+CONFIG="$(zoo_config_file "$CONFIG" "pass CONFIG_PATH (9th argument or environment variable)")"
 
-if is_none "$RANK_TABLE_ARG"; then
+if zoo_is_none "$RANK_TABLE_ARG"; then
     DEVICE_TARGET="${DEVICE_TARGET:-CPU}"
 else
     DEVICE_TARGET="${DEVICE_TARGET:-Ascend}"
 fi
-[[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
+[[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || zoo_die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
 
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 TRAIN_ARGS=(--config_path "$CONFIG" --dataset "$DATASET" --mode "$MODE" --num_epochs "$NUM_EPOCHS"
@@ -95,16 +73,15 @@ TRAIN_ARGS=(--config_path "$CONFIG" --dataset "$DATASET" --mode "$MODE" --num_ep
             --checkpoint_path "$CHECKPOINT_PATH" --distributed True --device_target "$DEVICE_TARGET")
 DRY_RUN="${DRY_RUN:-0}"
 
-quoted() { printf '%q ' "$@"; }
-
 launch_ascend() {
-    is_none "$RANK_TABLE_ARG" && die "Ascend needs a rank table; make one with \`python -m src.tools.hccl_tools\`"
+    zoo_is_none "$RANK_TABLE_ARG" \
+        && zoo_die "Ascend needs a rank table; make one with \`python -m src.tools.hccl_tools\`"
     RANK_TABLE_FILE="$(realpath -m -- "$RANK_TABLE_ARG")"
     "$PYTHON" -m src.utils.rank_table validate "$RANK_TABLE_FILE" --rank_size "$RANK_SIZE" \
-        || die "the rank table check failed; nothing was started"
+        || zoo_die "the rank table check failed; nothing was started"
     local pairs
     pairs="$("$PYTHON" -m src.utils.rank_table devices "$RANK_TABLE_FILE" --server_id "${SERVER_ID:-}")" \
-        || die "could not find this server's devices in $RANK_TABLE_FILE"
+        || zoo_die "could not find this server's devices in $RANK_TABLE_FILE"
     export RANK_TABLE_FILE RANK_SIZE
 
     local pids=() ranks=() devices=() logs=() device rank rank_dir
@@ -114,8 +91,9 @@ launch_ascend() {
         local cmd=("$PYTHON" "$ROOT/train.py" "${TRAIN_ARGS[@]}" --device_id "$device" --save_dir "$OUTPUT_DIR"
                    ${EXTRA[@]+"${EXTRA[@]}"})
         if [ "$DRY_RUN" = "1" ]; then
-            echo "[rank $rank] cd $(quoted "$rank_dir")&& DEVICE_ID=$device RANK_ID=$rank RANK_SIZE=$RANK_SIZE" \
-                 "RANK_TABLE_FILE=$(quoted "$RANK_TABLE_FILE")$(quoted "${cmd[@]}")> $(quoted "$rank_dir/console.log")2>&1"
+            echo "[rank $rank] cd $(zoo_quoted "$rank_dir")&& DEVICE_ID=$device RANK_ID=$rank" \
+                 "RANK_SIZE=$RANK_SIZE RANK_TABLE_FILE=$(zoo_quoted "$RANK_TABLE_FILE")$(zoo_quoted "${cmd[@]}")>" \
+                 "$(zoo_quoted "$rank_dir/console.log")2>&1"
             continue
         fi
         mkdir -p "$rank_dir"
@@ -147,12 +125,12 @@ launch_ascend() {
         [ "${#running[@]}" -eq 0 ] || sleep 2
     done
     trap - INT TERM
-    [ "$failed" -eq 0 ] || die "$failed of ${#pids[@]} ranks failed"
+    [ "$failed" -eq 0 ] || zoo_die "$failed of ${#pids[@]} ranks failed"
     echo "all ${#pids[@]} ranks finished; outputs in $OUTPUT_DIR"
 }
 
 launch_msrun() {
-    is_none "$RANK_TABLE_ARG" || echo "note: $DEVICE_TARGET ignores the rank table; msrun builds the cluster"
+    zoo_is_none "$RANK_TABLE_ARG" || echo "note: $DEVICE_TARGET ignores the rank table; msrun builds the cluster"
     # A rank table left in the environment would make init() choose the HCCL rank-table path.
     unset RANK_TABLE_FILE
     local log_dir="$OUTPUT_DIR/msrun_log"
@@ -160,15 +138,15 @@ launch_msrun() {
                "--log_dir=$log_dir" --join=True "$ROOT/train.py" "${TRAIN_ARGS[@]}" --save_dir "$OUTPUT_DIR"
                ${EXTRA[@]+"${EXTRA[@]}"})
     if [ "$DRY_RUN" = "1" ]; then
-        echo "[msrun] cd $(quoted "$OUTPUT_DIR")&& $(quoted "${cmd[@]}")"
+        echo "[msrun] cd $(zoo_quoted "$OUTPUT_DIR")&& $(zoo_quoted "${cmd[@]}")"
         echo "[msrun] msrun starts $RANK_SIZE workers with DEVICE_ID=0..$((RANK_SIZE - 1)) and RANK_ID assigned" \
              "by the scheduler; worker logs: $log_dir/worker_<rank>.log"
         return 0
     fi
-    command -v msrun > /dev/null || die "msrun not found on PATH (it comes with the mindspore wheel)"
+    command -v msrun > /dev/null || zoo_die "msrun not found on PATH (it comes with the mindspore wheel)"
     mkdir -p "$OUTPUT_DIR"
     cd "$OUTPUT_DIR"
-    "${cmd[@]}" || die "msrun reported a failure (exit code $?); see $log_dir/worker_*.log"
+    "${cmd[@]}" || zoo_die "msrun reported a failure (exit code $?); see $log_dir/worker_*.log"
     echo "all $RANK_SIZE workers finished; outputs in $OUTPUT_DIR, logs in $log_dir"
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Evaluate the checkpoints of consecutive epochs in parallel, one eval.py process per device, and
 # gather their top-1/top-5 into one summary. Run with no argument for the usage.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 usage() {
     cat >&2 <<'EOF'
 Usage: bash scripts/run_distributed_single-mode_eval.sh CKPT_START_ID MODE DATASET ANNOTATION_PATH \
@@ -29,23 +31,9 @@ Example: bash scripts/run_distributed_single-mode_eval.sh 33 rgb ucf101 \
 EOF
 }
 
-if [ $# -ne 7 ] && [ $# -ne 8 ]; then
-    echo "error: expected 7 or 8 arguments, got $#" >&2
-    usage
-    exit 1
-fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "${SKIP_SETUP:-0}" != "1" ]; then
-    # shellcheck disable=SC1091
-    source "$ROOT/scripts/setup_env.sh"
-fi
+zoo_require_args 7 8 -- "$@"
+zoo_setup
 set -euo pipefail
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-PYTHON="${PYTHON:-python}"
-
-die() { echo "error: $*" >&2; exit 1; }
-quoted() { printf '%q ' "$@"; }
 
 START_ID="$1"
 MODE="$2"
@@ -60,21 +48,15 @@ DEVICE_NUM="${DEVICE_NUM:-8}"
 OUTPUT_DIR="$(realpath -m -- "${OUTPUT_DIR:-./output_eval}")"
 DRY_RUN="${DRY_RUN:-0}"
 
-[[ "$START_ID" =~ ^[0-9]+$ ]] || die "CKPT_START_ID must be an epoch number, got '$START_ID'"
-[[ "$TRAIN_STEPS" =~ ^[0-9]+$ ]] || die "TRAIN_STEPS must be a number, got '$TRAIN_STEPS'"
-[[ "$DEVICE_NUM" =~ ^[1-9][0-9]*$ ]] || die "DEVICE_NUM must be a positive integer, got '$DEVICE_NUM'"
-[[ "$MODE" =~ ^(rgb|flow)$ ]] || die "MODE must be rgb or flow, got '$MODE'"
-[[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
-[ -d "$CKPT_DIR" ] || die "OUTPUT_CKPT_PATH $CKPT_DIR is not a folder"
-[ -d "$VIDEO_PATH" ] || die "VIDEO_PATH $VIDEO_PATH is not a folder"
-[ -e "$ANNOTATION_PATH" ] || die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
-if [ -f "$CONFIG" ]; then
-    CONFIG="$(realpath -- "$CONFIG")"
-elif [ -f "$ROOT/$CONFIG" ]; then
-    CONFIG="$ROOT/$CONFIG"
-else
-    die "config file $CONFIG not found; pass CONFIG_PATH (8th argument or environment variable)"
-fi
+[[ "$START_ID" =~ ^[0-9]+$ ]] || zoo_die "CKPT_START_ID must be an epoch number, got '$START_ID'"
+[[ "$TRAIN_STEPS" =~ ^[0-9]+$ ]] || zoo_die "TRAIN_STEPS must be a number, got '$TRAIN_STEPS'"
+[[ "$DEVICE_NUM" =~ ^[1-9][0-9]*$ ]] || zoo_die "DEVICE_NUM must be a positive integer, got '$DEVICE_NUM'"
+[[ "$MODE" =~ ^(rgb|flow)$ ]] || zoo_die "MODE must be rgb or flow, got '$MODE'"
+[[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || zoo_die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
+[ -d "$CKPT_DIR" ] || zoo_die "OUTPUT_CKPT_PATH $CKPT_DIR is not a folder"
+[ -d "$VIDEO_PATH" ] || zoo_die "VIDEO_PATH $VIDEO_PATH is not a folder"
+[ -e "$ANNOTATION_PATH" ] || zoo_die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
+CONFIG="$(zoo_config_file "$CONFIG" "pass CONFIG_PATH (8th argument or environment variable)")"
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 
 # Checkpoints of epochs START_ID .. START_ID+DEVICE_NUM-1; of several matches, the shallowest wins.
@@ -92,7 +74,7 @@ for ((epoch = START_ID; epoch < START_ID + DEVICE_NUM; epoch++)); do
     CKPTS+=("${matches[0]}")
     EPOCHS+=("$epoch")
 done
-[ "${#CKPTS[@]}" -gt 0 ] || die "no checkpoint named *-<epoch>_${TRAIN_STEPS}.ckpt for epochs" \
+[ "${#CKPTS[@]}" -gt 0 ] || zoo_die "no checkpoint named *-<epoch>_${TRAIN_STEPS}.ckpt for epochs" \
     "$START_ID..$((START_ID + DEVICE_NUM - 1)) under $CKPT_DIR; check CKPT_START_ID and TRAIN_STEPS"
 
 PIDS=()
@@ -108,7 +90,8 @@ for index in "${!CKPTS[@]}"; do
          --device_target "$DEVICE_TARGET" --device_id "$device" --save_dir "$run_dir" ${EXTRA[@]+"${EXTRA[@]}"})
     RUN_DIRS+=("$run_dir")
     if [ "$DRY_RUN" = "1" ]; then
-        echo "[eval $index] cd $(quoted "$run_dir")&& DEVICE_ID=$device $(quoted "${cmd[@]}")> $(quoted "$run_dir/eval.log")2>&1"
+        echo "[eval $index] cd $(zoo_quoted "$run_dir")&& DEVICE_ID=$device" \
+             "$(zoo_quoted "${cmd[@]}")> $(zoo_quoted "$run_dir/eval.log")2>&1"
         continue
     fi
     mkdir -p "$run_dir"
@@ -142,4 +125,4 @@ print(" ".join(f"{key}={results[key]:.4f}" if isinstance(results[key], float) el
 done
 trap - INT TERM
 echo "summary: $SUMMARY"
-[ "$failed" -eq 0 ] || die "$failed of ${#PIDS[@]} evaluations failed"
+[ "$failed" -eq 0 ] || zoo_die "$failed of ${#PIDS[@]} evaluations failed"

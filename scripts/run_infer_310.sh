@@ -3,6 +3,8 @@
 # Uses the C++ program ascend_310_infer/out/main (built with ascend_310_infer/build.sh) when the
 # MindSpore C++ library libmindspore.so is installed, else the Python MINDIR runner, and says which.
 # Run with no argument for the usage.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 usage() {
     cat >&2 <<'EOF_USAGE'
 Usage: bash scripts/run_infer_310.sh MINDIR_PATH DATASET DEVICE_ID MODE
@@ -30,22 +32,9 @@ Example: bash scripts/run_infer_310.sh ./i3d_ucf101_rgb.mindir ucf101 0 rgb
 EOF_USAGE
 }
 
-if [ $# -ne 4 ]; then
-    echo "error: expected 4 arguments, got $#" >&2
-    usage
-    exit 1
-fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "${SKIP_SETUP:-0}" != "1" ]; then
-    # shellcheck disable=SC1091
-    source "$ROOT/scripts/setup_env.sh"
-fi
+zoo_require_args 4 -- "$@"
+zoo_setup
 set -euo pipefail
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-export PYTHON="${PYTHON:-python}"
-
-die() { echo "error: $*" >&2; exit 1; }
 
 MINDIR_PATH="$(realpath -m -- "$1")"
 DATASET="$2"
@@ -55,37 +44,21 @@ PRE_RESULT_PATH="$(realpath -m -- "${PRE_RESULT_PATH:-./preprocess_Result/${DATA
 RESULT_PATH="$(realpath -m -- "${RESULT_PATH:-./infer_Result/${DATASET}_${MODE}}")"
 INFER_RUNNER="${INFER_RUNNER:-auto}"
 
-[ -f "$MINDIR_PATH" ] || die "MINDIR_PATH $MINDIR_PATH does not exist; export it with export.py"
-[[ "$DEVICE_ID" =~ ^[0-9]+$ ]] || die "DEVICE_ID must be a non-negative integer, got '$DEVICE_ID'"
-[[ "$MODE" =~ ^(rgb|flow|bmn)$ ]] || die "MODE must be rgb, flow or bmn, got '$MODE'"
-[[ "$INFER_RUNNER" =~ ^(auto|cpp|python)$ ]] || die "INFER_RUNNER must be auto, cpp or python, got '$INFER_RUNNER'"
+[ -f "$MINDIR_PATH" ] || zoo_die "MINDIR_PATH $MINDIR_PATH does not exist; export it with export.py"
+[[ "$DEVICE_ID" =~ ^[0-9]+$ ]] || zoo_die "DEVICE_ID must be a non-negative integer, got '$DEVICE_ID'"
+[[ "$MODE" =~ ^(rgb|flow|bmn)$ ]] || zoo_die "MODE must be rgb, flow or bmn, got '$MODE'"
+[[ "$INFER_RUNNER" =~ ^(auto|cpp|python)$ ]] || zoo_die "INFER_RUNNER must be auto, cpp or python, got '$INFER_RUNNER'"
 [ -f "$PRE_RESULT_PATH/meta.json" ] && [ -d "$PRE_RESULT_PATH/00_data" ] \
-    || die "no preprocessed batches in $PRE_RESULT_PATH (00_data/ and meta.json); run scripts/run_preprocess.sh" \
+    || zoo_die "no preprocessed batches in $PRE_RESULT_PATH (00_data/ and meta.json); run scripts/run_preprocess.sh" \
            "or set PRE_RESULT_PATH"
 
-# The MindSpore folder holding lib/libmindspore.so, as ascend_310_infer/build.sh looks for it.
-find_mindspore_lib() {
-    local package location
-    if [ -n "${MINDSPORE_PATH:-}" ]; then
-        [ -f "$MINDSPORE_PATH/lib/libmindspore.so" ] && echo "$MINDSPORE_PATH" && return 0
-        return 1
-    fi
-    for package in mindspore-ascend mindspore; do
-        location="$("$PYTHON" -m pip show "$package" 2>/dev/null | awk '/^Location:/ {print $2}')"
-        if [ -n "$location" ] && [ -f "$location/mindspore/lib/libmindspore.so" ]; then
-            echo "$location/mindspore"
-            return 0
-        fi
-    done
-    return 1
-}
-
+# The MindSpore folder holding lib/libmindspore.so, looked for as ascend_310_infer/build.sh does.
 LIB_FOLDER=""
 if [ "$INFER_RUNNER" != "python" ]; then
-    LIB_FOLDER="$(find_mindspore_lib)" || LIB_FOLDER=""
+    LIB_FOLDER="$(zoo_find_mindspore lib/libmindspore.so)" || LIB_FOLDER=""
 fi
 if [ "$INFER_RUNNER" = "cpp" ] && [ -z "$LIB_FOLDER" ]; then
-    die "INFER_RUNNER=cpp but libmindspore.so was not found (set MINDSPORE_PATH)"
+    zoo_die "INFER_RUNNER=cpp but libmindspore.so was not found (set MINDSPORE_PATH)"
 fi
 
 mkdir -p "$RESULT_PATH"
@@ -94,11 +67,11 @@ cp "$PRE_RESULT_PATH/meta.json" "$RESULT_PATH/meta.json"
 
 if [ -n "$LIB_FOLDER" ]; then
     echo "runner: C++ program ascend_310_infer/out/main (libmindspore.so found in $LIB_FOLDER/lib)"
-    MINDSPORE_PATH="$LIB_FOLDER" bash "$ROOT/ascend_310_infer/build.sh" || die "building ascend_310_infer failed"
+    MINDSPORE_PATH="$LIB_FOLDER" bash "$ROOT/ascend_310_infer/build.sh" || zoo_die "building ascend_310_infer failed"
     export LD_LIBRARY_PATH="$LIB_FOLDER/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     "$ROOT/ascend_310_infer/out/main" --mindir_path "$MINDIR_PATH" --input_path "$PRE_RESULT_PATH/00_data" \
         --device_target "${DEVICE_TARGET:-Ascend}" --device_id "$DEVICE_ID" --output_path "$RESULT_PATH" \
-        || die "inference failed (ascend_310_infer/out/main)"
+        || zoo_die "inference failed (ascend_310_infer/out/main)"
 else
     if [ "$INFER_RUNNER" = "python" ]; then
         reason="chosen with INFER_RUNNER=python"
@@ -108,7 +81,7 @@ else
     echo "runner: Python MINDIR runner (src/infer/mindir_runner.py); $reason"
     "$PYTHON" -m src.infer.mindir_runner --mindir_path "$MINDIR_PATH" --input_path "$PRE_RESULT_PATH/00_data" \
         --device_target "${DEVICE_TARGET:-CPU}" --device_id "$DEVICE_ID" --output_path "$RESULT_PATH" \
-        || die "inference failed (src.infer.mindir_runner)"
+        || zoo_die "inference failed (src.infer.mindir_runner)"
 fi
 
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"

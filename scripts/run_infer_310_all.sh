@@ -2,6 +2,8 @@
 # Offline inference of the four I3D models (ucf101 / hmdb51 x rgb / flow) with
 # scripts/run_infer_310.sh, then the joint RGB + flow accuracy of each dataset and a summary.
 # Run with --help for the usage.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 usage() {
     cat >&2 <<'EOF_USAGE'
 Usage: bash scripts/run_infer_310_all.sh        (no argument; settings come from the environment)
@@ -29,22 +31,9 @@ Example: MINDIR_DIR=./exported DEVICE_ID=0 bash scripts/run_infer_310_all.sh
 EOF_USAGE
 }
 
-if [ $# -ne 0 ]; then
-    [ "$1" = "-h" ] || [ "$1" = "--help" ] || echo "error: expected no argument, got $#" >&2
-    usage
-    exit 1
-fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "${SKIP_SETUP:-0}" != "1" ]; then
-    # shellcheck disable=SC1091
-    source "$ROOT/scripts/setup_env.sh"
-fi
+zoo_require_args 0 -- "$@"
+zoo_setup
 set -euo pipefail
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-PYTHON="${PYTHON:-python}"
-
-die() { echo "error: $*" >&2; exit 1; }
 
 MINDIR_DIR="$(realpath -m -- "${MINDIR_DIR:-.}")"
 PRE_RESULT_ROOT="$(realpath -m -- "${PRE_RESULT_ROOT:-./preprocess_Result}")"
@@ -59,7 +48,8 @@ for dataset in $DATASETS; do
         [ -f "$MINDIR_DIR/i3d_${dataset}_${mode}.mindir" ] || missing+=("$MINDIR_DIR/i3d_${dataset}_${mode}.mindir")
     done
 done
-[ "${#missing[@]}" -eq 0 ] || die "missing exported models: ${missing[*]}; export them with export.py or set MINDIR_DIR"
+[ "${#missing[@]}" -eq 0 ] \
+    || zoo_die "missing exported models: ${missing[*]}; export them with export.py or set MINDIR_DIR"
 
 summary=()
 top1_of() {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Offline-inference input for one model / dataset / stream: the validation split as .bin batches
 # (preprocess.py). Run with no argument for the usage.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 usage() {
     cat >&2 <<'EOF_USAGE'
 Usage: bash scripts/run_preprocess.sh CONFIG_PATH OUTPUT_PATH [--key value ...]
@@ -21,33 +23,14 @@ EOF_USAGE
 }
 
 if [ $# -lt 2 ] || [ $(( ($# - 2) % 2 )) -ne 0 ]; then
-    echo "error: expected CONFIG_PATH OUTPUT_PATH and --key value pairs, got $# argument(s)" >&2
-    usage
-    exit 1
+    zoo_usage_error "expected CONFIG_PATH OUTPUT_PATH and --key value pairs, got $# argument(s)"
 fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "${SKIP_SETUP:-0}" != "1" ]; then
-    # shellcheck disable=SC1091
-    source "$ROOT/scripts/setup_env.sh"
-fi
+zoo_setup
 set -euo pipefail
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-PYTHON="${PYTHON:-python}"
 
-die() { echo "error: $*" >&2; exit 1; }
-
-CONFIG="$1"
+CONFIG="$(zoo_config_file "$1")"
 OUTPUT_PATH="$(realpath -m -- "$2")"
 shift 2
-# A relative config path is read from the current folder, else from the repository root.
-if [ -f "$CONFIG" ]; then
-    CONFIG="$(realpath -- "$CONFIG")"
-elif [ -f "$ROOT/$CONFIG" ]; then
-    CONFIG="$ROOT/$CONFIG"
-else
-    die "config file $CONFIG not found"
-fi
 
 echo "preprocess: config $CONFIG -> $OUTPUT_PATH"
 "$PYTHON" "$ROOT/preprocess.py" --config_path "$CONFIG" --pre_result_path "$OUTPUT_PATH" "$@"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Offline-inference input of the four I3D models: ucf101 / hmdb51 x rgb / flow, each from
 # configs/i3d/<dataset>_<mode>.yaml. Run with --help for the usage.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 usage() {
     cat >&2 <<'EOF_USAGE'
 Usage: bash scripts/run_preprocess_all.sh        (no argument; settings come from the environment)
@@ -25,22 +27,13 @@ Example: DATA_ROOT=/data/i3d bash scripts/run_preprocess_all.sh
 EOF_USAGE
 }
 
-if [ $# -ne 0 ]; then
-    [ "$1" = "-h" ] || [ "$1" = "--help" ] || echo "error: expected no argument, got $#" >&2
-    usage
-    exit 1
-fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "${SKIP_SETUP:-0}" != "1" ]; then
-    # shellcheck disable=SC1091
-    source "$ROOT/scripts/setup_env.sh"
-fi
+zoo_require_args 0 -- "$@"
+zoo_setup
 set -euo pipefail
 
 PRE_RESULT_ROOT="$(realpath -m -- "${PRE_RESULT_ROOT:-./preprocess_Result}")"
 BATCH_SIZE="${BATCH_SIZE:-1}"
-[[ "$BATCH_SIZE" =~ ^[1-9][0-9]*$ ]] || { echo "error: BATCH_SIZE must be a positive integer" >&2; exit 1; }
+[[ "$BATCH_SIZE" =~ ^[1-9][0-9]*$ ]] || zoo_die "BATCH_SIZE must be a positive integer"
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 
 for dataset in ${DATASETS:-ucf101 hmdb51}; do

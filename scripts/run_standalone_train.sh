@@ -5,20 +5,13 @@
 # configs/i3d/<dataset>_<mode>.yaml; e.g. configs/resnet3d/ucf101.yaml for another model),
 # DEVICE_TARGET (default: the device this machine has), OUTPUT_DIR (default ./output/train_<dataset>_<mode>),
 # EXTRA_ARGS (more --key value overrides), SKIP_SETUP=1.
-if [ $# -ne 7 ]; then
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
-    echo "error: expected 7 arguments, got $#" >&2
-    exit 1
-fi
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+usage() { zoo_print_header; }
+zoo_require_args 7 -- "$@"
 zoo_setup
 set -eo pipefail
 config="$(zoo_config "$2" "$3")"
-out="${OUTPUT_DIR:-./output/train_${2}_${3}}"
-mkdir -p "$out"
-cd "$ROOT"
-# shellcheck disable=SC2086
-"$PYTHON" train.py --config_path "$config" --device_id "$1" --device_target "$(zoo_device_target)" \
-    --dataset "$2" --mode "$3" --num_epochs "$4" --video_path "$(realpath -m -- "$5")" \
-    --annotation_path "$(realpath -m -- "$6")" --checkpoint_path "$(zoo_ckpt "$7")" --save_dir "$out" ${EXTRA_ARGS:-} \
-    2>&1 | tee "$out/console.log"
+zoo_run_logged "${OUTPUT_DIR:-./output/train_${2}_${3}}" "$ROOT/train.py" --config_path "$config" --device_id "$1" \
+    --device_target "$(zoo_device_target)" --dataset "$2" --mode "$3" --num_epochs "$4" \
+    --video_path "$(realpath -m -- "$5")" --annotation_path "$(realpath -m -- "$6")" \
+    --checkpoint_path "$(zoo_ckpt "$7")"

@@ -25,6 +25,14 @@ def run(cmd, cwd=None, **env):
                           check=False)
 
 
+def copy_infer(root, **copy_options):
+    """A copy of ascend_310_infer/ under root, with the scripts/common.sh its build.sh sources."""
+    shutil.copytree(INFER, root / "ascend_310_infer", **copy_options)
+    (root / "scripts").mkdir()
+    shutil.copy(os.path.join(ROOT, "scripts", "common.sh"), root / "scripts")
+    return root / "ascend_310_infer"
+
+
 @needs_gxx
 def test_sources_compile_against_the_wheel_headers():
     result = run(["bash", os.path.join(INFER, "check_syntax.sh")])
@@ -34,11 +42,11 @@ def test_sources_compile_against_the_wheel_headers():
 
 def test_build_script_explains_a_missing_libmindspore(tmp_path):
     assert not os.path.exists(os.path.join(mindspore_dir(), "lib", "libmindspore.so"))
-    shutil.copytree(INFER, tmp_path / "infer")
-    result = run(["bash", str(tmp_path / "infer" / "build.sh")])
+    infer = copy_infer(tmp_path)
+    result = run(["bash", str(infer / "build.sh")])
     assert result.returncode == 1
     assert "no libmindspore.so in" in result.stderr and "ships the C++ headers" in result.stderr
-    assert not (tmp_path / "infer" / "build").exists()
+    assert not (infer / "build").exists()
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +62,10 @@ def built_program(tmp_path_factory):
                 "-isystem", str(fake_mindspore), "-isystem", str(fake_mindspore / "include"),
                 os.path.join(INFER, "test", "mindspore_stub.cc"), "-o", str(fake_mindspore / "lib" / "libmindspore.so")])
     assert stub.returncode == 0, stub.stderr
-    shutil.copytree(INFER, work / "infer", ignore=shutil.ignore_patterns("build", "out"))
-    build = run(["bash", str(work / "infer" / "build.sh")], MINDSPORE_PATH=str(fake_mindspore))
+    infer = copy_infer(work, ignore=shutil.ignore_patterns("build", "out"))
+    build = run(["bash", str(infer / "build.sh")], MINDSPORE_PATH=str(fake_mindspore))
     assert build.returncode == 0, build.stdout + build.stderr
-    program = work / "infer" / "out" / "main"
+    program = infer / "out" / "main"
     assert program.exists()
     return program
 

@@ -1,5 +1,6 @@
 """``train(cfg)``: the training run behind ``train.py``, the same for every model of the zoo."""
 import os
+import resource
 import time
 
 import mindspore.nn as nn
@@ -77,5 +78,7 @@ def train(cfg) -> dict:
     # Data-parallel ranks must end with identical trained weights (BatchNorm moving statistics are
     # per rank): every rank logs the same checksum.
     checksum = sum(float(np.abs(p.asnumpy().astype(np.float64)).sum()) for p in net.trainable_params())
-    logger.info(f"training finished in {time.time() - start:.1f} s; trained-weight checksum {checksum:.6f}")
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    logger.info(f"training finished in {time.time() - start:.1f} s; peak memory {peak_gib:.2f} GiB; "
+                f"trained-weight checksum {checksum:.6f}")
     return {"history": monitor.history, "out_dir": out_dir}
