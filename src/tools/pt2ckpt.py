@@ -53,14 +53,19 @@ def load_torch_file(path: str, trust_pickle: bool = False):
                          f"if you trust the file, run again with --trust_pickle true") from error
 
 
-def convert(model: str, input_path: str, output_path: str, trust_pickle: bool = False, **model_kwargs) -> dict:
+def convert(model: str, input_path: str, output_path: str, trust_pickle: bool = False, load_fc: bool = True,
+            **model_kwargs) -> dict:
     """Convert ``input_path`` for ``create_model(model, **model_kwargs)`` and save ``output_path``.
 
+    Networks that adapt a checkpoint made for another input (``adapt_torch_state_dict``: TSN's
+    stem inflated for flow) do so first; ``load_fc=False`` then keeps the network's new classifier.
     Returns a summary: tensors written, values written (BatchNorm statistics included), trainable
     parameters of the network, output path.
     """
     net = create_model(model, **model_kwargs)
     state = load_torch_file(input_path, trust_pickle)
+    if hasattr(net, "adapt_torch_state_dict"):
+        state = net.adapt_torch_state_dict(state, load_fc=load_fc)
     params = convert_torch_state_dict(net, state, source=input_path)
     save_checkpoint_atomic(params, output_path)
     return {"tensors": len(params), "values": int(sum(p.size for p in params.values())),
@@ -79,6 +84,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kwargs", default="", help="more builder keywords: key=value,key=value")
     parser.add_argument("--trust_pickle", type=parse_bool, default=False,
                         help="allow arbitrary pickled objects in the input (only for files you trust)")
+    parser.add_argument("--load_fc", type=parse_bool, default=True,
+                        help="TSN: take the classifier from the file (false: a new one of --num_classes)")
     return parser
 
 
@@ -88,7 +95,7 @@ def main(argv=None) -> dict:
     for key in ("num_classes", "in_channels"):
         if getattr(args, key) is not None:
             model_kwargs[key] = getattr(args, key)
-    summary = convert(args.model, args.input, args.output, args.trust_pickle, **model_kwargs)
+    summary = convert(args.model, args.input, args.output, args.trust_pickle, args.load_fc, **model_kwargs)
     print(f"converted {summary['tensors']} tensors ({summary['values']:,} values, "
           f"{summary['trainable']:,} trainable parameters) from {args.input} -> {summary['output']}")
     return summary

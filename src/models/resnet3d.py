@@ -1,0 +1,186 @@
+"""3D ResNets for clip classification (Hara et al., "Can spatiotemporal 3D CNNs retrace the history
+of 2D CNNs and ImageNet?").
+
+The layout follows the public 3D-ResNets-PyTorch ``generate_model(depth)`` networks so their
+checkpoints convert 1:1: parameter names are those of the PyTorch state dict once MindSpore's
+naming is translated (``bn1.bn2d.gamma`` -> ``bn1.weight``; see ``src.models.weights``), e.g.
+``conv1.weight``, ``layer1.0.conv1.weight``, ``layer1.0.downsample.0.weight``,
+``layer1.0.downsample.1.running_mean``, ``fc.weight``.
+
+Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
+
+* stem: conv 7x7x7 (temporal size/stride configurable), stride (1, 2, 2), BN, ReLU, then a 3x3x3
+  max-pool with stride 2 unless ``no_max_pool``;
+* four stages of BasicBlocks (depths 10/18/34) or Bottlenecks (50/101/152/200, expansion 4); the
+  stride-2 stages down-sample time as well as space;
+* shortcut "A" is parameter-free (strided sub-sampling, zero channels appended), "B" is a 1x1x1
+  conv + BN wherever the shape changes;
+* global average pool, dropout (skipped when ``dropout_keep_prob`` is 1), ``fc``.
+"""
+from mindspore import nn, ops
+from mindspore.common.initializer import HeNormal
+
+from .registry import in_channels_for, register_model
+
+__all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
+
+
+def conv3d(in_planes: int, out_planes: int, kernel_size, stride=1, padding=0) -> nn.Conv3d:
+    """Bias-free 3D convolution with explicit padding and Kaiming (fan-out) initialisation."""
+    if isinstance(padding, int):
+        padding = (padding,) * 3
+    # MindSpore takes (front, back, top, bottom, left, right).
+    pads = tuple(p for p in padding for _ in range(2))
+    return nn.Conv3d(in_planes, out_planes, kernel_size, stride=stride, pad_mode="pad", padding=pads,
+                     has_bias=False, weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
+
+
+class BasicBlock3d(nn.Cell):
+    """Two 3x3x3 convolutions with a residual connection."""
+
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
+        super().__init__()
+        self.conv1 = conv3d(in_planes, planes, 3, stride, 1)
+        self.bn1 = nn.BatchNorm3d(planes)
+        self.conv2 = conv3d(planes, planes, 3, 1, 1)
+        self.bn2 = nn.BatchNorm3d(planes)
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def construct(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + residual)
+
+
+class Bottleneck3d(nn.Cell):
+    """1x1x1 reduce, 3x3x3 (carrying the stride), 1x1x1 expand (x4), residual connection."""
+
+    expansion = 4
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
+        super().__init__()
+        self.conv1 = conv3d(in_planes, planes, 1)
+        self.bn1 = nn.BatchNorm3d(planes)
+        self.conv2 = conv3d(planes, planes, 3, stride, 1)
+        self.bn2 = nn.BatchNorm3d(planes)
+        self.conv3 = conv3d(planes, planes * self.expansion, 1)
+        self.bn3 = nn.BatchNorm3d(planes * self.expansion)
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def construct(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + residual)
+
+
+class ZeroPadShortcut(nn.Cell):
+    """Shortcut type A: sub-sample by ``stride`` in T, H and W and append zero channels."""
+
+    def __init__(self, in_planes: int, out_planes: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.pad_channels = ops.Pad(((0, 0), (0, out_planes - in_planes), (0, 0), (0, 0), (0, 0)))
+
+    def construct(self, x):
+        if self.stride > 1:
+            x = x[:, :, ::self.stride, ::self.stride, ::self.stride]
+        return self.pad_channels(x)
+
+
+# Blocks per stage for each depth: (block type, [n1, n2, n3, n4]).
+STAGE_BLOCKS = {
+    10: (BasicBlock3d, [1, 1, 1, 1]),
+    18: (BasicBlock3d, [2, 2, 2, 2]),
+    34: (BasicBlock3d, [3, 4, 6, 3]),
+    50: (Bottleneck3d, [3, 4, 6, 3]),
+    101: (Bottleneck3d, [3, 4, 23, 3]),
+    152: (Bottleneck3d, [3, 8, 36, 3]),
+    200: (Bottleneck3d, [3, 24, 36, 3]),
+}
+
+
+class ResNet3d(nn.Cell):
+    """3D ResNet classifier; see the module docstring for the layout."""
+
+    # Parameter names already equal the 3D-ResNets-PyTorch keys after the generic BN renaming.
+    TORCH_KEY_RENAMES = []
+
+    def __init__(self, num_classes: int = 400, model_depth: int = 50, in_channels: int = 3,
+                 shortcut_type: str = "B", widen_factor: float = 1.0, no_max_pool: bool = False,
+                 conv1_t_size: int = 7, conv1_t_stride: int = 1, dropout_keep_prob: float = 1.0):
+        super().__init__()
+        if model_depth not in STAGE_BLOCKS:
+            raise ValueError(f"3D-ResNet depth must be one of {sorted(STAGE_BLOCKS)}, got {model_depth}")
+        if shortcut_type not in ("A", "B"):
+            raise ValueError(f"shortcut_type must be 'A' or 'B', got {shortcut_type!r}")
+        if not 0.0 < dropout_keep_prob <= 1.0:
+            raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+        block, blocks_per_stage = STAGE_BLOCKS[model_depth]
+        widths = [int(width * widen_factor) for width in (64, 128, 256, 512)]
+        self.in_channels = in_channels
+        self.shortcut_type = shortcut_type
+
+        self.conv1 = conv3d(in_channels, widths[0], (conv1_t_size, 7, 7), (conv1_t_stride, 2, 2),
+                            (conv1_t_size // 2, 3, 3))
+        self.bn1 = nn.BatchNorm3d(widths[0])
+        self.relu = nn.ReLU()
+        self.maxpool = None if no_max_pool else nn.MaxPool3d(3, 2, pad_mode="pad", padding=1)
+        self.in_planes = widths[0]
+        self.layer1 = self._make_stage(block, widths[0], blocks_per_stage[0], 1)
+        self.layer2 = self._make_stage(block, widths[1], blocks_per_stage[1], 2)
+        self.layer3 = self._make_stage(block, widths[2], blocks_per_stage[2], 2)
+        self.layer4 = self._make_stage(block, widths[3], blocks_per_stage[3], 2)
+        self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
+        self.num_features = widths[3] * block.expansion
+        self.fc = nn.Dense(self.num_features, num_classes)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace ``fc`` with a freshly initialised one of ``num_classes`` (fine-tuning)."""
+        self.fc = nn.Dense(self.num_features, num_classes)
+
+    def _make_stage(self, block, planes: int, num_blocks: int, stride: int) -> nn.SequentialCell:
+        out_planes = planes * block.expansion
+        downsample = None
+        if stride != 1 or self.in_planes != out_planes:
+            if self.shortcut_type == "A":
+                downsample = ZeroPadShortcut(self.in_planes, out_planes, stride)
+            else:
+                downsample = nn.SequentialCell([conv3d(self.in_planes, out_planes, 1, stride),
+                                                nn.BatchNorm3d(out_planes)])
+        blocks = [block(self.in_planes, planes, stride, downsample)]
+        self.in_planes = out_planes
+        blocks += [block(out_planes, planes) for _ in range(1, num_blocks)]
+        return nn.SequentialCell(blocks)
+
+    def forward_features(self, x):
+        """Pooled clip features (B, num_features)."""
+        x = self.relu(self.bn1(self.conv1(x)))
+        if self.maxpool is not None:
+            x = self.maxpool(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return x.mean(axis=(2, 3, 4))
+
+    def construct(self, x):
+        x = self.forward_features(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc(x)
+
+
+def _config_kwargs(cfg) -> dict:
+    return {"model_depth": cfg.model_depth, "shortcut_type": cfg.shortcut_type,
+            "widen_factor": cfg.widen_factor, "no_max_pool": cfg.no_max_pool,
+            "in_channels": in_channels_for(cfg), "dropout_keep_prob": cfg.dropout_keep_prob}
+
+
+@register_model("resnet3d", config_adapter=_config_kwargs)
+def resnet3d(num_classes: int = 400, **kwargs) -> ResNet3d:
+    """3D-ResNet of ``model_depth`` (10/18/34/50/101/152/200); see :class:`ResNet3d` for options."""
+    return ResNet3d(num_classes=num_classes, **kwargs)
