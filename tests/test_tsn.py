@@ -344,3 +344,19 @@ def test_configs_build_the_right_networks():
     demo_flow = build_model_from_config(load_config(paths["demo_flow.yaml"]))
     assert isinstance(demo_flow, TSN) and demo_flow.backbone.conv1.weight.shape == (64, 10, 7, 7)
     assert not demo_flow.partial_bn
+
+
+def test_pt2ckpt_cli_converts_torchvision_weights_for_flow_tsn(tmp_path):
+    import mindspore as ms
+    import torch
+
+    from src.tools import pt2ckpt
+
+    state = torchvision_resnet50_state_dict(num_classes=1000)
+    torch.save(state, tmp_path / "resnet50.pth")
+    pt2ckpt.main(["--model", "tsn", "--in_channels", "10", "--num_classes", "7", "--load_fc", "false",
+                  "--input", str(tmp_path / "resnet50.pth"), "--output", str(tmp_path / "flow10.ckpt")])
+    saved = ms.load_checkpoint(str(tmp_path / "flow10.ckpt"))
+    np.testing.assert_allclose(saved["backbone.conv1.weight"].asnumpy(),
+                               inflate_conv1_for_flow(state["conv1.weight"].numpy(), 10))
+    assert saved["fc.weight"].shape == (7, 2048)
