@@ -23,7 +23,7 @@ Environment:
   PYTHON           python interpreter (default: python from PATH)
   SKIP_SETUP=1     do not `source scripts/setup_env.sh`
 
-Example: DATA_ROOT=/data/i3d bash scripts/run_preprocess_all.sh
+Example: DATA_ROOT=./dataset bash scripts/run_preprocess_all.sh
 EOF_USAGE
 }
 

@@ -9,11 +9,12 @@ Three index formats are read, each into a list of :class:`VideoRecord`:
 * the official UCF101 split lists (``trainlist01.txt`` with 1-based labels, ``testlist01.txt``
   with paths only) when ``classInd.txt`` lies beside them.
 """
-import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
+
+from src.utils.io import read_json
 
 __all__ = ["VideoRecord", "AnnotationError", "SPLIT_SUBSETS", "load_annotation_json", "load_list_file",
            "read_class_index", "drop_missing"]
@@ -62,14 +63,7 @@ def load_annotation_json(path: str, split: str, video_root: str,
     ``class_names`` (e.g. from the training checkpoint or classInd.txt) must agree with the file's
     ``labels`` when given, so a model is never scored against shuffled class indices.
     """
-    if not os.path.isfile(path):
-        raise AnnotationError(f"annotation file not found: {path} (write it with "
-                              f"`python -m src.tools.ucf101_json` or `hmdb51_json`)")
-    with open(path, "r", encoding="utf-8") as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as err:
-            raise AnnotationError(f"{path} is not valid JSON: {err}") from err
+    data = read_json(path, AnnotationError, "write it with `python -m src.tools.ucf101_json` or `hmdb51_json`")
     if not isinstance(data, dict) or "labels" not in data or "database" not in data:
         raise AnnotationError(f"{path}: expected keys 'labels' and 'database' (Kinetics-style annotation)")
     labels = list(data["labels"])
@@ -159,6 +153,3 @@ def drop_missing(records: List[VideoRecord], what: str) -> List[VideoRecord]:
         raise AnnotationError(f"none of the {len(records)} {what} exist (first expected at {records[0].path})")
     return present
 
-
-def records_by_id(records: List[VideoRecord]) -> Dict[str, VideoRecord]:
-    return {record.video_id: record for record in records}

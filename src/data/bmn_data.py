@@ -33,7 +33,6 @@ gt_end)`` for training and ``(features, video_index)`` otherwise; ``dataset.vide
 id and duration and whose ``ground_truth`` holds the split's annotations for the metric.
 """
 import csv
-import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import Dict, List, Optional, Tuple
 import mindspore.dataset as ds
 import numpy as np
 
+from src.utils.io import read_json
 from src.utils.runtime import get_logger
 
 __all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "canonical_split",
@@ -108,14 +108,8 @@ class BMNVideo:
 # --- annotations ----------------------------------------------------------------------------------
 
 def _read_json(path: str):
-    if not os.path.isfile(path):
-        raise BMNDataError(f"annotation file {path} does not exist; set --annotation_path to "
-                           f"anet_anno_action.json or a PaddleVideo BMN label JSON")
-    with open(path, "r", encoding="utf-8") as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as err:
-            raise BMNDataError(f"{path} is not valid JSON: {err}") from err
+    data = read_json(path, BMNDataError,
+                     "set --annotation_path to anet_anno_action.json or a PaddleVideo BMN label JSON")
     if not isinstance(data, dict):
         raise BMNDataError(f"{path} must map video names to their annotations")
     return data
