@@ -122,7 +122,9 @@ def postprocess_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_work
     bar = dict(total=len(items), desc="post-processing", unit="video", dynamic_ncols=True, leave=False)
     if num_workers <= 1 or len(items) < SERIAL_BELOW:
         return dict(_video_job(item) for item in tqdm(items, **bar))
-    with multiprocessing.get_context("fork").Pool(min(num_workers, len(items))) as pool:
+    # spawn, not fork: this runs inside training processes whose MindSpore threads can deadlock
+    # forked children
+    with multiprocessing.get_context("spawn").Pool(min(num_workers, len(items))) as pool:
         return dict(tqdm(pool.imap(_video_job, items, chunksize=16), **bar))
 
 

@@ -162,7 +162,10 @@ def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_wo
                 outcomes[index] = job(item)
                 bar.update()
         else:
-            with multiprocessing.Pool(min(num_workers, len(items)), initializer=_single_threaded_opencv) as pool:
+            # spawn, not fork: a parent that already runs threads (MindSpore, OpenCV) can deadlock
+            # forked children
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(min(num_workers, len(items)), initializer=_single_threaded_opencv) as pool:
                 indexed = pool.imap_unordered(_IndexedJob(job), enumerate(items))
                 for index, outcome in indexed:
                     outcomes[index] = outcome
