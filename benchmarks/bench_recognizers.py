@@ -6,7 +6,7 @@
 Each case runs in its own process (so its peak resident memory is its own) on random input of the
 model's layout, after warm-up steps (graph compilation is timed apart). Reference figures are the
 PyTorch models on the same machine (2 threads, REFERENCE.md §5 and the model descriptions); the
-ratio is ours / PyTorch. Prints a table and writes ``benchmarks/results/recognizers.json``.
+ratio is ours / PyTorch. Prints a table and writes ``benchmarks/results/<--output>``.
 """
 import argparse
 import json
@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,2")
     parser.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up step")
     parser.add_argument("--quick", action="store_true", help="skip the 64-frame I3D case and PyNative")
+    parser.add_argument("--output", default="recognizers.json", help="file name in benchmarks/results/")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -126,9 +127,9 @@ def main() -> None:
                       f"{row.get('inference_ratio', ''):>6} {row['first_train_step_s']:9.1f} {row['peak_rss_gib']:8.2f}",
                       flush=True)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "recognizers.json"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(RESULTS, args.output), "w", encoding="utf-8") as handle:
         json.dump({"machine": f"{os.cpu_count()} cores", "rows": rows}, handle, indent=1)
-    print(f"written {os.path.join(RESULTS, 'recognizers.json')}")
+    print(f"written {os.path.join(RESULTS, args.output)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """BMN data: per-video feature sequences, ActivityNet-style annotations and BMN training targets.
 
-Inputs (REFERENCE §3):
+Inputs:
 
 * features: one file per video in ``feature_path``, ``<name>.csv`` (a header row, then T rows of
   feat_dim values: the BSN/BMN "csv_mean_100" files) or ``<name>.npy`` (a (T, feat_dim) array);
