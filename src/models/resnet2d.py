@@ -20,6 +20,8 @@ Input (N, C, H, W); ``forward_features`` returns globally average-pooled (N, 204
 from mindspore import nn
 from mindspore.common.initializer import HeNormal
 
+from .blocks import Bottleneck
+
 __all__ = ["ResNet2d", "Bottleneck2d", "STAGE_BLOCKS_2D", "resnet50", "resnet50_vd"]
 
 # Bottleneck blocks per stage for each depth.
@@ -33,28 +35,11 @@ def conv2d(in_planes: int, out_planes: int, kernel_size: int, stride: int = 1) -
                      weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
 
 
-class Bottleneck2d(nn.Cell):
-    """1x1 reduce, 3x3 (carrying the stride), 1x1 expand (x4), residual connection."""
-
-    expansion = 4
+class Bottleneck2d(Bottleneck):
+    """The 2D bottleneck (see :class:`src.models.blocks.Bottleneck`)."""
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
-        super().__init__()
-        self.conv1 = conv2d(in_planes, planes, 1)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv2d(planes, planes, 3, stride)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = conv2d(planes, planes * self.expansion, 1)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU()
-        self.downsample = downsample
-
-    def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + residual)
+        super().__init__(in_planes, planes, stride, downsample, conv2d, nn.BatchNorm2d)
 
 
 class ResNet2d(nn.Cell):

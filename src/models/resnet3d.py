@@ -20,6 +20,7 @@ Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
+from .blocks import Bottleneck
 from .registry import in_channels_for, register_model
 
 __all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
@@ -56,28 +57,15 @@ class BasicBlock3d(nn.Cell):
         return self.relu(out + residual)
 
 
-class Bottleneck3d(nn.Cell):
-    """1x1x1 reduce, 3x3x3 (carrying the stride), 1x1x1 expand (x4), residual connection."""
+def _same_conv3d(in_planes: int, out_planes: int, kernel_size: int, stride=1) -> nn.Conv3d:
+    return conv3d(in_planes, out_planes, kernel_size, stride, kernel_size // 2)
 
-    expansion = 4
+
+class Bottleneck3d(Bottleneck):
+    """The 3D bottleneck (see :class:`src.models.blocks.Bottleneck`)."""
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
-        super().__init__()
-        self.conv1 = conv3d(in_planes, planes, 1)
-        self.bn1 = nn.BatchNorm3d(planes)
-        self.conv2 = conv3d(planes, planes, 3, stride, 1)
-        self.bn2 = nn.BatchNorm3d(planes)
-        self.conv3 = conv3d(planes, planes * self.expansion, 1)
-        self.bn3 = nn.BatchNorm3d(planes * self.expansion)
-        self.relu = nn.ReLU()
-        self.downsample = downsample
-
-    def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + residual)
+        super().__init__(in_planes, planes, stride, downsample, _same_conv3d, nn.BatchNorm3d)
 
 
 class ZeroPadShortcut(nn.Cell):
