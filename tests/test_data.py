@@ -233,3 +233,15 @@ def test_flow_from_video_files_is_refused(tmp_path):
     (tmp_path / "A" / "v.avi").write_bytes(b"")
     with pytest.raises(ValueError, match="flow needs precomputed flow frames"):
         build_video_source(cfg, "train")
+
+
+def test_tsn_tests_on_test_num_segments_and_trains_on_num_segments(frame_dataset):
+    from src.engine.exporter import inference_input_shape
+    cfg = _cfg(frame_dataset, model="tsn", num_segments=3, test_num_segments=5, test_crop="three")
+    train_imgs, _ = build_video_source(cfg, "train")[0]
+    val_imgs, _, _ = build_video_source(cfg, "val")[0]
+    assert train_imgs.shape == (3, 3, 32, 32)
+    assert val_imgs.shape == (3, 5, 3, 32, 32)  # three crops x 5 segment centres
+    assert inference_input_shape(cfg, batch_size=2) == (2, 5, 3, 32, 32)
+    same = _cfg(frame_dataset, model="tsn", num_segments=3, test_num_segments=0)
+    assert build_video_source(same, "val")[0][0].shape == (1, 3, 3, 32, 32)

@@ -10,7 +10,7 @@ from src.transforms import (CenterCrop, Compose, FormatShape, MultiScaleCrop, No
                             RandomHorizontalFlip, Resize, SegmentSampler, TemporalRandomCrop, TenCrop,
                             ThreeCrop, UniformClipSampler)
 
-__all__ = ["build_pipeline", "views_per_video", "frames_needed"]
+__all__ = ["build_pipeline", "views_per_video", "frames_needed", "segments_for"]
 
 _TEST_CROPS = {"center": (CenterCrop, 1), "three": (ThreeCrop, 3), "ten": (TenCrop, 10)}
 
@@ -32,12 +32,19 @@ def _normalize(cfg, modality):
     return Normalize("meanstd", mean=mean, std=std)
 
 
+def segments_for(cfg, split: str) -> int:
+    """TSN segments per video: ``num_segments`` in training, ``test_num_segments`` (when set) in testing."""
+    if split != "train" and cfg.test_num_segments:
+        return cfg.test_num_segments
+    return cfg.num_segments
+
+
 def build_pipeline(cfg, split: str, modality: str):
     """``(temporal_sampler, spatial_pipeline)`` for ``split`` ('train' | 'val') and ``modality``."""
     train = split == "train"
     layout = model_layout(cfg.model)
     if layout == "NSCHW":
-        temporal = SegmentSampler(cfg.num_segments, cfg.new_length, test_mode=not train)
+        temporal = SegmentSampler(segments_for(cfg, split), cfg.new_length, test_mode=not train)
     elif train:
         temporal = TemporalRandomCrop(cfg.train_sample_duration, cfg.frame_interval)
     else:
@@ -66,6 +73,6 @@ def views_per_video(cfg, split: str) -> int:
 def frames_needed(cfg, split: str) -> int:
     """Frames a video needs to fill one clip without loop padding."""
     if model_layout(cfg.model) == "NSCHW":
-        return cfg.num_segments * cfg.new_length
+        return segments_for(cfg, split) * cfg.new_length
     duration = cfg.train_sample_duration if split == "train" else cfg.test_sample_duration
     return (duration - 1) * cfg.frame_interval + 1

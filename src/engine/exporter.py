@@ -3,7 +3,8 @@
 Input layouts of the exported graphs (batch N = ``batch_size``):
 
 * I3D, 3D-ResNet: ``(N, C, T, H, W)`` float32, C = 3 (rgb) or 2 (flow), T = test_sample_duration;
-* TSN / PP-TSN: ``(N, S, C, H, W)`` float32, S = num_segments, C = 3 or 2 * new_length (flow);
+* TSN / PP-TSN: ``(N, S, C, H, W)`` float32, S = test_num_segments (or num_segments when 0),
+  C = 3 or 2 * new_length (flow);
   to score V crops of a video, put them on the batch axis and average the N logits;
 * BMN: ``(N, feat_dim, tscale)`` float32 -> (confidence map, start, end).
 """
@@ -12,6 +13,7 @@ import os
 import mindspore as ms
 import numpy as np
 
+from src.data.pipelines import segments_for
 from src.engine.evaluator import load_eval_network
 from src.models import build_model_from_config
 from src.models.registry import in_channels_for, model_layout
@@ -30,7 +32,7 @@ def inference_input_shape(cfg, batch_size: int = None):
         return (batch, cfg.feat_dim, cfg.tscale)
     channels = in_channels_for(cfg)
     if layout == "NSCHW":
-        return (batch, cfg.num_segments, channels, cfg.spatial_size, cfg.spatial_size)
+        return (batch, segments_for(cfg, "val"), channels, cfg.spatial_size, cfg.spatial_size)
     return (batch, channels, cfg.test_sample_duration, cfg.spatial_size, cfg.spatial_size)
 
 

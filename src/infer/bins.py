@@ -71,7 +71,7 @@ class BinBatchWriter:
         if rows.shape[1:] != self.buffer.shape[1:]:
             raise ValueError(f"video {video}: rows of shape {rows.shape[1:]} do not match the model input "
                              f"row {self.buffer.shape[1:]} (exporter.inference_input_shape); check spatial_size / "
-                             f"test_sample_duration / num_segments (BMN: feat_dim / tscale and the model's "
+                             f"test_sample_duration / test_num_segments (BMN: feat_dim / tscale and the model's "
                              f"registered layout)")
         for view, row in enumerate(rows):
             self.buffer[len(self.rows)] = row
