@@ -158,6 +158,8 @@ OPTIONS: List[Option] = [
     _opt("start_epoch", 0, int, "first epoch (set from the checkpoint when resuming)"),
     _opt("num_epochs", 40, int, "training epochs"),
     _opt("no_eval", False, parse_bool, "skip evaluation after each epoch"),
+    _opt("precise_bn_batches", 0, int, "recompute BatchNorm statistics from this many training batches "
+         "before each epoch's checkpoint and evaluation (PreciseBN; 0 = keep the moving averages)"),
     _opt("max_steps_per_epoch", 0, int, "cap on steps per epoch (0 = whole epoch); for smoke runs"),
     # --- evaluation ---------------------------------------------------------------------------
     _opt("test_mode", "", _choice("", "rgb", "flow", "joint"), "eval stream; empty = same as mode"),

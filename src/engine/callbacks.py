@@ -1,4 +1,5 @@
-"""Training callbacks: progress and timing, atomic checkpoints kept N at a time, per-epoch evaluation."""
+"""Training callbacks: progress and timing, precise BN statistics, atomic checkpoints kept N at a time,
+per-epoch evaluation."""
 import glob
 import json
 import os
@@ -10,10 +11,11 @@ import numpy as np
 from mindspore.train import Callback
 from tqdm import tqdm
 
+from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import save_checkpoint_atomic
 from src.utils.plots import plot_training_curves
 
-__all__ = ["TrainMonitor", "CheckpointKeeper", "EpochEvaluator", "checkpoint_name"]
+__all__ = ["TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator", "checkpoint_name"]
 
 
 def checkpoint_name(prefix: str, epoch: int, steps_per_epoch: int) -> str:
@@ -79,6 +81,24 @@ class TrainMonitor(Callback):
         self.logger.info(f"epoch {record['epoch']}: loss {record['loss']:.4f}, lr {record['lr']:.3e}, "
                          f"{record['epoch_seconds']:.1f} s, {record['step_seconds'] * 1000:.0f} ms/step, "
                          f"{record['clips_per_second']:.1f} clips/s")
+
+
+class PreciseBNUpdater(Callback):
+    """At each epoch end, before checkpoints and evaluation, recompute the BatchNorm statistics
+    of ``net`` from ``num_batches`` batches of ``dataset`` (see :mod:`src.engine.precise_bn`)."""
+
+    def __init__(self, net, dataset, num_batches: int, logger):
+        super().__init__()
+        self.net = net
+        self.dataset = dataset
+        self.num_batches = num_batches
+        self.logger = logger
+
+    def on_train_epoch_end(self, run_context):
+        start = time.time()
+        used = recompute_bn_statistics(self.net, self.dataset.create_tuple_iterator(num_epochs=1), self.num_batches)
+        self.logger.info(f"precise BN: statistics of {len(adapting_batch_norms(self.net))} BatchNorms from "
+                         f"{used} batches, {time.time() - start:.1f} s")
 
 
 class CheckpointKeeper(Callback):

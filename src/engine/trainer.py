@@ -10,7 +10,8 @@ from mindspore.train import Model
 from src.config import describe, save_config
 from src.data.dataset import create_dataset
 from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
-from src.engine.callbacks import CheckpointKeeper, EpochEvaluator, TrainMonitor, restore_training_state
+from src.engine.callbacks import (CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, TrainMonitor,
+                                  restore_training_state)
 from src.engine.lr import build_lr_schedule
 from src.utils.runtime import get_logger, setup_runtime
 
@@ -66,6 +67,11 @@ def train(cfg) -> dict:
     monitor = TrainMonitor(logger, steps, cfg.batch_size, schedule, run.group_size, show_progress=run.is_main)
     callbacks = [monitor]
     if run.is_main:
+        if cfg.precise_bn_batches > 0:
+            bn_cfg = cfg.copy()
+            bn_cfg.num_workers = 1  # its own single-process loader: no workers to start every epoch
+            bn_data = create_dataset(bn_cfg, "train", run.rank_id, run.group_size)
+            callbacks.append(PreciseBNUpdater(net, bn_data, cfg.precise_bn_batches, logger))
         prefix = f"{cfg.model}_{cfg.dataset}_{cfg.mode}" if cfg.model != "bmn" else f"bmn_{cfg.dataset}"
         ckpt_dir = os.path.join(out_dir, "checkpoints")
         callbacks.append(CheckpointKeeper(train_cell, ckpt_dir, prefix, steps, cfg.checkpoint_frequency,

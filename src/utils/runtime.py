@@ -42,7 +42,8 @@ def setup_runtime(cfg) -> RunContext:
     ms.set_context(mode=mode)
     device_id = int(os.environ.get("DEVICE_ID", cfg.device_id))
     if cfg.device_target == "CPU":
-        ms.set_device("CPU")
+        if ms.get_context("device_target") != "CPU":  # CPU is the default: setting it after a kernel ran fails
+            ms.set_device("CPU")
     else:
         ms.set_device(cfg.device_target, device_id)
     run = RunContext()
