@@ -41,12 +41,12 @@ def run(workers: int, demo: Demo, model_args: str) -> dict:
     video, annotation = demo.path("jpg"), demo.path("annotation", "demo_01.json")
     start = time.time()
     if workers == 1:
-        command = [sys.executable, "train.py", "--config_path", "configs/resnet3d/demo.yaml", "--num_epochs", "1",
+        command = [sys.executable, "train.py", "--config_path", "configs/resnet3d/demo_rgb.yaml", "--num_epochs", "1",
                    "--video_path", video, "--annotation_path", annotation, "--save_dir", out] + model_args.split()
         env = dict(os.environ)
     else:
         command = ["bash", "scripts/run_distribute_train.sh", str(workers), "none", "demo", "rgb", "1", video,
-                   annotation, "none", "configs/resnet3d/demo.yaml"]
+                   annotation, "none", "configs/resnet3d/demo_rgb.yaml"]
         env = dict(os.environ, SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=out, EXTRA_ARGS=model_args,
                    MASTER_PORT=str(_free_port()))
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)

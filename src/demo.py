@@ -99,26 +99,13 @@ class Demo:
                 "joint top-5": joint["top5"], "fusion": joint["fusion"],
                 "train seconds (rgb / flow)": f"{rgb['train_seconds']} / {flow['train_seconds']}"}
 
-    def one_stream(self, model: str, config: str, mode: str = "rgb") -> Dict:
-        result = self.train_and_eval(model, mode, config)
-        self.export(model, config, result["checkpoint"], mode)
-        out = self.path(f"{model}_{mode}", "eval", "results.json")
-        with open(out, encoding="utf-8") as handle:
-            final = json.load(handle)
-        return {f"{mode} best top-1": result["top1"], "clip top-1 (last epoch)": final.get("clip_top1"),
-                "train seconds": result["train_seconds"]}
-
 
 def run_model(demo: Demo, model: str) -> Dict:
     if model == "bmn":
         from src.tools.make_bmn_demo import run_bmn_demo  # feature-based: its own data
         return run_bmn_demo(demo)
     demo.prepare_videos()
-    if model == "i3d":
-        return demo.two_stream("i3d", "configs/i3d/demo_rgb.yaml", "configs/i3d/demo_flow.yaml")
-    if model == "tsn":
-        return demo.two_stream("tsn", "configs/tsn/demo_rgb.yaml", "configs/tsn/demo_flow.yaml")
-    return demo.one_stream("resnet3d", "configs/resnet3d/demo.yaml")
+    return demo.two_stream(model, f"configs/{model}/demo_rgb.yaml", f"configs/{model}/demo_flow.yaml")
 
 
 def format_table(model: str, figures: Dict) -> str:

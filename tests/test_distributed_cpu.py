@@ -25,7 +25,7 @@ def test_two_worker_msrun_training(tiny_frames, tmp_path):
                           "--optimizer sgd --lr 0.01 --no_eval True --normalize i3d --dataset demo")
     result = subprocess.run(
         ["bash", "scripts/run_distribute_train.sh", "2", "none", "demo", "rgb", "2", str(tiny_frames / "jpg"),
-         str(tiny_frames / "anno.json"), "none", "configs/resnet3d/demo.yaml"],
+         str(tiny_frames / "anno.json"), "none", "configs/resnet3d/demo_rgb.yaml"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     logs = [out / "train.log", out / "rank_1" / "train.log"]
     detail = result.stdout[-3000:] + result.stderr[-3000:]

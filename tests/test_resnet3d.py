@@ -220,17 +220,18 @@ def test_training_steps_lower_the_loss(depth):
 
 def test_configs_build_the_right_networks():
     paths = sorted(glob.glob(os.path.join(CONFIG_DIR, "[!_]*.yaml")))
-    assert {os.path.basename(path) for path in paths} == {"ucf101.yaml", "hmdb51.yaml", "demo.yaml"}
+    assert {os.path.basename(path) for path in paths} == {"ucf101.yaml", "hmdb51.yaml", "demo_rgb.yaml",
+                                                          "demo_flow.yaml"}
     for path in paths:
         cfg = load_config(path)
         kwargs = model_kwargs_from_config(cfg)
-        assert cfg.model == "resnet3d" and kwargs["in_channels"] == 3
-        assert kwargs["model_depth"] == (18 if path.endswith("demo.yaml") else 50)
+        assert cfg.model == "resnet3d" and kwargs["in_channels"] == (2 if path.endswith("flow.yaml") else 3)
+        assert kwargs["model_depth"] == (18 if "demo" in path else 50)
         assert cfg.train_sample_duration == 16 and cfg.spatial_size == 112 and cfg.normalize == "meanstd"
     ucf101 = load_config(os.path.join(CONFIG_DIR, "ucf101.yaml"))
     assert (ucf101.optimizer, ucf101.lr, ucf101.momentum, ucf101.weight_decay, ucf101.batch_size) == \
         ("sgd", 0.01, 0.9, 1e-4, 128)
     assert ucf101.finetune_num_classes == 101 and ucf101.resize_short == 128
-    demo = build_model_from_config(load_config(os.path.join(CONFIG_DIR, "demo.yaml"), {"mode": "flow"}))
+    demo = build_model_from_config(load_config(os.path.join(CONFIG_DIR, "demo_flow.yaml")))
     assert isinstance(demo, ResNet3d) and len(demo.layer1) == 2
     assert demo.conv1.weight.shape[1] == 2 and demo.fc.weight.shape[0] == 6

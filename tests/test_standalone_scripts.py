@@ -12,7 +12,7 @@ TINY = ("--model resnet3d --model_depth 10 --num_classes 2 --spatial_size 16 --r
 
 
 def _run(script, args, tmp_path, out, extra=TINY):
-    env = dict(os.environ, SKIP_SETUP="1", DEVICE_TARGET="CPU", CONFIG_PATH="configs/resnet3d/demo.yaml",
+    env = dict(os.environ, SKIP_SETUP="1", DEVICE_TARGET="CPU", CONFIG_PATH="configs/resnet3d/demo_rgb.yaml",
                OUTPUT_DIR=str(tmp_path / out), EXTRA_ARGS=extra)
     return subprocess.run(["bash", f"scripts/{script}"] + [str(a) for a in args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
