@@ -32,7 +32,7 @@ GROUPS = {"i3d": ["i3d_16x112", "i3d_16x224", "i3d_64x224"], "r3d18": ["r3d18_16
           "r3d50": ["r3d50_16x112"], "tsn50": ["tsn50_3x224"]}
 
 
-def measure(case: str, batch: int, mode: str, steps: int) -> dict:
+def measure(case: str, batch: int, mode: str, steps: int, threads: int) -> dict:
     """Run inside the child process: time train steps and inference of one case."""
     import mindspore as ms
     import mindspore.nn as nn
@@ -43,6 +43,8 @@ def measure(case: str, batch: int, mode: str, steps: int) -> dict:
 
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     ms.set_device("CPU")
+    if threads:
+        ms.set_context(runtime_num_threads=threads)
     ms.set_seed(0)
     kwargs, shape, _, _ = CASES[case]
     cfg = load_config("", dict(kwargs, num_classes=101, dropout_keep_prob=1.0))
@@ -77,8 +79,8 @@ def measure(case: str, batch: int, mode: str, steps: int) -> dict:
             "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)}
 
 
-def run_case(case: str, batch: int, mode: str, steps: int) -> dict:
-    command = [sys.executable, os.path.abspath(__file__), "--child", f"{case},{batch},{mode},{steps}"]
+def run_case(case: str, batch: int, mode: str, steps: int, threads: int = 0) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--child", f"{case},{batch},{mode},{steps},{threads}"]
     env = dict(os.environ, PYTHONPATH=ROOT, GLOG_v="3")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -98,13 +100,15 @@ def main() -> None:
     parser.add_argument("--modes", default="graph,pynative", help="graph and/or pynative")
     parser.add_argument("--batches", default="1,2")
     parser.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up step")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="MindSpore runtime threads (runtime_num_threads; 0 = MindSpore's default)")
     parser.add_argument("--quick", action="store_true", help="skip the 64-frame I3D case and PyNative")
     parser.add_argument("--output", default="recognizers.json", help="file name in benchmarks/results/")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        case, batch, mode, steps = args.child.split(",")
-        print(json.dumps(measure(case, int(batch), mode, int(steps))))
+        case, batch, mode, steps, threads = args.child.split(",")
+        print(json.dumps(measure(case, int(batch), mode, int(steps), int(threads))))
         return
     cases = [c for group in args.cases.split(",") for c in GROUPS[group]]
     modes = ["graph"] if args.quick else args.modes.split(",")
@@ -117,7 +121,7 @@ def main() -> None:
     for case in cases:
         for batch in (int(b) for b in args.batches.split(",")):
             for mode in modes:
-                row = run_case(case, batch, mode, args.steps)
+                row = run_case(case, batch, mode, args.steps, args.threads)
                 rows.append(row)
                 if "error" in row:
                     print(f"{case:14} {batch:>5} {mode:>8} error: {row['error']}")
