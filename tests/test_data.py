@@ -245,3 +245,10 @@ def test_tsn_tests_on_test_num_segments_and_trains_on_num_segments(frame_dataset
     assert inference_input_shape(cfg, batch_size=2) == (2, 5, 3, 32, 32)
     same = _cfg(frame_dataset, model="tsn", num_segments=3, test_num_segments=0)
     assert build_video_source(same, "val")[0][0].shape == (1, 3, 3, 32, 32)
+
+
+def test_more_tsn_segments_than_frames_repeat_frames_with_a_counted_warning(frame_dataset):
+    cfg = _cfg(frame_dataset, model="tsn", num_segments=3, test_num_segments=20)
+    with pytest.warns(UserWarning, match=r"4 of 4 val videos have fewer than 20 frames"):
+        source = build_video_source(cfg, "val")
+    assert source[0][0].shape == (1, 20, 3, 32, 32)
