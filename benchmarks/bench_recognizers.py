@@ -32,8 +32,9 @@ GROUPS = {"i3d": ["i3d_16x112", "i3d_16x224", "i3d_64x224"], "r3d18": ["r3d18_16
           "r3d50": ["r3d50_16x112"], "tsn50": ["tsn50_3x224"]}
 
 
-def measure(case: str, batch: int, mode: str, steps: int, threads: int) -> dict:
-    """Run inside the child process: time train steps and inference of one case."""
+def build_case(case: str, batch: int):
+    """``(network, train step cell, input, labels)`` of one case: random input of the model's
+    layout, softmax cross-entropy and SGD with momentum (the PyTorch references' set-up)."""
     import mindspore as ms
     import mindspore.nn as nn
     import numpy as np
@@ -41,20 +42,28 @@ def measure(case: str, batch: int, mode: str, steps: int, threads: int) -> dict:
     from src.config import load_config
     from src.models import build_model_from_config
 
-    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
-    ms.set_device("CPU")
-    if threads:
-        ms.set_context(runtime_num_threads=threads)
     ms.set_seed(0)
     kwargs, shape, _, _ = CASES[case]
-    cfg = load_config("", dict(kwargs, num_classes=101, dropout_keep_prob=1.0))
-    net = build_model_from_config(cfg)
+    net = build_model_from_config(load_config("", dict(kwargs, num_classes=101, dropout_keep_prob=1.0)))
     rng = np.random.default_rng(0)
     x = ms.Tensor(rng.standard_normal((batch,) + shape).astype(np.float32))
     y = ms.Tensor(rng.integers(0, 101, batch).astype(np.int32))
     loss_net = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
     train = nn.TrainOneStepCell(loss_net, nn.Momentum(net.trainable_params(), 0.001, 0.9))
     train.set_train(True)
+    return net, train, x, y
+
+
+def measure(case: str, batch: int, mode: str, steps: int, threads: int) -> dict:
+    """Run inside the child process: time train steps and inference of one case."""
+    import mindspore as ms
+    import numpy as np
+
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    ms.set_device("CPU")
+    if threads:
+        ms.set_context(runtime_num_threads=threads)
+    net, train, x, y = build_case(case, batch)
     start = time.perf_counter()
     train(x, y).asnumpy()
     first_train = time.perf_counter() - start

@@ -20,33 +20,20 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.bench_recognizers import CASES, RESULTS, ROOT  # noqa: E402
+from benchmarks.bench_recognizers import CASES, RESULTS, ROOT, build_case  # noqa: E402
 
 
 def profile_case(case: str, batch: int, steps: int, inference: bool, out_dir: str) -> None:
     """Run inside the child process: warm up, then profile ``steps`` steps into ``out_dir``."""
     import mindspore as ms
-    import mindspore.nn as nn
-    import numpy as np
-
-    from src.config import load_config
-    from src.models import build_model_from_config
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
-    ms.set_seed(0)
-    kwargs, shape, _, _ = CASES[case]
-    net = build_model_from_config(load_config("", dict(kwargs, num_classes=101, dropout_keep_prob=1.0)))
-    rng = np.random.default_rng(0)
-    x = ms.Tensor(rng.standard_normal((batch,) + shape).astype(np.float32))
-    y = ms.Tensor(rng.integers(0, 101, batch).astype(np.int32))
+    net, train, x, y = build_case(case, batch)
     if inference:
         net.set_train(False)
         step = lambda: net(x).asnumpy()  # noqa: E731
     else:
-        loss_net = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
-        train = nn.TrainOneStepCell(loss_net, nn.Momentum(net.trainable_params(), 0.001, 0.9))
-        train.set_train(True)
         step = lambda: train(x, y).asnumpy()  # noqa: E731
     step()  # compile outside the profile
     profiler = ms.Profiler(output_path=out_dir)
