@@ -123,6 +123,8 @@ OPTIONS: List[Option] = [
     _opt("num_segments", 3, int, "TSN segments per training sample"),
     _opt("test_num_segments", 0, int, "TSN segments per test view (e.g. 25; 0 = num_segments)"),
     _opt("new_length", 1, int, "frames per TSN segment (5 stacked flow pairs for flow TSN)"),
+    _opt("new_length_joint_flow", 0, int, "frames per TSN segment of the flow stream in joint evaluation "
+         "(0 = new_length)"),
     _opt("train_crop", "random", _choice("random", "multiscale", "center"), "training spatial crop"),
     _opt("test_crop", "center", _choice("center", "three", "ten"), "test-time crops per clip"),
     _opt("flip", True, parse_bool, "random horizontal flip when training"),
@@ -225,6 +227,16 @@ class Config(dict):
 
     def dump(self) -> str:
         return yaml.safe_dump(dict(self), sort_keys=True, allow_unicode=True)
+
+
+def stream_config(cfg: Config, modality: str) -> Config:
+    """``cfg`` for one stream of joint evaluation: ``mode`` = ``modality``; the flow stream takes
+    ``new_length_joint_flow`` frames per segment when set (TSN: one RGB frame, five flow pairs)."""
+    stream = cfg.copy()
+    stream.mode = modality
+    if modality == "flow" and cfg.new_length_joint_flow:
+        stream.new_length = cfg.new_length_joint_flow
+    return stream
 
 
 def _coerce(name: str, value, origin: str):

@@ -5,8 +5,8 @@
 Every step runs the same command a user would (``python -m src.tools.*``, ``train.py``,
 ``eval.py``, ``export.py``) with the demo configs in ``configs/*/demo*.yaml``, prints its wall time,
 and the run ends with a table of the figures it reached (also written to
-``<work_dir>/summary_<model>.json`` and ``.md``). Finished steps are skipped when the demo is
-started again (delete the work folder to start over).
+``<work_dir>/summary_<model>.json`` and ``.md``). When the demo is started again, the generated
+videos and every training that ran all its epochs are kept (delete the work folder to start over).
 """
 import argparse
 import json
@@ -16,8 +16,19 @@ import sys
 import time
 from typing import Dict, List
 
+from src.config import load_config
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("i3d", "resnet3d", "tsn", "bmn")
+
+
+def _trained_all_epochs(history_path: str, num_epochs: int) -> bool:
+    """Whether the training that writes ``history_path`` has finished its ``num_epochs``."""
+    if not os.path.isfile(history_path):
+        return False
+    with open(history_path, encoding="utf-8") as handle:
+        history = json.load(handle)
+    return bool(history) and history[-1]["epoch"] >= num_epochs
 
 
 class Demo:
@@ -32,10 +43,10 @@ class Demo:
     def path(self, *parts: str) -> str:
         return os.path.join(self.work, *parts)
 
-    def run(self, title: str, args: List[str], done_marker: str = "") -> None:
-        """Run ``python args...`` from the project root unless ``done_marker`` already exists."""
-        if done_marker and os.path.exists(done_marker):
-            print(f"[demo] {title}: already done ({os.path.relpath(done_marker, ROOT)})", flush=True)
+    def run(self, title: str, args: List[str], done_marker: str = "", done: bool = False) -> None:
+        """Run ``python args...`` from the project root unless ``done`` or ``done_marker`` exists."""
+        if done or (done_marker and os.path.exists(done_marker)):
+            print(f"[demo] {title}: already done", flush=True)
             return
         print(f"\n[demo] {title}\n[demo] $ python {' '.join(args)}", flush=True)
         start = time.time()
@@ -64,11 +75,13 @@ class Demo:
     # --- recognizers --------------------------------------------------------------------------
     def train_and_eval(self, model: str, mode: str, config: str) -> Dict:
         out = self.path(f"{model}_{mode}")
+        history_path = os.path.join(out, "checkpoints", "history.json")
         frames = self.path("flow" if mode == "flow" else "jpg")
         self.run(f"train {model} {mode}", ["train.py", "--config_path", config, "--save_dir", out,
                                            "--video_path", frames,
-                                           "--annotation_path", self.path("annotation", "demo_01.json")])
-        with open(os.path.join(out, "checkpoints", "history.json"), encoding="utf-8") as handle:
+                                           "--annotation_path", self.path("annotation", "demo_01.json")],
+                 done=_trained_all_epochs(history_path, load_config(os.path.join(ROOT, config)).num_epochs))
+        with open(history_path, encoding="utf-8") as handle:
             history = json.load(handle)
         best = max(h["metric"] for h in history)
         return {"checkpoint": os.path.join(out, "checkpoints", f"{model}_demo_{mode}_best.ckpt"), "top1": best,

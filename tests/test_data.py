@@ -252,3 +252,23 @@ def test_more_tsn_segments_than_frames_repeat_frames_with_a_counted_warning(fram
     with pytest.warns(UserWarning, match=r"4 of 4 val videos have fewer than 20 frames"):
         source = build_video_source(cfg, "val")
     assert source[0][0].shape == (1, 20, 3, 32, 32)
+
+
+def test_tsn_joint_source_reads_the_flow_stream_with_its_own_snippet_length(frame_dataset, tmp_path):
+    from src.engine.evaluator import load_eval_network
+    from src.models.weights import save_checkpoint_atomic
+    from src.models import build_model_from_config
+    from src.config import stream_config
+    cfg = _cfg(frame_dataset, model="tsn", num_segments=2, new_length=1, new_length_joint_flow=3,
+               video_path_joint_flow=str(frame_dataset / "flow"))
+    rgb, flow, _, _ = build_video_source(cfg, "val", joint=True)[0]
+    assert rgb.shape == (1, 2, 3, 32, 32) and flow.shape == (1, 2, 6, 32, 32)
+    # segment centres over the 11 frames both streams have (0-based): rgb frames 2 and 8 of the 11
+    # starts; flow snippets of 3 start at 2 and 6 of the 9 starts
+    np.testing.assert_allclose((rgb[0, :, 1, 10, 10] + 1) * 127.5, np.array([2, 8]) * 10, atol=3)
+    np.testing.assert_allclose((flow[0, :, 0, 10, 10] + 1) * 127.5, 100 + np.array([2, 6]), atol=1)
+    flow_cfg = stream_config(cfg, "flow")
+    assert (flow_cfg.mode, flow_cfg.new_length, stream_config(cfg, "rgb").new_length) == ("flow", 3, 1)
+    checkpoint = str(tmp_path / "flow.ckpt")
+    save_checkpoint_atomic(build_model_from_config(flow_cfg), checkpoint)
+    assert load_eval_network(cfg, checkpoint, "flow").in_channels == 6

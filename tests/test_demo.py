@@ -4,7 +4,7 @@ import os
 import pytest
 
 from src.config import load_config
-from src.demo import format_table
+from src.demo import _trained_all_epochs, format_table
 from src.models.registry import in_channels_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,3 +25,12 @@ def test_demo_configs_of_both_streams(model):
 def test_summary_table():
     table = format_table("tsn", {"flow top-1": 97.2222, "fusion": "logits_sum"})
     assert table.splitlines() == ["| tsn | value |", "|---|---|", "| flow top-1 | 97.22 |", "| fusion | logits_sum |"]
+
+
+def test_a_finished_training_is_not_run_again(tmp_path):
+    history = tmp_path / "history.json"
+    assert not _trained_all_epochs(str(history), 3)
+    history.write_text('[{"epoch": 1}, {"epoch": 2}]')
+    assert not _trained_all_epochs(str(history), 3)
+    history.write_text('[{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]')
+    assert _trained_all_epochs(str(history), 3)

@@ -13,6 +13,8 @@ from typing import List, Optional, Sequence
 import mindspore.dataset as ds
 import numpy as np
 
+from src.config import stream_config
+
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
 from .pipelines import build_pipeline, frames_needed
 from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader, count_video_frames
@@ -35,16 +37,15 @@ class VideoClipSource:
     while every epoch draws new crops.
     """
 
-    def __init__(self, streams: Sequence[dict], class_names: Sequence[str], temporal, seed: int,
-                 test_mode: bool):
-        """``streams``: dicts with ``modality``, ``reader``, ``records`` (aligned across streams)
-        and ``pipeline``."""
+    def __init__(self, streams: Sequence[dict], class_names: Sequence[str], seed: int, test_mode: bool):
+        """``streams``: dicts with ``modality``, ``reader``, ``records`` (aligned across streams),
+        ``temporal`` (sampler; each stream's draws use the same seed, so equal samplers pick equal
+        frames) and ``pipeline``."""
         lengths = {len(stream["records"]) for stream in streams}
         if len(lengths) != 1:
             raise ValueError("streams of one source must list the same videos")
         self.streams = list(streams)
         self.class_names = list(class_names)
-        self.temporal = temporal
         self.seed = seed
         self.test_mode = test_mode
         self._draws = 0
@@ -65,10 +66,10 @@ class VideoClipSource:
         seed_words = [self.seed, index] if self.test_mode else [self.seed, index, self._draws]
         self._draws += 1
         num_frames = min(stream["records"][index].num_frames for stream in self.streams)
-        sampled = self.temporal({"total_frames": num_frames, "rng": np.random.default_rng(seed_words)})
         outputs = []
         for stream in self.streams:
             record = stream["records"][index]
+            sampled = stream["temporal"]({"total_frames": num_frames, "rng": np.random.default_rng(seed_words)})
             results = dict(sampled, modality=stream["modality"], num_crops=1,
                            rng=np.random.default_rng(seed_words + [1]))
             results["imgs"] = stream["reader"].read(record.path, results["frame_inds"])
@@ -134,8 +135,7 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     wanted = [("rgb", cfg.video_path, False), ("flow", cfg.video_path_joint_flow, True)] if joint \
         else [(cfg.mode, cfg.video_path, False)]
-    temporal, _ = build_pipeline(cfg, split, wanted[0][0])
-    streams, class_names = [], None
+    streams, class_names, frames_wanted = [], None, 0
     for modality, root, is_joint_flow in wanted:
         if not root:
             raise ValueError(f"no {modality} frame root: set --video_path"
@@ -146,8 +146,11 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
         if class_names is not None and names != class_names:
             raise AnnotationError(f"{annotation}: its classes differ from the RGB annotation's")
         class_names = names
-        streams.append({"modality": modality, "records": records, "reader": reader,
-                        "pipeline": build_pipeline(cfg, split, modality)[1]})
+        stream_cfg = stream_config(cfg, modality) if joint else cfg
+        temporal, pipeline = build_pipeline(stream_cfg, split, modality)
+        frames_wanted = max(frames_wanted, frames_needed(stream_cfg, split))
+        streams.append({"modality": modality, "records": records, "reader": reader, "temporal": temporal,
+                        "pipeline": pipeline})
     if joint:  # keep the videos both streams have, in the RGB order
         common = set(r.video_id for r in streams[0]["records"]) & set(r.video_id for r in streams[1]["records"])
         for stream in streams:
@@ -160,8 +163,8 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
         raise AnnotationError(f"{cfg.annotation_path} has {len(class_names)} classes but num_classes is "
                               f"{cfg.num_classes}; set --num_classes {len(class_names)} (or "
                               f"--finetune_num_classes {len(class_names)} to fine-tune)")
-    _warn_short(streams[0]["records"], frames_needed(cfg, split), f"{split} videos")
-    return VideoClipSource(streams, class_names, temporal, cfg.seed, test_mode=split != "train")
+    _warn_short(streams[0]["records"], frames_wanted, f"{split} videos")
+    return VideoClipSource(streams, class_names, cfg.seed, test_mode=split != "train")
 
 
 def dataset_from_source(cfg, source: VideoClipSource, split: str, rank_id: int = 0, group_size: int = 1,

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from src.data.dataset import build_video_source, dataset_from_source
-from src.config import describe, save_config
+from src.config import describe, save_config, stream_config
 from src.engine.builders import output_classes
 from src.metrics.classification import confusion_matrix, recognition_metrics
 from src.models import build_model_from_config
@@ -60,12 +60,11 @@ def predict_dataset(nets: Sequence, dataset, desc: str = "eval"):
 
 
 def load_eval_network(cfg, checkpoint: str, mode: str = None):
-    """A network of ``cfg.model`` for ``mode`` with ``checkpoint`` loaded strictly."""
+    """A network of ``cfg.model`` with ``checkpoint`` loaded strictly: of ``cfg.mode``, or of the
+    joint-evaluation stream ``mode`` ('rgb' | 'flow')."""
     if not os.path.isfile(checkpoint):
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    stream_cfg = cfg.copy()
-    stream_cfg.mode = mode or cfg.mode
-    net = build_model_from_config(stream_cfg, num_classes=output_classes(cfg))
+    net = build_model_from_config(stream_config(cfg, mode) if mode else cfg, num_classes=output_classes(cfg))
     load_checkpoint_strict(net, checkpoint)
     net.set_train(False)
     return net
