@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Evaluate RGB + flow jointly on the same clips (fusion: sum of the two streams' logits, or
-# EXTRA_ARGS="--joint_fusion softmax_avg --rgb_weight 0.5").
+# Evaluate RGB + flow jointly on the same clips with the config's fusion (I3D: sum of the two
+# streams' logits; TSN: softmax scores RGB 1 : flow 1.5), or EXTRA_ARGS="--joint_fusion softmax_avg --rgb_weight 0.5".
 #   bash scripts/run_joint_eval.sh [device_id] [dataset] [video_path] [video_path_joint_flow] [annotation_path] [annotation_path_joint_flow] [rgb_path] [flow_path]
 # Environment: CONFIG_PATH (default configs/i3d/<dataset>_rgb.yaml), DEVICE_TARGET,
 # OUTPUT_DIR (default ./output/eval_<dataset>_joint), EXTRA_ARGS, SKIP_SETUP=1.
