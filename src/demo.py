@@ -22,13 +22,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("i3d", "resnet3d", "tsn", "bmn")
 
 
-def _trained_all_epochs(history_path: str, num_epochs: int) -> bool:
-    """Whether the training that writes ``history_path`` has finished its ``num_epochs``."""
+def _trained_all_epochs(history: List[Dict], cfg) -> bool:
+    """Whether a training with ``history`` has finished the ``num_epochs`` of its config ``cfg``."""
+    return bool(history) and history[-1]["epoch"] >= cfg.num_epochs
+
+
+def _history(history_path: str) -> List[Dict]:
+    """The epoch records train.py wrote to ``history_path`` (none yet: an empty list)."""
     if not os.path.isfile(history_path):
-        return False
+        return []
     with open(history_path, encoding="utf-8") as handle:
-        history = json.load(handle)
-    return bool(history) and history[-1]["epoch"] >= num_epochs
+        return json.load(handle)
 
 
 class Demo:
@@ -43,9 +47,9 @@ class Demo:
     def path(self, *parts: str) -> str:
         return os.path.join(self.work, *parts)
 
-    def run(self, title: str, args: List[str], done_marker: str = "", done: bool = False) -> None:
-        """Run ``python args...`` from the project root unless ``done`` or ``done_marker`` exists."""
-        if done or (done_marker and os.path.exists(done_marker)):
+    def run(self, title: str, args: List[str], done: bool = False) -> None:
+        """Run ``python args...`` from the project root unless the step is already ``done``."""
+        if done:
             print(f"[demo] {title}: already done", flush=True)
             return
         print(f"\n[demo] {title}\n[demo] $ python {' '.join(args)}", flush=True)
@@ -60,7 +64,7 @@ class Demo:
         """Demo videos (UCF101 layout) -> frames -> flow -> annotation JSON."""
         data = self.path("data")
         self.run("generate the demo videos", ["-m", "src.tools.make_demo_dataset", "--out", data],
-                 done_marker=os.path.join(data, "ucfTrainTestlist", "testlist01.txt"))
+                 done=os.path.exists(os.path.join(data, "ucfTrainTestlist", "testlist01.txt")))
         self.run("extract RGB frames", ["-m", "src.tools.generate_rgb_jpgs", "--src_path",
                                         os.path.join(data, "videos"), "--dst_path", self.path("jpg"),
                                         "--num_workers", "2"])
@@ -80,9 +84,8 @@ class Demo:
         self.run(f"train {model} {mode}", ["train.py", "--config_path", config, "--save_dir", out,
                                            "--video_path", frames,
                                            "--annotation_path", self.path("annotation", "demo_01.json")],
-                 done=_trained_all_epochs(history_path, load_config(os.path.join(ROOT, config)).num_epochs))
-        with open(history_path, encoding="utf-8") as handle:
-            history = json.load(handle)
+                 done=_trained_all_epochs(_history(history_path), load_config(os.path.join(ROOT, config))))
+        history = _history(history_path)
         best = max(h["metric"] for h in history)
         return {"checkpoint": os.path.join(out, "checkpoints", f"{model}_demo_{mode}_best.ckpt"), "top1": best,
                 "train_seconds": round(sum(h["epoch_seconds"] for h in history), 1),

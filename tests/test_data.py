@@ -6,10 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from src.config import load_config
+from src.config import load_config, stream_config
 from src.data.annotations import AnnotationError, load_list_file
 from src.data.dataset import build_video_source, create_dataset, dataset_from_source
 from src.data.readers import FrameReadError
+from src.engine.evaluator import load_eval_network
+from src.engine.exporter import inference_input_shape
+from src.models import build_model_from_config
+from src.models.weights import save_checkpoint_atomic
 
 CLASSES = ["MoveLeft", "MoveRight"]
 FRAMES = 12
@@ -236,7 +240,6 @@ def test_flow_from_video_files_is_refused(tmp_path):
 
 
 def test_tsn_tests_on_test_num_segments_and_trains_on_num_segments(frame_dataset):
-    from src.engine.exporter import inference_input_shape
     cfg = _cfg(frame_dataset, model="tsn", num_segments=3, test_num_segments=5, test_crop="three")
     train_imgs, _ = build_video_source(cfg, "train")[0]
     val_imgs, _, _ = build_video_source(cfg, "val")[0]
@@ -255,10 +258,6 @@ def test_more_tsn_segments_than_frames_repeat_frames_with_a_counted_warning(fram
 
 
 def test_tsn_joint_source_reads_the_flow_stream_with_its_own_snippet_length(frame_dataset, tmp_path):
-    from src.engine.evaluator import load_eval_network
-    from src.models.weights import save_checkpoint_atomic
-    from src.models import build_model_from_config
-    from src.config import stream_config
     cfg = _cfg(frame_dataset, model="tsn", num_segments=2, new_length=1, new_length_joint_flow=3,
                video_path_joint_flow=str(frame_dataset / "flow"))
     rgb, flow, _, _ = build_video_source(cfg, "val", joint=True)[0]

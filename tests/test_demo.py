@@ -4,7 +4,7 @@ import os
 import pytest
 
 from src.config import load_config
-from src.demo import _trained_all_epochs, format_table
+from src.demo import _history, _trained_all_epochs, format_table
 from src.models.registry import in_channels_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,8 +29,9 @@ def test_summary_table():
 
 def test_a_finished_training_is_not_run_again(tmp_path):
     history = tmp_path / "history.json"
-    assert not _trained_all_epochs(str(history), 3)
+    cfg = load_config("", {"num_epochs": 3})
+    assert _history(str(history)) == [] and not _trained_all_epochs([], cfg)
     history.write_text('[{"epoch": 1}, {"epoch": 2}]')
-    assert not _trained_all_epochs(str(history), 3)
+    assert not _trained_all_epochs(_history(str(history)), cfg)
     history.write_text('[{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]')
-    assert _trained_all_epochs(str(history), 3)
+    assert _trained_all_epochs(_history(str(history)), cfg)

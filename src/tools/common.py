@@ -248,6 +248,11 @@ def check_positive(name: str, value: int) -> None:
         raise ToolError(f"--{name} must be >= 1, got {value}")
 
 
+def check_jpeg_quality(value: int) -> None:
+    if not 1 <= value <= 100:
+        raise ToolError(f"--jpeg_quality must be within 1..100, got {value}")
+
+
 # --- annotation JSON -------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 
 from src.tools.common import (DONE, FAILED, FLOW_PATTERN, RGB_PATTERN, SKIPPED, ToolError, VideoOutcome,
-                              add_run_options, check_positive, is_complete, list_video_folders, numbered_files,
-                              read_n_frames, remove_files, report_outcomes, run_main, run_per_video,
-                              tool_parser, video_name, write_n_frames)
+                              add_run_options, check_jpeg_quality, check_positive, is_complete,
+                              list_video_folders, numbered_files, read_n_frames, remove_files, report_outcomes,
+                              run_main, run_per_video, tool_parser, video_name, write_n_frames)
 
 METHODS = ("tvl1", "dis", "farneback")
 _ESTIMATORS = {}  # one estimator per method and process: creating TV-L1/DIS objects is not free
@@ -150,8 +150,7 @@ def main(argv=None) -> int:
         check_positive("num_workers", args.num_workers)
         if args.bound <= 0:
             raise ToolError(f"--bound must be > 0, got {args.bound}")
-        if not 1 <= args.jpeg_quality <= 100:
-            raise ToolError(f"--jpeg_quality must be within 1..100, got {args.jpeg_quality}")
+        check_jpeg_quality(args.jpeg_quality)
         folders = list_video_folders(args.src_path)
         options = FlowOptions(args.method, args.bound, args.jpeg_quality, args.overwrite)
         job = functools.partial(process_video, options=options, dst_path=args.dst_path)

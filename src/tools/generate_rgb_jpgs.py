@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import cv2
 
 from src.tools.common import (DONE, FAILED, RGB_PATTERN, SKIPPED, VIDEO_EXTENSIONS, WARNED, ToolError,
-                              VideoOutcome, add_run_options, check_positive, is_complete, list_class_videos,
-                              remove_files, report_outcomes, run_main, run_per_video, tool_parser, video_name,
-                              write_n_frames)
+                              VideoOutcome, add_run_options, check_jpeg_quality, check_positive, is_complete,
+                              list_class_videos, remove_files, report_outcomes, run_main, run_per_video,
+                              tool_parser, video_name, write_n_frames)
 
 # A decode shorter than the header's frame count by more than this fraction means a truncated file;
 # small differences are common in real AVI headers and are not worth a warning.
@@ -115,8 +115,7 @@ def main(argv=None) -> int:
 
     def body() -> int:
         check_positive("num_workers", args.num_workers)
-        if not 1 <= args.jpeg_quality <= 100:
-            raise ToolError(f"--jpeg_quality must be within 1..100, got {args.jpeg_quality}")
+        check_jpeg_quality(args.jpeg_quality)
         if args.short_side < 0:
             raise ToolError(f"--short_side must be >= 0, got {args.short_side}")
         extensions = [ext if ext.startswith(".") else "." + ext

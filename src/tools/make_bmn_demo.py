@@ -220,7 +220,7 @@ def run_bmn_demo(demo) -> dict:
     demo.run("generate the BMN demo data", ["-m", "src.tools.make_bmn_demo", "--out", data, "--num_videos",
                                             str(DEMO_VIDEOS), "--num_long_videos", str(DEMO_LONG_VIDEOS),
                                             "--seed", "0"],
-             done_marker=os.path.join(tt, "labels_val.json"))
+             done=os.path.exists(os.path.join(tt, "labels_val.json")))
     anet_paths = ["--feature_path", os.path.join(anet, "features"),
                   "--annotation_path", os.path.join(anet, "anet_anno_action.json"),
                   "--video_info_path", os.path.join(anet, "video_info_new.csv")]
