@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from src.demo import Demo
+from src.demo.runner import Demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_ARGS = ("--model resnet3d --model_depth 18 --num_classes 6 --spatial_size 112 --resize_short 128 "

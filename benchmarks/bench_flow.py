@@ -19,8 +19,8 @@ import time
 import cv2
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.tools.convert_rgb_to_flow import METHODS, compute_flow, flow_to_uint8  # noqa: E402
-from src.tools.make_demo_dataset import FrameSpec, VideoSpec, render_video  # noqa: E402
+from src.demo.make_demo_dataset import FrameSpec, VideoSpec, render_video  # noqa: E402
+from src.tools.data.convert_rgb_to_flow import METHODS, compute_flow, flow_to_uint8  # noqa: E402
 
 UCF101_PAIRS = 2.5e6  # about 2.5 M frames in UCF101, one flow pair per frame
 

@@ -3,7 +3,7 @@
 ``python benchmarks/bench_loader.py [--work_dir demo_work] [--clips 96]``
 
 Uses the demo's prepared frames (``bash scripts/run_demo.sh`` makes them; missing ones are made
-here) and times ``create_dataset(cfg, "train")`` for 16x112x112 clips (short side 128, random crop,
+here) and times ``create_video_dataset(cfg, "train")`` for 16x112x112 clips (short side 128, random crop,
 flip, I3D normalisation, batch 4) with 1 and 2 worker processes, after one warm-up batch.
 Prints a table and writes ``benchmarks/results/loader.json``.
 """
@@ -13,14 +13,14 @@ import os
 import time
 
 from src.config import load_config
-from src.data.dataset import create_dataset
-from src.demo import Demo
+from src.data.dataset import create_video_dataset
+from src.demo.runner import Demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def clips_per_second(cfg, clips: int) -> float:
-    dataset = create_dataset(cfg, "train")
+    dataset = create_video_dataset(cfg, "train")
     iterator = dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)
     next(iterator)  # warm-up: worker start-up is not throughput
     seen, start = 0, time.perf_counter()

@@ -9,7 +9,7 @@ Usage: bash scripts/run_distribute_train.sh RANK_SIZE RANK_TABLE_FILE DATASET MO
            VIDEO_PATH ANNOTATION_PATH CHECKPOINT_PATH [CONFIG_PATH]
 
   RANK_SIZE        number of devices (processes) of the job, e.g. 8
-  RANK_TABLE_FILE  HCCL rank table (make one with `python -m src.tools.hccl_tools`), or `none` for GPU/CPU
+  RANK_TABLE_FILE  HCCL rank table (make one with `python -m src.tools.cluster hccl`), or `none` for GPU/CPU
   DATASET          ucf101 | hmdb51 | ...          MODE  rgb | flow
   NUM_EPOCHS       training epochs
   VIDEO_PATH       frame root;  ANNOTATION_PATH  annotation JSON / list file
@@ -75,12 +75,12 @@ DRY_RUN="${DRY_RUN:-0}"
 
 launch_ascend() {
     zoo_is_none "$RANK_TABLE_ARG" \
-        && zoo_die "Ascend needs a rank table; make one with \`python -m src.tools.hccl_tools\`"
+        && zoo_die "Ascend needs a rank table; make one with \`python -m src.tools.cluster hccl\`"
     RANK_TABLE_FILE="$(realpath -m -- "$RANK_TABLE_ARG")"
-    "$PYTHON" -m src.utils.rank_table validate "$RANK_TABLE_FILE" --rank_size "$RANK_SIZE" \
+    "$PYTHON" -m src.tools.cluster validate "$RANK_TABLE_FILE" --rank_size "$RANK_SIZE" \
         || zoo_die "the rank table check failed; nothing was started"
     local pairs
-    pairs="$("$PYTHON" -m src.utils.rank_table devices "$RANK_TABLE_FILE" --server_id "${SERVER_ID:-}")" \
+    pairs="$("$PYTHON" -m src.tools.cluster devices "$RANK_TABLE_FILE" --server_id "${SERVER_ID:-}")" \
         || zoo_die "could not find this server's devices in $RANK_TABLE_FILE"
     export RANK_TABLE_FILE RANK_SIZE
 

@@ -89,14 +89,14 @@ OPT_STR, OPT_INT = _optional(str), _optional(int)
 # Every key any entry point reads. Sections only group them for the reader.
 OPTIONS: List[Option] = [
     # --- run / device -------------------------------------------------------------------------
-    _opt("model", "i3d", str, "model name in the factory: i3d, resnet3d, tsn, pptsn, bmn"),
+    _opt("model", "i3d", str, "registered model name (src/models): i3d, resnet3d, tsn, pptsn, bmn"),
     _opt("mode", "rgb", _choice("rgb", "flow"), "input stream of a recognizer"),
     _opt("dataset", "ucf101", str, "dataset name: ucf101, hmdb51, kinetics400, demo, activitynet, tabletennis"),
     _opt("seed", 1, int, "seed for mindspore, dataset, numpy and random"),
     _opt("context", "gr", _choice("gr", "py"), "gr = graph mode, py = PyNative"),
-    _opt("device_target", "CPU", _choice("Ascend", "GPU", "CPU"), "device kind"),
+    _opt("device_target", "auto", _choice("auto", "Ascend", "GPU", "CPU"),
+         "device kind; auto = Ascend, else GPU, else CPU: the first this MindSpore installation can use"),
     _opt("device_id", 0, int, "device index (ignored under a distributed launcher, which sets DEVICE_ID)"),
-    _opt("device_num", 1, int, "number of devices of a distributed run (informational; taken from init())"),
     _opt("distributed", False, parse_bool, "data-parallel training over mindspore.communication"),
     _opt("num_workers", 2, int, "python worker processes of the data pipeline (1 = no multiprocessing)"),
     _opt("amp_level", "O0", _choice("O0", "O1", "O2", "O3"), "automatic mixed precision level"),
@@ -273,8 +273,7 @@ def _read_yaml(path: str, seen=()) -> Dict[str, Any]:
 
 
 def _argument_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description, allow_abbrev=False,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
     for opt in OPTIONS:
         # Values stay strings here; Option.parse types them, so booleans are parsed correctly.
         parser.add_argument(f"--{opt.name}", default=None, metavar=opt.parse.__name__.upper(),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from src.config import load_config
-from src.models.registry import _MODELS, register_model
+from src.models.registry import list_models, register_model
 
 TINY_CLASSES = ["MoveLeft", "MoveRight"]
 
@@ -32,7 +32,7 @@ class TinyClipNet(nn.Cell):
         return self.fc(self.pool(ops.relu(self.bn(self.conv(x))), (2, 3, 4)))
 
 
-if "tiny3d" not in _MODELS:
+if "tiny3d" not in list_models():
     register_model("tiny3d")(TinyClipNet)
 
 

@@ -7,7 +7,19 @@ import pytest
 from mindspore import Tensor, nn
 
 from src.models import create_model
-from src.models.bmn import BMN, sampling_matrix, tiled_sampling, valid_proposal_mask
+from src.models.bmn import BMN, sampling_taps, tiled_sampling, valid_proposal_mask
+
+
+def sampling_matrix(tscale: int, num_sample: int, num_sample_perbin: int,
+                    prop_boundary_ratio: float) -> np.ndarray:
+    """The ports' dense sampling matrix from the network's taps, shape (T_time, num_sample,
+    T_duration, T_start): ``features (B, C, T) @ matrix.reshape(T, -1)`` gives the BM features."""
+    time, bin_index, proposal, weight = sampling_taps(tscale, num_sample, num_sample_perbin,
+                                                      prop_boundary_ratio)
+    duration, start = np.nonzero(valid_proposal_mask(tscale))
+    matrix = np.zeros((tscale, num_sample, tscale, tscale), dtype=np.float32)
+    matrix[time, bin_index, duration[proposal], start[proposal]] = weight
+    return matrix
 
 
 def slow_sampling_matrix(tscale, num_sample, num_sample_perbin, ratio):

@@ -8,8 +8,8 @@ import pytest
 from src.config import load_config
 from src.data.bmn_data import _build_source
 from src.postprocess.bmn_proposals import SoftNMSParams
-from src.tools import tabletennis
-from src.tools.tabletennis import infer_video, rescale_features, split_windows
+from src.applications import tabletennis
+from src.applications.tabletennis import infer_video, rescale_features, split_windows
 
 FPS, DIM = 25.0, 16
 

@@ -1,4 +1,4 @@
-"""The shared data layer: annotation/list/video sources, create_dataset, sharding, bad inputs."""
+"""The shared data layer: annotation/list/video sources, create_video_dataset, sharding, bad inputs."""
 import json
 import os
 
@@ -8,12 +8,12 @@ import pytest
 
 from src.config import load_config, stream_config
 from src.data.annotations import AnnotationError, load_list_file
-from src.data.dataset import build_video_source, create_dataset, dataset_from_source
+from src.data.dataset import build_video_source, create_video_dataset, dataset_from_source
 from src.data.readers import FrameReadError
-from src.engine.evaluator import load_eval_network
-from src.engine.exporter import inference_input_shape
+from src.engine.builders import load_network
 from src.models import build_model_from_config
 from src.models.weights import save_checkpoint_atomic
+from src.tasks import task_of
 
 CLASSES = ["MoveLeft", "MoveRight"]
 FRAMES = 12
@@ -123,19 +123,19 @@ def test_joint_source_reads_both_streams_on_the_same_clips(frame_dataset):
     np.testing.assert_allclose(flow_x, 100 + np.arange(1, 9), atol=3)
 
 
-def test_create_dataset_batches_and_drops_remainder_on_train(frame_dataset):
+def test_create_video_dataset_batches_and_drops_remainder_on_train(frame_dataset):
     cfg = _cfg(frame_dataset, batch_size=3)
-    train = create_dataset(cfg, "train")
+    train = create_video_dataset(cfg, "train")
     assert train.get_dataset_size() == 2  # 8 videos, batch 3, remainder dropped
     imgs, labels = next(train.create_tuple_iterator(output_numpy=True))
     assert imgs.shape == (3, 3, 8, 32, 32) and labels.dtype == np.int32
-    val = create_dataset(cfg, "val")
+    val = create_video_dataset(cfg, "val")
     assert sum(batch[1].shape[0] for batch in val.create_tuple_iterator(output_numpy=True)) == 4
 
 
 def test_two_worker_processes_give_the_same_shapes(frame_dataset):
     cfg = _cfg(frame_dataset, num_workers=2, batch_size=2)
-    batches = list(create_dataset(cfg, "train").create_tuple_iterator(output_numpy=True))
+    batches = list(create_video_dataset(cfg, "train").create_tuple_iterator(output_numpy=True))
     assert len(batches) == 4 and all(b[0].shape == (2, 3, 8, 32, 32) for b in batches)
 
 
@@ -245,7 +245,7 @@ def test_tsn_tests_on_test_num_segments_and_trains_on_num_segments(frame_dataset
     val_imgs, _, _ = build_video_source(cfg, "val")[0]
     assert train_imgs.shape == (3, 3, 32, 32)
     assert val_imgs.shape == (3, 5, 3, 32, 32)  # three crops x 5 segment centres
-    assert inference_input_shape(cfg, batch_size=2) == (2, 5, 3, 32, 32)
+    assert task_of(cfg).input_shape(cfg, 2) == (2, 5, 3, 32, 32)
     same = _cfg(frame_dataset, model="tsn", num_segments=3, test_num_segments=0)
     assert build_video_source(same, "val")[0][0].shape == (1, 3, 3, 32, 32)
 
@@ -270,4 +270,4 @@ def test_tsn_joint_source_reads_the_flow_stream_with_its_own_snippet_length(fram
     assert (flow_cfg.mode, flow_cfg.new_length, stream_config(cfg, "rgb").new_length) == ("flow", 3, 1)
     checkpoint = str(tmp_path / "flow.ckpt")
     save_checkpoint_atomic(build_model_from_config(flow_cfg), checkpoint)
-    assert load_eval_network(cfg, checkpoint, "flow").in_channels == 6
+    assert load_network(cfg, checkpoint, "flow").in_channels == 6

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from src.config import load_config
-from src.demo import _history, _trained_all_epochs, format_table
+from src.demo.runner import _history, _trained_all_epochs, format_table
 from src.models.registry import in_channels_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -96,10 +96,10 @@ def test_same_padding_follows_the_port():
     assert same_pads((7, 7, 7), (3, 3, 3), (1, 1, 1)) == (1, 1, 1, 1, 1, 1)
 
 
-def test_replace_logits_gives_a_fresh_classifier():
+def test_reset_classifier_gives_a_fresh_classifier():
     net = InceptionI3d(num_classes=400, in_channels=3)
     old_weight = net.logits.conv3d.weight.asnumpy().copy()
-    net.replace_logits(7)
+    net.reset_classifier(7)
     names = [p.name for p in net.get_parameters()]
     assert names[-2:] == ["logits.conv3d.weight", "logits.conv3d.bias"]
     assert len(names) == len(set(names)) == 287

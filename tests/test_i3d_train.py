@@ -8,7 +8,7 @@ import numpy as np
 from src.config import load_config
 from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
 from src.engine.exporter import export_network
-from src.engine.trainer import build_loss_network
+from src.tasks import task_of
 from src.models import create_model
 
 
@@ -32,7 +32,7 @@ def test_training_steps_lower_the_loss_and_freezing_freezes():
     freeze_by_prefixes(net, cfg.finetune_prefixes)
     frozen_before = net.Conv3d_1a_7x7.conv3d.weight.asnumpy().copy()
     trained_before = net.logits.conv3d.weight.asnumpy().copy()
-    cell = build_train_cell(cfg, build_loss_network(cfg, net), build_optimizer(cfg, net, steps_per_epoch=4))
+    cell = build_train_cell(cfg, task_of(cfg).loss_network(cfg, net), build_optimizer(cfg, net, steps_per_epoch=4))
     cell.set_train(True)
     imgs, labels = _fixed_batch()
     losses = [float(cell(imgs, labels).asnumpy()) for _ in range(4)]

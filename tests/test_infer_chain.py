@@ -14,13 +14,14 @@ import yaml
 
 from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
-from src.engine.builders import build_network
-from src.engine.evaluator import load_eval_network, predict_dataset, run_evaluation
+from src.engine.builders import build_network, load_network
+from src.engine.evaluator import run_evaluation
 from src.engine.exporter import export_from_config
-from src.infer.bins import DATA_FOLDER, LABELS_FILE, RESULT_FOLDER, TIME_FILE, TIME_FOLDER, preprocess, read_meta
+from src.infer.bins import DATA_FOLDER, LABELS_FILE, RESULT_FOLDER, TIME_FILE, TIME_FOLDER, read_meta
 from src.infer.mindir_runner import run_mindir
-from src.infer.scoring import run_postprocess
+from src.infer.offline import preprocess, run_postprocess
 from src.metrics.classification import fuse_streams
+from src.tasks.recognition.evaluation import predict_dataset
 from src.models import build_model_from_config
 from src.models.weights import save_checkpoint_atomic
 
@@ -49,7 +50,7 @@ def mixed_checkpoint(cfg, path):
 
 def reference_scores(cfg, checkpoints, joint=False):
     """Per-video scores (views averaged) of each stream straight from the evaluator's prediction loop."""
-    nets = [load_eval_network(cfg, ckpt, mode) for mode, ckpt in checkpoints.items()]
+    nets = [load_network(cfg, ckpt, mode) for mode, ckpt in checkpoints.items()]
     dataset = dataset_from_source(cfg, build_video_source(cfg, "val", joint=joint), "val")
     logits, labels = predict_dataset(nets, dataset)
     return {mode: stream.mean(axis=1) for mode, stream in zip(checkpoints, logits)}, labels

@@ -1,4 +1,4 @@
-"""PyTorch -> MindSpore conversion and strict loading (src.models.weights, src.tools.pt2ckpt).
+"""PyTorch -> MindSpore conversion and strict loading (src.models.weights, src.tools.convert.pt2ckpt).
 
 A PyTorch I3D written here with the public port's structure, names and SAME padding gets random
 weights and BatchNorm statistics; its converted checkpoint must reproduce its outputs in MindSpore.
@@ -18,7 +18,7 @@ from src.models import create_model
 from src.models.i3d import Unit3D
 from src.models.weights import (convert_torch_state_dict, load_checkpoint_strict, ms_to_torch_name,
                                 save_checkpoint_atomic)
-from src.tools.pt2ckpt import convert, main as pt2ckpt_main, parse_kwargs
+from src.tools.convert.pt2ckpt import convert, main as pt2ckpt_main, parse_kwargs
 
 ms.set_context(mode=ms.GRAPH_MODE)
 torch.set_num_threads(2)
@@ -147,12 +147,15 @@ def test_converted_i3d_reproduces_pytorch(tmp_path, in_channels, shape):
 def test_command_line_prints_a_summary(tmp_path, capsys):
     reference = TorchI3D(5, 2)
     torch.save(reference.state_dict(), tmp_path / "flow.pt")
-    pt2ckpt_main(["--model", "i3d", "--in_channels", "2", "--num_classes", "5",
-                  "--input", str(tmp_path / "flow.pt"), "--output", str(tmp_path / "flow.ckpt")])
+    assert pt2ckpt_main(["--model", "i3d", "--in_channels", "2", "--num_classes", "5",
+                         "--input", str(tmp_path / "flow.pt"), "--output", str(tmp_path / "flow.ckpt")]) == 0
     assert "converted 287 tensors" in capsys.readouterr().out
     assert os.path.isfile(tmp_path / "flow.ckpt")
     assert parse_kwargs("model_depth=50, no_max_pool=true,shortcut_type=B") == {
         "model_depth": 50, "no_max_pool": True, "shortcut_type": "B"}
+    assert pt2ckpt_main(["--model", "i3d", "--kwargs", "model_depth", "--input", str(tmp_path / "flow.pt"),
+                         "--output", str(tmp_path / "other.ckpt")]) == 2
+    assert "error: --kwargs items are key=value, got 'model_depth'" in capsys.readouterr().err
 
 
 # ---- one unit against a NumPy computation ---------------------------------------------------

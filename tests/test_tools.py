@@ -11,15 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
-from src.tools import (convert_rgb_to_flow, generate_n_frames, generate_rgb_jpgs, hmdb51_json,
-                       make_demo_dataset, ucf101_json)
-from src.tools.convert_rgb_to_flow import compute_flow, flow_to_uint8, uint8_to_flow
-from src.tools.make_demo_dataset import FrameSpec, VideoSpec, render_video
+from src.demo import make_demo_dataset
+from src.demo.make_demo_dataset import FrameSpec, VideoSpec, render_video
+from src.tools.data import convert_rgb_to_flow, generate_n_frames, generate_rgb_jpgs, hmdb51_json, ucf101_json
+from src.tools.data.convert_rgb_to_flow import compute_flow, flow_to_uint8
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ["MoveLeft", "MoveRight", "RotateClockwise"]
 FRAMES, HEIGHT, WIDTH = 12, 64, 86
 TRAIN_PER_CLASS, TEST_PER_CLASS = 2, 1
+
+
+def uint8_to_flow(image, bound=20.0):
+    """The stored flow JPEG pixels back to flow in pixels (inverse of flow_to_uint8 up to quantisation)."""
+    return image.astype(np.float32) * (2.0 * bound / 255.0) - bound
 
 
 def make_demo(out, seed=0):
@@ -468,11 +473,14 @@ def test_generate_n_frames(frames_root, flow_root, tmp_path, capsys):
     assert generate_n_frames.main(["--video_path", str(odd), "--strict", "true"]) == 1
 
 
-@pytest.mark.parametrize("tool", ["make_demo_dataset", "generate_rgb_jpgs", "convert_rgb_to_flow",
-                                  "ucf101_json", "hmdb51_json", "generate_n_frames"])
-def test_cli_help(tool):
+@pytest.mark.parametrize("module", [
+    "src.tools.data.generate_rgb_jpgs", "src.tools.data.convert_rgb_to_flow", "src.tools.data.ucf101_json",
+    "src.tools.data.hmdb51_json", "src.tools.data.generate_n_frames", "src.tools.convert.pt2ckpt",
+    "src.tools.convert.pdparams2ckpt", "src.tools.cluster", "src.applications.tabletennis", "src.demo",
+    "src.demo.make_demo_dataset", "src.demo.make_bmn_demo"])
+def test_cli_help(module):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    result = subprocess.run([sys.executable, "-m", f"src.tools.{tool}", "--help"], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"usage: python -m src.tools.{tool}")
+    assert result.stdout.startswith(f"usage: python -m {module} ")

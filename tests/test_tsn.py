@@ -13,9 +13,10 @@ from mindspore import Tensor, nn
 from src.config import load_config
 from src.models import build_model_from_config, create_model
 from src.models.registry import model_kwargs_from_config
-from src.models.tsn import TSN, convert_torchvision_state_dict, inflate_conv1_for_flow
+from src.models.tsn import TSN, inflate_conv1_for_flow
+from src.models.weights import convert_torch_state_dict
 from src.models.weights import load_checkpoint_strict
-from src.tools import pdparams2ckpt
+from src.tools.convert import pdparams2ckpt
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "configs", "tsn")
 STAGES = [(64, 3), (128, 4), (256, 6), (512, 3)]  # (planes, blocks) of ResNet-50
@@ -214,7 +215,7 @@ def test_torchvision_resnet50_converts_to_tsn_exactly():
     state = torchvision_resnet50_state_dict(num_classes=6)
     frames = np.random.default_rng(1).random((2, 2, 3, 64, 64), dtype=np.float32)
     net = create_model("tsn", num_classes=6)
-    load_into(net, convert_torchvision_state_dict(net, state, load_fc=True))
+    load_into(net, convert_torch_state_dict(net, net.adapt_torch_state_dict(state, load_fc=True)))
     np.testing.assert_allclose(predict(net, frames), torchvision_tsn_logits(state, frames), rtol=1e-3, atol=1e-4)
 
 
@@ -222,14 +223,14 @@ def test_torchvision_to_flow_tsn_inflates_stem_and_keeps_new_classifier():
     state = torchvision_resnet50_state_dict(num_classes=1000)
     net = create_model("tsn", num_classes=7, in_channels=10)
     initial_fc = net.fc.weight.asnumpy().copy()
-    params = convert_torchvision_state_dict(net, state, load_fc=False)
+    params = convert_torch_state_dict(net, net.adapt_torch_state_dict(state, load_fc=False))
     np.testing.assert_allclose(params["backbone.conv1.weight"].asnumpy(),
                                inflate_conv1_for_flow(state["conv1.weight"].numpy(), 10))
     np.testing.assert_array_equal(params["fc.weight"].asnumpy(), initial_fc)
     np.testing.assert_array_equal(params["backbone.layer3.2.bn2.moving_variance"].asnumpy(),
                                   state["layer3.2.bn2.running_var"].numpy())
     with pytest.raises(ValueError, match=r"fc\.weight: file \(1000, 2048\), network \(7, 2048\)"):
-        convert_torchvision_state_dict(net, state, load_fc=True)
+        convert_torch_state_dict(net, net.adapt_torch_state_dict(state, load_fc=True))
 
 
 def test_torchvision_conversion_reports_bad_keys():
@@ -238,20 +239,21 @@ def test_torchvision_conversion_reports_bad_keys():
     state["extra.bias"] = torch.zeros(3)
     net = create_model("tsn", num_classes=5)
     with pytest.raises(ValueError) as error:
-        convert_torchvision_state_dict(net, state, load_fc=True, source="resnet50.pth")
+        convert_torch_state_dict(net, net.adapt_torch_state_dict(state, load_fc=True), source="resnet50.pth")
     message = str(error.value)
     assert "resnet50.pth" in message
     assert "missing (1)" in message and "layer2.0.downsample.0.weight" in message
     assert "unexpected (2)" in message and "extra.bias" in message and "downsample.0.weights" in message
 
 
-def test_pdparams_cli_converts_pptsn_exactly(tmp_path):
+def test_pdparams_cli_converts_pptsn_exactly(tmp_path, capsys):
     state = paddle_pptsn_state(num_classes=6)
     pdparams, ckpt = tmp_path / "pptsn.pdparams", tmp_path / "pptsn.ckpt"
     with open(pdparams, "wb") as handle:
         pickle.dump(state, handle, protocol=2)
-    summary = pdparams2ckpt.main(["--input", str(pdparams), "--output", str(ckpt), "--num_classes", "6"])
-    assert summary["tensors"] == len(list(create_model("pptsn", num_classes=6).get_parameters()))
+    assert pdparams2ckpt.main(["--input", str(pdparams), "--output", str(ckpt), "--num_classes", "6"]) == 0
+    tensors = len(list(create_model("pptsn", num_classes=6).get_parameters()))
+    assert f"converted {tensors} tensors" in capsys.readouterr().out
     net = create_model("pptsn", num_classes=6)
     load_checkpoint_strict(net, str(ckpt))
     # 72 px makes the stride-2 shortcut pools meet odd sizes (9 -> 5 -> 3): ceil-mode windows.
@@ -273,7 +275,7 @@ def test_pdparams_flow_backbone_without_classifier():
         pdparams2ckpt.convert_pdparams(net, state, load_fc=True)  # no classifier in a backbone file
 
 
-def test_pdparams_bad_keys_and_files_are_reported(tmp_path):
+def test_pdparams_bad_keys_and_files_are_reported(tmp_path, capsys):
     state = paddle_pptsn_state(num_classes=4)
     del state["backbone.bb_2_5.conv1._batch_norm._variance"]
     state["backbone.bb_2_5.conv1._conv.bias"] = np.zeros(256, np.float32)
@@ -281,11 +283,14 @@ def test_pdparams_bad_keys_and_files_are_reported(tmp_path):
     with open(pdparams, "wb") as handle:
         pickle.dump(state, handle, protocol=4)
     with pytest.raises(ValueError) as error:
-        pdparams2ckpt.main(["--input", str(pdparams), "--output", str(tmp_path / "out.ckpt"), "--num_classes", "4"])
+        pdparams2ckpt.convert(str(pdparams), str(tmp_path / "out.ckpt"), num_classes=4)
     message = str(error.value)
     assert "broken.pdparams" in message and "layer3.5.bn2.running_var" in message
     assert "unexpected (1)" in message and "backbone.bb_2_5.conv1._conv.bias" in message
     assert not (tmp_path / "out.ckpt").exists()
+    assert pdparams2ckpt.main(["--input", str(pdparams), "--output", str(tmp_path / "out.ckpt"),
+                               "--num_classes", "4"]) == 2
+    assert "error: " in capsys.readouterr().err and not (tmp_path / "out.ckpt").exists()
 
     hostile = tmp_path / "hostile.pdparams"
     with open(hostile, "wb") as handle:
@@ -350,12 +355,12 @@ def test_pt2ckpt_cli_converts_torchvision_weights_for_flow_tsn(tmp_path):
     import mindspore as ms
     import torch
 
-    from src.tools import pt2ckpt
+    from src.tools.convert import pt2ckpt
 
     state = torchvision_resnet50_state_dict(num_classes=1000)
     torch.save(state, tmp_path / "resnet50.pth")
-    pt2ckpt.main(["--model", "tsn", "--in_channels", "10", "--num_classes", "7", "--load_fc", "false",
-                  "--input", str(tmp_path / "resnet50.pth"), "--output", str(tmp_path / "flow10.ckpt")])
+    assert pt2ckpt.main(["--model", "tsn", "--in_channels", "10", "--num_classes", "7", "--load_fc", "false",
+                         "--input", str(tmp_path / "resnet50.pth"), "--output", str(tmp_path / "flow10.ckpt")]) == 0
     saved = ms.load_checkpoint(str(tmp_path / "flow10.ckpt"))
     np.testing.assert_allclose(saved["backbone.conv1.weight"].asnumpy(),
                                inflate_conv1_for_flow(state["conv1.weight"].numpy(), 10))

@@ -2,7 +2,7 @@
 
 Three index formats are read, each into a list of :class:`VideoRecord`:
 
-* a Kinetics-style annotation JSON (what ``src.tools.ucf101_json`` / ``hmdb51_json`` write) over
+* a Kinetics-style annotation JSON (what ``src.tools.data.ucf101_json`` / ``hmdb51_json`` write) over
   frame folders ``<root>/<label>/<video_id>/``;
 * an mmaction-style list file: ``path num_frames label`` per line (frame folders), or
   ``path label`` (video files);
@@ -12,15 +12,19 @@ Three index formats are read, each into a list of :class:`VideoRecord`:
 import os
 import warnings
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Tuple
 
 from src.utils.io import read_json
 
-__all__ = ["VideoRecord", "AnnotationError", "SPLIT_SUBSETS", "load_annotation_json", "load_list_file",
+__all__ = ["VideoRecord", "AnnotationError", "SPLIT_SUBSETS", "RECOGNITION_SUBSETS", "load_annotation_json", "load_list_file",
            "read_class_index", "drop_missing"]
 
-# Split names the entry points use -> the "subset" values of a Kinetics-style annotation JSON.
-SPLIT_SUBSETS = {"train": ("training", "train"), "val": ("validation", "val", "testing", "test")}
+# Split names the entry points use -> the "subset" values annotation files give them.
+SPLIT_SUBSETS = {"train": ("training", "train"), "val": ("validation", "val", "valid"),
+                 "test": ("testing", "test")}
+# Recognition datasets call their evaluation subset either way (UCF101 "validation", HMDB51 "testing"),
+# so a recognizer's 'val' split reads both.
+RECOGNITION_SUBSETS = {"train": SPLIT_SUBSETS["train"], "val": SPLIT_SUBSETS["val"] + SPLIT_SUBSETS["test"]}
 
 
 class AnnotationError(ValueError):
@@ -52,27 +56,19 @@ def read_class_index(path: str) -> List[str]:
                 raise AnnotationError(f"{path}:{line_no}: expected 'index ClassName', got {line.strip()!r}")
             names[int(parts[0])] = parts[1]
     if sorted(names) != list(range(1, len(names) + 1)):
-        raise AnnotationError(f"{path}: class indices must run 1..N without gaps")
+        raise AnnotationError(f"{path}: class indices must run 1..{len(names)} without gaps, "
+                              f"found {sorted(names)[:10]}")
     return [names[i] for i in range(1, len(names) + 1)]
 
 
-def load_annotation_json(path: str, split: str, video_root: str,
-                         class_names: Optional[Sequence[str]] = None) -> Tuple[List[VideoRecord], List[str]]:
-    """Records of ``split`` ('train' | 'val') from a Kinetics-style annotation JSON.
-
-    ``class_names`` (e.g. from the training checkpoint or classInd.txt) must agree with the file's
-    ``labels`` when given, so a model is never scored against shuffled class indices.
-    """
-    data = read_json(path, AnnotationError, "write it with `python -m src.tools.ucf101_json` or `hmdb51_json`")
+def load_annotation_json(path: str, split: str, video_root: str) -> Tuple[List[VideoRecord], List[str]]:
+    """Records of ``split`` ('train' | 'val') and the class names of a Kinetics-style annotation JSON."""
+    data = read_json(path, AnnotationError, "write it with `python -m src.tools.data.ucf101_json` or `hmdb51_json`")
     if not isinstance(data, dict) or "labels" not in data or "database" not in data:
         raise AnnotationError(f"{path}: expected keys 'labels' and 'database' (Kinetics-style annotation)")
     labels = list(data["labels"])
-    if class_names is not None and list(class_names) != labels:
-        raise AnnotationError(f"{path}: its labels do not match the expected classes "
-                              f"({len(labels)} vs {len(class_names)}; first difference at "
-                              f"{_first_difference(labels, class_names)})")
     label_index = {name: i for i, name in enumerate(labels)}
-    subsets = SPLIT_SUBSETS[split]
+    subsets = RECOGNITION_SUBSETS[split]
     records = []
     for video_id, entry in data["database"].items():
         if entry.get("subset") not in subsets:
@@ -88,13 +84,6 @@ def load_annotation_json(path: str, split: str, video_root: str,
     if not records:
         raise AnnotationError(f"{path}: the {split} split ({'/'.join(subsets)}) is empty")
     return records, labels
-
-
-def _first_difference(a: Sequence[str], b: Sequence[str]) -> str:
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return f"index {i}: {x!r} vs {y!r}"
-    return f"index {min(len(a), len(b))} (one list is longer)"
 
 
 def load_list_file(path: str, root: str) -> Tuple[List[VideoRecord], List[str]]:
@@ -148,7 +137,7 @@ def drop_missing(records: List[VideoRecord], what: str) -> List[VideoRecord]:
     if missing:
         shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
         warnings.warn(f"{len(missing)} of {len(records)} {what} are missing and skipped: {shown} "
-                      f"(extract them with src.tools.generate_rgb_jpgs / convert_rgb_to_flow)")
+                      f"(extract them with src.tools.data.generate_rgb_jpgs / convert_rgb_to_flow)")
     if not present:
         raise AnnotationError(f"none of the {len(records)} {what} exist (first expected at {records[0].path})")
     return present

@@ -38,9 +38,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-import mindspore.dataset as ds
 import numpy as np
 
+from src.data.annotations import SPLIT_SUBSETS
+from src.data.dataset import dataset_from_source
+from src.metrics.proposal_metrics import temporal_iou
 from src.utils.io import read_json
 from src.utils.runtime import get_logger
 
@@ -48,8 +50,6 @@ __all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "canoni
            "read_annotation_database", "load_feature_file", "bmn_targets", "build_bmn_source",
            "create_bmn_dataset", "official_video_id"]
 
-SPLIT_SUBSETS = {"train": ("training", "train"), "val": ("validation", "val", "valid"),
-                 "test": ("testing", "test")}
 TRAIN_COLUMNS = ["features", "gt_iou_map", "gt_start", "gt_end"]
 EVAL_COLUMNS = ["features", "video_index"]
 EXAMPLES_SHOWN = 5
@@ -264,10 +264,8 @@ def bmn_targets(segments: np.ndarray, tscale: int) -> Tuple[np.ndarray, np.ndarr
     gt_max = np.clip(segments[:, 1], 0.0, 1.0)[:, None, None]
     duration = np.arange(tscale)[:, None]
     start = np.arange(tscale)[None, :]
-    proposal_min, proposal_max = start * gap, (start + duration + 1) * gap
-    intersection = np.clip(np.minimum(proposal_max, gt_max) - np.maximum(proposal_min, gt_min), 0.0, None)
-    union = (proposal_max - proposal_min) - intersection + (gt_max - gt_min)
-    gt_iou_map = (intersection / union).max(axis=0)
+    proposals = np.stack(np.broadcast_arrays(start * gap, (start + duration + 1) * gap), axis=-1)  # (T, T, 2)
+    gt_iou_map = temporal_iou(proposals, np.concatenate([gt_min, gt_max], axis=-1)[:, None]).max(axis=0)
 
     anchor_min = (np.arange(tscale) - 0.5) * gap
     anchor_max = (np.arange(tscale) + 1.5) * gap
@@ -389,12 +387,6 @@ def create_bmn_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1):
     """Batched dataset of ``split``: shuffled, ``drop_remainder`` and target columns for training;
     ``(features, video_index)`` in order otherwise. ``dataset.video_source`` is the source."""
     source = build_bmn_source(cfg, split)
-    workers = max(1, cfg.num_workers)
-    sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
-    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=source.training,
-                                  num_parallel_workers=workers, python_multiprocessing=workers > 1,
-                                  **sharding)
-    batch_size = cfg.batch_size if source.training else cfg.eval_batch_size
-    dataset = dataset.batch(batch_size, drop_remainder=source.training)
+    dataset = dataset_from_source(cfg, source, canonical_split(split), rank_id, group_size)
     dataset.video_source = source
     return dataset

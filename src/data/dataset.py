@@ -1,9 +1,10 @@
-"""The one dataset factory every model uses: ``create_dataset(cfg, split, rank_id, group_size)``.
+"""The dataset layer: small random-access sources wrapped by :func:`dataset_from_source`.
 
 Recognizers read videos through :class:`VideoClipSource` (frame folders + annotation JSON, list
-files, or video files decoded on the fly); BMN reads feature sequences (``src.data.bmn_data``).
-Both end in a ``mindspore.dataset.GeneratorDataset`` with shuffling on train, python worker
-processes, sharding for distributed runs and batching (drop_remainder on train only). Worker
+files, or video files decoded on the fly); localizers read feature sequences
+(:mod:`src.data.bmn_data`). Both end in a ``mindspore.dataset.GeneratorDataset`` with shuffling on
+train, python worker processes, sharding for distributed runs and batching (drop_remainder on train
+only); each task's ``create_dataset`` (:mod:`src.tasks`) picks its source. Worker
 processes hand items over in shared memory whose rows MindSpore (>= 2.6) sizes dynamically, so
 64x224x224 clips and 25-segment TenCrop test items pass without a fixed row limit.
 """
@@ -19,7 +20,7 @@ from .annotations import AnnotationError, VideoRecord, drop_missing, load_annota
 from .pipelines import build_pipeline, frames_needed
 from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader, count_video_frames
 
-__all__ = ["VideoClipSource", "build_video_source", "create_dataset", "dataset_from_source"]
+__all__ = ["VideoClipSource", "build_video_source", "create_video_dataset", "dataset_from_source"]
 
 
 class VideoClipSource:
@@ -113,7 +114,7 @@ def _reader(cfg, modality: str):
     if modality == "flow":
         if cfg.data_source == "video":
             raise ValueError("flow needs precomputed flow frames: set data_source to 'frames' or 'list' "
-                             "and extract flow with `python -m src.tools.convert_rgb_to_flow`")
+                             "and extract flow with `python -m src.tools.data.convert_rgb_to_flow`")
         return FlowFrameReader(cfg.flow_template)
     return VideoFileReader() if cfg.data_source == "video" else RGBFrameReader(cfg.rgb_template)
 
@@ -167,9 +168,10 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
     return VideoClipSource(streams, class_names, cfg.seed, test_mode=split != "train")
 
 
-def dataset_from_source(cfg, source: VideoClipSource, split: str, rank_id: int = 0, group_size: int = 1,
+def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: int = 1,
                         batch_size: Optional[int] = None):
-    """Wrap ``source`` in a batched GeneratorDataset (see module docstring)."""
+    """Wrap a random-access ``source`` (with ``column_names()``) in a batched GeneratorDataset: shuffled
+    with ``drop_remainder`` on 'train', in order otherwise; python workers; sharded over ranks."""
     train = split == "train"
     workers = max(1, cfg.num_workers)
     sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
@@ -180,11 +182,6 @@ def dataset_from_source(cfg, source: VideoClipSource, split: str, rank_id: int =
     return dataset.batch(batch_size, drop_remainder=train)
 
 
-def create_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1, joint: bool = False):
-    """The batched dataset of ``split`` for ``cfg.model`` (recognizers and BMN alike)."""
-    if cfg.model == "bmn":
-        from .bmn_data import create_bmn_dataset  # feature sequences, not videos
-        return create_bmn_dataset(cfg, split, rank_id, group_size)
-    source = build_video_source(cfg, split, joint=joint)
-    return dataset_from_source(cfg, source, split, rank_id, group_size)
-
+def create_video_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1):
+    """The batched recognizer dataset of ``split`` (one stream, ``cfg.mode``)."""
+    return dataset_from_source(cfg, build_video_source(cfg, split), split, rank_id, group_size)

@@ -10,9 +10,9 @@ from src.transforms import (CenterCrop, Compose, FormatShape, MultiScaleCrop, No
                             RandomHorizontalFlip, Resize, SegmentSampler, TemporalRandomCrop, TenCrop,
                             ThreeCrop, UniformClipSampler)
 
-__all__ = ["build_pipeline", "views_per_video", "frames_needed", "segments_for"]
+__all__ = ["build_pipeline", "frames_needed", "segments_for"]
 
-_TEST_CROPS = {"center": (CenterCrop, 1), "three": (ThreeCrop, 3), "ten": (TenCrop, 10)}
+_TEST_CROPS = {"center": CenterCrop, "three": ThreeCrop, "ten": TenCrop}
 
 
 def _train_crop(cfg):
@@ -55,19 +55,10 @@ def build_pipeline(cfg, split: str, modality: str):
         if cfg.flip:
             steps.append(RandomHorizontalFlip())
     else:
-        crop_class, _ = _TEST_CROPS[cfg.test_crop]
+        crop_class = _TEST_CROPS[cfg.test_crop]
         steps.append(crop_class(cfg.spatial_size))
     steps += [_normalize(cfg, modality), FormatShape(layout)]
     return temporal, Compose(steps)
-
-
-def views_per_video(cfg, split: str) -> int:
-    """Views (clips x crops) one video yields: 1 when training."""
-    if split == "train":
-        return 1
-    crops = _TEST_CROPS[cfg.test_crop][1]
-    clips = 1 if model_layout(cfg.model) == "NSCHW" else cfg.num_val_samples
-    return clips * crops
 
 
 def frames_needed(cfg, split: str) -> int:

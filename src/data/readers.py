@@ -25,7 +25,7 @@ def _imread(path: str, flags: int) -> np.ndarray:
     if image is None:
         reason = "missing" if not os.path.exists(path) else "unreadable or corrupt"
         raise FrameReadError(f"frame {path} is {reason}; re-extract this video's frames "
-                             f"(src.tools.generate_rgb_jpgs / convert_rgb_to_flow)")
+                             f"(src.tools.data.generate_rgb_jpgs / convert_rgb_to_flow)")
     return image
 
 
@@ -96,7 +96,7 @@ class VideoFileReader:
         capture = cv2.VideoCapture(path)
         if not capture.isOpened():
             raise FrameReadError(f"video {path} cannot be opened (missing or not a video); "
-                                 f"check the file or extract frames with src.tools.generate_rgb_jpgs")
+                                 f"check the file or extract frames with src.tools.data.generate_rgb_jpgs")
         decoded = {}
         try:
             for position in range(last + 1):

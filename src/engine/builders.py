@@ -5,27 +5,19 @@ from typing import List, Tuple
 import mindspore as ms
 import mindspore.nn as nn
 
+from src.config import stream_config
 from src.engine.lr import build_lr_schedule
 from src.models import build_model_from_config
 from src.models.weights import load_checkpoint_strict
 from src.utils.runtime import effective_amp_level
 
-__all__ = ["output_classes", "reset_classifier", "build_network", "freeze_by_prefixes", "build_optimizer",
+__all__ = ["output_classes", "build_network", "load_network", "freeze_by_prefixes", "build_optimizer",
            "build_train_cell"]
 
 
 def output_classes(cfg) -> int:
     """Classes the trained network predicts: the fine-tuning target when set."""
     return cfg.finetune_num_classes or cfg.num_classes
-
-
-def reset_classifier(net, num_classes: int) -> None:
-    """Replace the classifier of any zoo recognizer with a fresh one of ``num_classes``
-    (``replace_logits`` keeps the I3D reference name)."""
-    replace = getattr(net, "reset_classifier", None) or getattr(net, "replace_logits", None)
-    if replace is None:
-        raise TypeError(f"{type(net).__name__} cannot replace its classifier")
-    replace(num_classes)
 
 
 def build_network(cfg, for_resume: bool = False):
@@ -45,7 +37,18 @@ def build_network(cfg, for_resume: bool = False):
     if cfg.checkpoint_path:
         load_checkpoint_strict(net, cfg.checkpoint_path)
     if cfg.finetune_num_classes:
-        reset_classifier(net, cfg.finetune_num_classes)
+        net.reset_classifier(cfg.finetune_num_classes)
+    return net
+
+
+def load_network(cfg, checkpoint: str, mode: str = None):
+    """A network of ``cfg.model`` in eval mode with ``checkpoint`` loaded strictly: of ``cfg.mode``, or
+    of the joint-evaluation stream ``mode`` ('rgb' | 'flow')."""
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
+    net = build_model_from_config(stream_config(cfg, mode) if mode else cfg, num_classes=output_classes(cfg))
+    load_checkpoint_strict(net, checkpoint)
+    net.set_train(False)
     return net
 
 
@@ -69,7 +72,8 @@ def freeze_by_prefixes(net, prefixes: List[str]) -> Tuple[int, int]:
 
 
 def build_optimizer(cfg, net, steps_per_epoch: int):
-    """Adam or SGD-momentum over the trainable parameters, with the configured lr schedule.
+    """Adam or SGD-momentum over the trainable parameters, with the configured lr schedule (one value
+    per step of the whole run; the optimizer's step counter indexes it).
 
     Weight decay applies to conv/dense weights only, not to BatchNorm parameters or biases.
     """
@@ -80,7 +84,7 @@ def build_optimizer(cfg, net, steps_per_epoch: int):
     groups = [g for g in groups if g["params"]]
     schedule = build_lr_schedule(cfg.lr, steps_per_epoch, cfg.num_epochs, cfg.lr_scheduler, cfg.lr_de_rate,
                                  cfg.lr_de_epochs, cfg.warmup_epochs)
-    learning_rate = ms.Tensor(schedule)
+    learning_rate = ms.Tensor(schedule, ms.float32)
     if cfg.optimizer == "adam":
         return nn.Adam(groups, learning_rate=learning_rate)
     return nn.Momentum(groups, learning_rate=learning_rate, momentum=cfg.momentum)

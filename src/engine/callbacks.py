@@ -15,7 +15,7 @@ from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import save_checkpoint_atomic
 from src.utils.plots import plot_training_curves
 
-__all__ = ["TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator", "checkpoint_name"]
+__all__ = ["applied_learning_rate", "TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator", "checkpoint_name"]
 
 
 def checkpoint_name(prefix: str, epoch: int, steps_per_epoch: int) -> str:
@@ -29,16 +29,25 @@ def _loss_value(outputs) -> float:
     return float(outputs.asnumpy()) if hasattr(outputs, "asnumpy") else float(outputs)
 
 
-class TrainMonitor(Callback):
-    """Progress bar per epoch; logs loss, lr, step time and clips/s; keeps the history."""
+def applied_learning_rate(optimizer) -> float:
+    """The learning rate of the optimizer's latest step, read from its own schedule and step counter
+    (a resumed run restores the counter, so the value continues the schedule)."""
+    rate = optimizer.learning_rate
+    values = getattr(rate, "learning_rate", rate).asnumpy().reshape(-1)  # a per-step schedule wraps its values
+    step = int(optimizer.global_step.asnumpy().reshape(-1)[0])
+    return float(values[min(max(step - 1, 0), len(values) - 1)])
 
-    def __init__(self, logger, steps_per_epoch: int, batch_size: int, lr_schedule: np.ndarray,
-                 group_size: int = 1, show_progress: bool = True):
+
+class TrainMonitor(Callback):
+    """Progress bar per epoch; logs loss, the optimizer's lr, step time and clips/s; keeps the history."""
+
+    def __init__(self, logger, steps_per_epoch: int, batch_size: int, optimizer, group_size: int = 1,
+                 show_progress: bool = True):
         super().__init__()
         self.logger = logger
         self.steps_per_epoch = steps_per_epoch
         self.clips_per_step = batch_size * group_size
-        self.lr_schedule = lr_schedule
+        self.optimizer = optimizer
         self.show_progress = show_progress
         self.history: List[Dict] = []
         self._bar: Optional[tqdm] = None
@@ -62,8 +71,7 @@ class TrainMonitor(Callback):
             raise FloatingPointError(f"loss became {loss} at epoch {args.cur_epoch_num} step {args.cur_step_num}; "
                                      f"lower --lr or check the input data")
         self._losses.append(loss)
-        step = min(args.cur_step_num - 1, len(self.lr_schedule) - 1)
-        self._bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.lr_schedule[step]:.2e}")
+        self._bar.set_postfix(loss=f"{loss:.4f}", lr=f"{applied_learning_rate(self.optimizer):.2e}")
         self._bar.update(1)
 
     def on_train_epoch_end(self, run_context):
@@ -73,9 +81,8 @@ class TrainMonitor(Callback):
         # The first step of a run includes graph compilation: report the steady state too.
         steady = self._step_times[1:] or self._step_times
         step_time = float(np.mean(steady))
-        step = min(args.cur_step_num - 1, len(self.lr_schedule) - 1)
         record = {"epoch": args.cur_epoch_num, "loss": float(np.mean(self._losses)),
-                  "lr": float(self.lr_schedule[step]), "epoch_seconds": round(elapsed, 2),
+                  "lr": applied_learning_rate(self.optimizer), "epoch_seconds": round(elapsed, 2),
                   "step_seconds": round(step_time, 4), "clips_per_second": round(self.clips_per_step / step_time, 2)}
         self.history.append(record)
         self.logger.info(f"epoch {record['epoch']}: loss {record['loss']:.4f}, lr {record['lr']:.3e}, "

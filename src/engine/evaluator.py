@@ -1,158 +1,22 @@
-"""Recognizer evaluation: every view of every video scored, views averaged into video scores.
-
-Multi-clip / multi-crop aggregation lives here and only here: a test item holds all V views of a
-video ((V, C, T, H, W) or (V, S, C, H, W)); the network scores the V views as one batch and the
-video's logits are their mean. Joint evaluation scores the RGB and flow views of the same clips
-and fuses the two streams' video logits (``src.metrics.classification.fuse_streams``).
-"""
-import glob
+"""``run_evaluation(cfg)``: the evaluation behind eval.py, the same for every model of the zoo; the
+model's task (:mod:`src.tasks`) loads the checkpoint(s) and scores them."""
 import json
 import os
-import time
-from typing import Dict, List, Sequence
 
-import mindspore as ms
-import numpy as np
-from tqdm import tqdm
-
-from src.data.dataset import build_video_source, dataset_from_source
-from src.config import describe, save_config, stream_config
-from src.engine.builders import output_classes
-from src.metrics.classification import confusion_matrix, recognition_metrics
-from src.models import build_model_from_config
-from src.models.weights import load_checkpoint_strict
-from src.utils.plots import plot_confusion_matrix
+from src.config import describe, save_config
+from src.tasks import task_of
 from src.utils.runtime import get_logger, setup_runtime
 
-__all__ = ["score_views", "predict_dataset", "evaluate_nets", "load_eval_network", "evaluate_checkpoints",
-           "write_results",
-           "run_evaluation"]
-
-
-def score_views(net, views: np.ndarray) -> np.ndarray:
-    """Logits of every view: (B, V, ...) -> (B, V, K)."""
-    batch, num_views = views.shape[:2]
-    flat = views.reshape((batch * num_views,) + views.shape[2:])
-    logits = net(ms.Tensor(flat, ms.float32)).asnumpy()
-    return logits.reshape(batch, num_views, -1)
-
-
-def predict_dataset(nets: Sequence, dataset, desc: str = "eval"):
-    """Per-view logits of every video for each stream's net.
-
-    Returns ``(logits, labels)`` with ``logits`` a list (one per stream) of (N, V, K) arrays in
-    video-index order and ``labels`` (N,).
-    """
-    for net in nets:
-        net.set_train(False)
-    per_stream: List[List[np.ndarray]] = [[] for _ in nets]
-    labels, indices = [], []
-    total = dataset.get_dataset_size()
-    for batch in tqdm(dataset.create_tuple_iterator(output_numpy=True), total=total, desc=desc, leave=False):
-        *views, label, index = batch
-        for stream, (net, stream_views) in enumerate(zip(nets, views)):
-            per_stream[stream].append(score_views(net, stream_views))
-        labels.append(label)
-        indices.append(index)
-    order = np.argsort(np.concatenate(indices), kind="stable")
-    logits = [np.concatenate(chunks)[order] for chunks in per_stream]
-    return logits, np.concatenate(labels)[order]
-
-
-def load_eval_network(cfg, checkpoint: str, mode: str = None):
-    """A network of ``cfg.model`` with ``checkpoint`` loaded strictly: of ``cfg.mode``, or of the
-    joint-evaluation stream ``mode`` ('rgb' | 'flow')."""
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    net = build_model_from_config(stream_config(cfg, mode) if mode else cfg, num_classes=output_classes(cfg))
-    load_checkpoint_strict(net, checkpoint)
-    net.set_train(False)
-    return net
-
-
-def write_results(metrics: Dict, labels: np.ndarray, video_scores: np.ndarray, class_names: Sequence[str],
-                  out_dir: str, tag: str) -> Dict:
-    """Save ``results.json`` (metrics + per-video predictions) and the confusion-matrix PNG."""
-    os.makedirs(out_dir, exist_ok=True)
-    predictions = video_scores.argmax(axis=1)
-    matrix = confusion_matrix(labels, predictions, video_scores.shape[1])
-    png = plot_confusion_matrix(matrix, class_names, os.path.join(out_dir, f"confusion_{tag}.png"),
-                                title=f"{tag}: top-1 {metrics['top1']:.2f}%")
-    payload = dict(metrics, confusion_png=os.path.basename(png),
-                   predictions=[{"index": i, "label": int(l), "pred": int(p)}
-                                for i, (l, p) in enumerate(zip(labels, predictions))])
-    with open(os.path.join(out_dir, "results.json" if tag in ("rgb", "flow", "joint") else f"results_{tag}.json"),
-              "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1)
-    return metrics
-
-
-def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", rank_id: int = 0, group_size: int = 1,
-                  source=None) -> Dict:
-    """Evaluate one stream (``{mode: net}``) or both (``{"rgb": .., "flow": ..}``) on the val split.
-
-    Returns the metrics (top1, top5, mean_class_accuracy, clip_top1 — per stream and, for two
-    streams, of the fusion) and writes results + confusion PNG when ``out_dir`` is given.
-    """
-    joint = len(nets) == 2
-    if source is None:
-        source = build_video_source(cfg, "val", joint=joint)
-    dataset = dataset_from_source(cfg, source, "val", rank_id, group_size)
-    start = time.time()
-    logits, labels = predict_dataset(list(nets.values()), dataset, desc="eval " + "+".join(nets))
-    metrics, final_scores, _ = recognition_metrics(dict(zip(nets, logits)), labels, cfg.joint_fusion,
-                                                   cfg.rgb_weight)
-    metrics["seconds"] = round(time.time() - start, 2)
-    if out_dir:
-        write_results(metrics, labels, final_scores, source.class_names, out_dir, "joint" if joint else cfg.mode)
-    return metrics
-
-
-def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
-    """Evaluate every ``*.ckpt`` of ``folder`` (sorted by name) and write ``summary.txt``."""
-    checkpoints = sorted(glob.glob(os.path.join(folder, "*.ckpt")))
-    if not checkpoints:
-        raise FileNotFoundError(f"no .ckpt files in {folder}")
-    source = build_video_source(cfg, "val")
-    rows = []
-    for checkpoint in checkpoints:
-        net = load_eval_network(cfg, checkpoint)
-        metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source)
-        rows.append(dict(metrics, checkpoint=os.path.basename(checkpoint)))
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "summary.txt"), "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(f"{row['checkpoint']}\ttop1 {row['top1']:.2f}\ttop5 {row['top5']:.2f}\t"
-                         f"mean_class {row['mean_class_accuracy']:.2f}\n")
-    return rows
+__all__ = ["run_evaluation"]
 
 
 def run_evaluation(cfg) -> dict:
-    """The evaluation behind eval.py (see its docstring): one stream, a checkpoint folder, joint or BMN."""
+    """Evaluate the configured checkpoint(s) on the validation split; results go to ``save_dir``."""
     setup_runtime(cfg)
     out_dir = cfg.save_dir
     logger = get_logger(log_file=os.path.join(out_dir, "eval.log"))
     logger.info("configuration:\n" + describe(cfg))
     save_config(cfg, out_dir, "eval_config.yaml")
-    test_mode = cfg.test_mode or cfg.mode
-    if cfg.model == "bmn":
-        from src.postprocess.bmn_proposals import evaluate_bmn
-        net = build_model_from_config(cfg)
-        load_checkpoint_strict(net, cfg.checkpoint_path)
-        metrics = evaluate_bmn(cfg, net, "val", out_dir)
-    elif test_mode == "joint":
-        if not (cfg.rgb_path and cfg.flow_path):
-            raise ValueError("joint evaluation needs --rgb_path and --flow_path (the two checkpoints)")
-        nets = {"rgb": load_eval_network(cfg, cfg.rgb_path, "rgb"),
-                "flow": load_eval_network(cfg, cfg.flow_path, "flow")}
-        metrics = evaluate_nets(cfg, nets, out_dir)
-    elif os.path.isdir(cfg.checkpoint_path):
-        rows = evaluate_checkpoints(cfg.copy(), cfg.checkpoint_path, out_dir)
-        metrics = max(rows, key=lambda row: row["top1"])
-        logger.info(f"summary of {len(rows)} checkpoints: {os.path.join(out_dir, 'summary.txt')}")
-    else:
-        cfg.mode = test_mode
-        metrics = evaluate_nets(cfg, {test_mode: load_eval_network(cfg, cfg.checkpoint_path)}, out_dir)
+    metrics = task_of(cfg).evaluate(cfg, out_dir)
     logger.info("results: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}))
     return metrics
-

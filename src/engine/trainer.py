@@ -3,40 +3,26 @@ import os
 import resource
 import time
 
-import mindspore.nn as nn
 import numpy as np
 from mindspore.train import Model
 
 from src.config import describe, save_config
-from src.data.dataset import create_dataset
 from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
 from src.engine.callbacks import (CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, TrainMonitor,
                                   restore_training_state)
-from src.engine.lr import build_lr_schedule
+from src.tasks import task_of
 from src.utils.runtime import get_logger, setup_runtime
 
-__all__ = ["train", "build_loss_network", "make_evaluator"]
-
-
-def build_loss_network(cfg, net):
-    """Network + loss as one cell taking every training column of the dataset."""
-    if cfg.model == "bmn":
-        from src.losses.bmn_loss import BMNWithLoss
-        return BMNWithLoss(net)
-    return nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
-
-
-def make_evaluator(cfg, net, out_dir: str):
-    """``(evaluate() -> metrics, name of the metric that picks the best checkpoint)``."""
-    if cfg.model == "bmn":
-        from src.postprocess.bmn_proposals import evaluate_bmn
-        return (lambda: evaluate_bmn(cfg, net, "val", out_dir)), "AUC"
-    from src.engine.evaluator import evaluate_nets
-    return (lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir)), "top1"
+__all__ = ["train"]
 
 
 def train(cfg) -> dict:
-    """Train ``cfg.model``; returns the epoch history (loss, lr, timing, validation metric)."""
+    """Train ``cfg.model``; returns the epoch history (loss, lr, timing, validation metric).
+
+    The model's task (:mod:`src.tasks`) supplies the dataset, the loss, the evaluation and the
+    metric that picks the best checkpoint.
+    """
+    task = task_of(cfg)
     run = setup_runtime(cfg)
     out_dir = cfg.save_dir if run.is_main else os.path.join(cfg.save_dir, f"rank_{run.rank_id}")
     os.makedirs(out_dir, exist_ok=True)
@@ -46,7 +32,7 @@ def train(cfg) -> dict:
         save_config(cfg, out_dir)
     logger.info(f"rank {run.rank_id} of {run.group_size}; model {cfg.model}, dataset {cfg.dataset}, mode {cfg.mode}")
 
-    dataset = create_dataset(cfg, "train", run.rank_id, run.group_size)
+    dataset = task.create_dataset(cfg, "train", run.rank_id, run.group_size)
     if cfg.max_steps_per_epoch:
         dataset = dataset.take(cfg.max_steps_per_epoch)
     steps = dataset.get_dataset_size()
@@ -57,27 +43,25 @@ def train(cfg) -> dict:
     trainable, frozen = freeze_by_prefixes(net, cfg.finetune_prefixes)
     logger.info(f"{trainable} parameter tensors trained, {frozen} frozen; {steps} steps per epoch")
     optimizer = build_optimizer(cfg, net, steps)
-    train_cell = build_train_cell(cfg, build_loss_network(cfg, net), optimizer)
+    train_cell = build_train_cell(cfg, task.loss_network(cfg, net), optimizer)
     start_epoch = restore_training_state(train_cell, cfg.checkpoint_path) if cfg.resume else cfg.start_epoch
     if start_epoch >= cfg.num_epochs:
         raise ValueError(f"start epoch {start_epoch} is not below num_epochs {cfg.num_epochs}: nothing to train")
 
-    schedule = build_lr_schedule(cfg.lr, steps, cfg.num_epochs, cfg.lr_scheduler, cfg.lr_de_rate,
-                                 cfg.lr_de_epochs, cfg.warmup_epochs)
-    monitor = TrainMonitor(logger, steps, cfg.batch_size, schedule, run.group_size, show_progress=run.is_main)
+    monitor = TrainMonitor(logger, steps, cfg.batch_size, optimizer, run.group_size, show_progress=run.is_main)
     callbacks = [monitor]
     if run.is_main:
         if cfg.precise_bn_batches > 0:
             bn_cfg = cfg.copy()
             bn_cfg.num_workers = 1  # its own single-process loader: no workers to start every epoch
-            bn_data = create_dataset(bn_cfg, "train", run.rank_id, run.group_size)
+            bn_data = task.create_dataset(bn_cfg, "train", run.rank_id, run.group_size)
             callbacks.append(PreciseBNUpdater(net, bn_data, cfg.precise_bn_batches, logger))
-        prefix = f"{cfg.model}_{cfg.dataset}_{cfg.mode}" if cfg.model != "bmn" else f"bmn_{cfg.dataset}"
+        prefix = task.checkpoint_prefix(cfg)
         ckpt_dir = os.path.join(out_dir, "checkpoints")
         callbacks.append(CheckpointKeeper(train_cell, ckpt_dir, prefix, steps, cfg.checkpoint_frequency,
                                           cfg.checkpoints_num_keep, logger))
-        evaluate, metric = (None, "top1") if cfg.no_eval else make_evaluator(cfg, net, os.path.join(out_dir, "eval"))
-        callbacks.append(EpochEvaluator(evaluate, metric, net, monitor, ckpt_dir, prefix, logger))
+        evaluate = None if cfg.no_eval else task.evaluator(cfg, net, os.path.join(out_dir, "eval"))
+        callbacks.append(EpochEvaluator(evaluate, task.best_metric, net, monitor, ckpt_dir, prefix, logger))
     start = time.time()
     Model(train_cell).train(cfg.num_epochs, dataset, callbacks=callbacks, dataset_sink_mode=cfg.sink_mode,
                             initial_epoch=start_epoch)

@@ -14,8 +14,10 @@ the folder feeds a model exported with the same ``batch_size`` as it is. Joint R
 preprocessing (``test_mode joint``) reads both streams on the same clips, like joint evaluation,
 and writes ``<folder>/rgb/`` and ``<folder>/flow/``, each a complete one-stream folder.
 
-BMN folders hold one (feat_dim, tscale) feature window per row and per video its id, name and
-duration (seconds covered by the features) plus the split's ground truth for the proposal metric.
+Localizer (BMN) folders hold one (feat_dim, tscale) feature window per row and per video its id,
+name and duration (seconds covered by the features) plus the split's ground truth for the
+proposal metric. ``meta["task"]`` names the task (:mod:`src.tasks`) that wrote the folder and
+scores its results; what each task writes is in ``src/tasks/<task>/offline.py``.
 
 Inference programs write output k of ``00_data/<name>.bin`` to ``<output>/result_Files/<name>_k.bin``
 and the mean latency to ``<output>/time_Result/test_perform_static.txt``.
@@ -24,19 +26,13 @@ import glob
 import json
 import os
 import re
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
-from tqdm import tqdm
-
-from src.data.bmn_data import build_bmn_source
-from src.data.dataset import build_video_source, dataset_from_source
-from src.engine.builders import output_classes
-from src.engine.exporter import inference_input_shape
 
 __all__ = ["DATA_FOLDER", "META_FILE", "LABELS_FILE", "RESULT_FOLDER", "TIME_FOLDER", "TIME_FILE",
            "BinBatchWriter", "load_bin", "write_meta", "read_meta", "result_file", "read_latency",
-           "default_preprocess_path", "preprocess_recognizer", "preprocess_bmn", "preprocess"]
+           "default_preprocess_path", "stream_meta", "result_folder", "locate_meta"]
 
 DATA_FOLDER = "00_data"
 META_FILE = "meta.json"
@@ -70,7 +66,7 @@ class BinBatchWriter:
     def add(self, rows: np.ndarray, video: int) -> None:
         if rows.shape[1:] != self.buffer.shape[1:]:
             raise ValueError(f"video {video}: rows of shape {rows.shape[1:]} do not match the model input "
-                             f"row {self.buffer.shape[1:]} (exporter.inference_input_shape); check spatial_size / "
+                             f"row {self.buffer.shape[1:]} (the task's input_shape); check spatial_size / "
                              f"test_sample_duration / test_num_segments (BMN: feat_dim / tscale and the model's "
                              f"registered layout)")
         for view, row in enumerate(rows):
@@ -136,81 +132,47 @@ def read_latency(output_dir: str):
     return float(found.group(1)) if found else None
 
 
-def default_preprocess_path(cfg) -> str:
-    stream = "bmn" if cfg.model == "bmn" else (cfg.test_mode or cfg.mode)
+def default_preprocess_path(cfg, stream: str) -> str:
+    """``./preprocess_Result/<dataset>_<stream>``: where preprocess.py writes when no folder is given."""
     return os.path.join(".", "preprocess_Result", f"{cfg.dataset}_{stream}")
 
 
-def _common_meta(cfg, stream: str, shape, batches: List[dict], videos: List[dict], views: int) -> dict:
-    return {"format": FORMAT, "model": cfg.model, "dataset": cfg.dataset, "stream": stream, "split": "val",
-            "input_shape": list(shape), "batch_size": int(shape[0]), "views_per_video": views,
+def stream_meta(cfg, task: str, stream: str, shape, batches: List[dict], videos: List[dict], views: int) -> dict:
+    """The meta.json fields every task writes (tasks add their own: labels, ground truth ...)."""
+    return {"format": FORMAT, "task": task, "model": cfg.model, "dataset": cfg.dataset, "stream": stream,
+            "split": "val", "input_shape": list(shape), "batch_size": int(shape[0]), "views_per_video": views,
             "num_videos": len(videos), "num_files": len(batches), "data_folder": DATA_FOLDER,
             "batches": batches, "videos": videos, "config": dict(cfg)}
 
 
-def preprocess_recognizer(cfg, out_dir: str) -> Dict[str, str]:
-    """Write the validation split of a recognizer; returns ``{stream: folder}``.
+def result_folder(output_path: str) -> str:
+    """The folder of the ``*_0.bin`` results: ``<output_path>/result_Files`` or ``output_path`` itself."""
+    nested = os.path.join(output_path, RESULT_FOLDER)
+    if os.path.isdir(nested):
+        return nested
+    if os.path.isdir(output_path) and any(name.endswith("_0.bin") for name in os.listdir(output_path)):
+        return output_path
+    raise FileNotFoundError(f"no {RESULT_FOLDER}/ in {output_path}; pass the --output_path of the inference "
+                            f"run (ascend_310_infer/out/main or python -m src.infer.mindir_runner)")
 
-    The stream is ``test_mode`` or ``mode``; ``joint`` writes RGB and flow on the same clips.
-    Batches hold ``cfg.batch_size`` rows: export the model with the same ``batch_size``.
+
+def locate_meta(output_path: str, pre_result_path: str, stream: str = "") -> dict:
+    """The meta.json describing ``output_path``'s results.
+
+    Looked up in ``pre_result_path/<stream>/`` (joint preprocessing), ``pre_result_path/``, then
+    ``output_path/`` (run_infer_310.sh copies it there). ``stream``, when given, must match.
     """
-    sampling = cfg.test_mode or cfg.mode
-    joint = sampling == "joint"
-    cfg = cfg.copy()
-    if not joint:
-        cfg.mode = sampling
-    source = build_video_source(cfg, "val", joint=joint)
-    streams = [stream["modality"] for stream in source.streams]
-    folders = {stream: os.path.join(out_dir, stream) if joint else out_dir for stream in streams}
-    shapes, writers = {}, {}
-    for stream in streams:
-        stream_cfg = cfg.copy()
-        stream_cfg.mode = stream
-        shapes[stream] = inference_input_shape(stream_cfg, cfg.batch_size)
-        writers[stream] = BinBatchWriter(os.path.join(folders[stream], DATA_FOLDER),
-                                         f"{cfg.dataset}_{stream}", shapes[stream])
-    dataset = dataset_from_source(cfg, source, "val", batch_size=1)
-    views = 0
-    for *stream_views, _, index in tqdm(dataset.create_tuple_iterator(output_numpy=True), total=len(source),
-                                        desc=f"preprocess {cfg.dataset} {sampling}"):
-        for stream, batch in zip(streams, stream_views):
-            writers[stream].add(batch[0], int(index[0]))
-        views = len(stream_views[0][0])
-    videos = [{"index": i, "id": record.video_id, "label": int(record.label)}
-              for i, record in enumerate(source.records)]
-    labels = np.array([video["label"] for video in videos], dtype=np.int64)
-    for stream in streams:
-        meta = _common_meta(cfg, stream, shapes[stream], writers[stream].close(), videos, views)
-        meta.update(sampling=sampling, num_classes=output_classes(cfg), class_names=source.class_names)
-        written = sum(batch["valid"] for batch in meta["batches"])
-        if written != views * len(videos):
-            raise RuntimeError(f"{written} rows written for {len(videos)} videos x {views} views; the data "
-                               f"pipeline yielded a video twice or not at all")
-        write_meta(folders[stream], meta)
-        np.save(os.path.join(folders[stream], LABELS_FILE), labels)
-    return folders
-
-
-def preprocess_bmn(cfg, out_dir: str) -> Dict[str, str]:
-    """Write the validation feature windows of BMN (one (feat_dim, tscale) row per video)."""
-    source = build_bmn_source(cfg, "val")
-    shape = inference_input_shape(cfg, cfg.batch_size)
-    writer = BinBatchWriter(os.path.join(out_dir, DATA_FOLDER), f"{cfg.dataset}_bmn", shape)
-    for index in tqdm(range(len(source)), desc=f"preprocess {cfg.dataset} bmn"):
-        features, _ = source[index]
-        writer.add(features[None], index)
-    videos = [dict(source.video_info(index), index=index) for index in range(len(source))]
-    meta = _common_meta(cfg, "bmn", shape, writer.close(), videos, 1)
-    meta["ground_truth"] = source.ground_truth
-    write_meta(out_dir, meta)
-    return {"bmn": out_dir}
-
-
-def preprocess(cfg, out_dir: str = "") -> Dict[str, str]:
-    """The validation split of ``cfg.model`` as .bin batches in ``out_dir`` (default: see config)."""
-    out_dir = out_dir or cfg.pre_result_path or default_preprocess_path(cfg)
-    if cfg.batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
-    if cfg.model == "bmn":
-        return preprocess_bmn(cfg, out_dir)
-    return preprocess_recognizer(cfg, out_dir)
+    candidates = []
+    if pre_result_path:
+        candidates += [os.path.join(pre_result_path, stream)] if stream else []
+        candidates.append(pre_result_path)
+    candidates.append(output_path)
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, META_FILE)):
+            meta = read_meta(folder)
+            if stream and meta.get("stream") != stream:
+                raise ValueError(f"{os.path.join(folder, META_FILE)} describes the {meta.get('stream')} stream, not "
+                                 f"{stream}; pass the {stream} folders")
+            return meta
+    raise FileNotFoundError(f"no {META_FILE} in {' or '.join(candidates)}; pass --pre_result_path (the "
+                            f"preprocess.py output folder)")

@@ -26,12 +26,24 @@ from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TIOU_THRESHOLDS", "AR_AT", "average_recall_vs_proposals", "proposal_metrics",
-           "plot_ar_an", "load_official_ground_truth", "load_proposals"]
+__all__ = ["TIOU_THRESHOLDS", "AR_AT", "SUMMARY_KEYS", "temporal_iou", "average_recall_vs_proposals",
+           "proposal_metrics", "plot_ar_an", "load_official_ground_truth", "load_proposals"]
 
 TIOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 AR_AT = (1, 5, 10, 100)
+SUMMARY_KEYS = tuple(f"AR@{n}" for n in AR_AT) + ("AUC",)  # the figures a proposal evaluation reports
 NUM_STEPS = 100
+
+
+def temporal_iou(segments_a: np.ndarray, segments_b: np.ndarray) -> np.ndarray:
+    """tIoU of (..., 2) ``[start, end]`` rows, broadcast against each other; 0 where the union is
+    empty or a segment is NaN (padding)."""
+    a, b = np.asarray(segments_a, dtype=np.float64), np.asarray(segments_b, dtype=np.float64)
+    intersection = np.clip(np.minimum(a[..., 1], b[..., 1]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    union = (a[..., 1] - a[..., 0]) + (b[..., 1] - b[..., 0]) - intersection
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tiou = np.where(union > 0, intersection / union, 0.0)
+    return np.nan_to_num(tiou, nan=0.0)
 
 
 def _segment_array(segments) -> np.ndarray:
@@ -85,12 +97,7 @@ def average_recall_vs_proposals(ground_truth: Mapping[str, Sequence], proposals:
     for index, segments in enumerate(ranked):
         padded[index, :len(segments)] = segments
     candidates = padded[gt_video]  # (G, width, 2), NaN beyond a video's proposals
-    intersection = np.clip(np.minimum(candidates[..., 1], gt[:, 1:2]) - np.maximum(candidates[..., 0], gt[:, 0:1]),
-                           0, None)
-    union = (candidates[..., 1] - candidates[..., 0]) + (gt[:, 1:2] - gt[:, 0:1]) - intersection
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tiou = np.where(union > 0, intersection / union, 0.0)
-    tiou = np.nan_to_num(tiou, nan=0.0)
+    tiou = temporal_iou(candidates, gt[:, None, :])
 
     # first proposal rank reaching each threshold (width = never)
     hits = tiou[:, None, :] >= np.asarray(tiou_thresholds)[None, :, None]  # (G, thresholds, width)
@@ -178,7 +185,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print("  ".join(f"{key} {metrics[key]:.2f}" for key in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC")))
+    print("  ".join(f"{key} {metrics[key]:.2f}" for key in SUMMARY_KEYS))
     if metrics["missing_videos"]:
         print(f"{len(metrics['missing_videos'])} ground-truth video(s) have no proposals (zero recall), "
               f"e.g. {', '.join(metrics['missing_videos'][:5])}")

@@ -38,7 +38,7 @@ from mindspore import Tensor, nn, ops
 
 from .registry import register_model
 
-__all__ = ["BMN", "bmn", "valid_proposal_mask", "sample_points", "sampling_taps", "sampling_matrix",
+__all__ = ["BMN", "bmn", "valid_proposal_mask", "sample_points", "sampling_taps",
            "tiled_sampling"]
 
 HIDDEN_1D, HIDDEN_2D, HIDDEN_3D = 256, 128, 512
@@ -102,22 +102,6 @@ def sampling_taps(tscale: int, num_sample: int, num_sample_perbin: int, prop_bou
     time_and_bin, proposal = np.divmod(unique_key[keep], num_valid)
     time, bin_index = np.divmod(time_and_bin, num_sample)
     return time, bin_index, proposal, weight[keep]
-
-
-def sampling_matrix(tscale: int, num_sample: int, num_sample_perbin: int,
-                    prop_boundary_ratio: float) -> np.ndarray:
-    """The ports' dense sampling matrix, shape (T_time, num_sample, T_duration, T_start), float32.
-
-    ``features (B, C, T) @ matrix.reshape(T, -1)`` gives the BM features (B, C, num_sample, T, T);
-    columns of proposals past the video end are zero. This is the reference formulation (memory
-    grows as T^3 * num_sample, 128 MB at T = 100); the network uses the same entries, tiled.
-    """
-    time, bin_index, proposal, weight = sampling_taps(tscale, num_sample, num_sample_perbin,
-                                                      prop_boundary_ratio)
-    duration, start = np.nonzero(valid_proposal_mask(tscale))
-    matrix = np.zeros((tscale, num_sample, tscale, tscale), dtype=np.float32)
-    matrix[time, bin_index, duration[proposal], start[proposal]] = weight
-    return matrix
 
 
 def tiled_sampling(tscale: int, num_sample: int, num_sample_perbin: int, prop_boundary_ratio: float,
@@ -241,7 +225,7 @@ def _bmn_kwargs_from_config(cfg) -> dict:
             "num_sample_perbin": cfg.num_sample_perbin, "prop_boundary_ratio": cfg.prop_boundary_ratio}
 
 
-@register_model("bmn", config_adapter=_bmn_kwargs_from_config, layout="NCT")
+@register_model("bmn", config_adapter=_bmn_kwargs_from_config, layout="NCT", task="localization")
 def bmn(tscale: int = 100, feat_dim: int = 400, num_sample: int = 32, num_sample_perbin: int = 3,
         prop_boundary_ratio: float = 0.5, num_classes=None) -> BMN:
     """Build BMN. ``num_classes`` is accepted for the factory's common keywords and ignored:

@@ -124,6 +124,7 @@ class InceptionI3d(nn.Cell):
         if not 0.0 < dropout_keep_prob <= 1.0:
             raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
         self.num_classes = num_classes
+        self.num_features = LOGITS_IN_CHANNELS
         self.in_channels = in_channels
         self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), stride=(2, 2, 2), bn_momentum=bn_momentum)
         self.MaxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
@@ -148,12 +149,12 @@ class InceptionI3d(nn.Cell):
     def _new_logits(num_classes):
         return Unit3D(LOGITS_IN_CHANNELS, num_classes, use_batch_norm=False, use_bias=True, use_relu=False)
 
-    def replace_logits(self, num_classes):
+    def reset_classifier(self, num_classes):
         """Swap in a freshly initialised classifier with ``num_classes`` outputs (fine-tuning)."""
         self.num_classes = num_classes
         self.logits = self._new_logits(num_classes)
 
-    def extract_features(self, x):
+    def feature_map(self, x):
         """Mixed_5c output (B, 1024, T/8, H/32, W/32)."""
         x = self.Conv3d_1a_7x7(x)
         x = self.MaxPool3d_2a_3x3(x)
@@ -172,8 +173,12 @@ class InceptionI3d(nn.Cell):
         x = self.Mixed_5b(x)
         return self.Mixed_5c(x)
 
+    def forward_features(self, x):
+        """Clip features (B, num_features = 1024): Mixed_5c averaged over time and space."""
+        return self.feature_map(x).mean(axis=(2, 3, 4))
+
     def construct(self, x):
-        x = self.extract_features(x)
+        x = self.feature_map(x)
         # The port's (2, 7, 7) average pool only fits 224 px inputs; smaller maps pool what they have.
         t, h, w = x.shape[2:]
         kernel = (min(HEAD_POOL_KERNEL[0], t), min(HEAD_POOL_KERNEL[1], h), min(HEAD_POOL_KERNEL[2], w))

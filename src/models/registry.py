@@ -1,58 +1,89 @@
 """Model factory: every network is registered by name and built with :func:`create_model`.
 
-A model module registers a builder with ``@register_model("name")``; the builder takes keyword
-arguments (``num_classes``, ``in_channels``, ...) and returns an ``nn.Cell``. Entry points never
-import model classes directly: they call :func:`build_model_from_config`, which maps the shared
-configuration onto the builder's keywords.
-"""
-from typing import Callable, Dict, List
+Registering a model
+-------------------
+``@register_model(name, config_adapter=None, layout="NCTHW", task="recognition")`` on a builder
+function. The registration carries everything the engine needs to know, so no code outside the
+model's own file ever tests a model name:
 
-_MODELS: Dict[str, Callable] = {}
-_CONFIG_ADAPTERS: Dict[str, Callable] = {}
-_LAYOUTS: Dict[str, str] = {}
+* ``layout``: the input the data pipeline produces, one of :data:`LAYOUTS`;
+* ``task``: the name of a task in :mod:`src.tasks` (``recognition`` or ``localization``), which
+  supplies the loss, the evaluation and the metric that picks the best checkpoint, the dataset,
+  the exported input shape and the offline ``.bin`` pre/post-processing;
+* ``config_adapter(cfg) -> dict``: turns a :class:`src.config.Config` into the builder's keyword
+  arguments; without one the builder receives ``in_channels`` and ``dropout_keep_prob``.
+
+The model contract
+------------------
+Every builder accepts ``num_classes`` (localizers accept and ignore it) and returns an ``nn.Cell``.
+
+* Recognizers map their layout's input to logits ``(B, num_classes)`` and provide
+  ``reset_classifier(num_classes)`` (a fresh classifier, for fine-tuning) and
+  ``forward_features(x) -> (B, num_features)`` (pooled features before the classifier) with the
+  attribute ``num_features``.
+* Localizers map ``(B, feat_dim, tscale)`` features to ``(confidence_map (B, 2, T, T), start (B, T),
+  end (B, T))`` boundary-matching outputs and have the attribute ``tscale``.
+* Weight conversion from PyTorch (:mod:`src.models.weights`) maps MindSpore parameter names to
+  PyTorch keys by the generic BatchNorm rule; a model whose PyTorch keys differ in more than that
+  declares regex renames ``(mindspore_pattern, torch_replacement)`` in a class attribute
+  ``TORCH_KEY_RENAMES``.
+"""
+from typing import Callable, Dict, List, NamedTuple, Optional
+
+__all__ = ["LAYOUTS", "register_model", "create_model", "list_models", "model_layout", "model_task",
+           "in_channels_for", "model_kwargs_from_config", "build_model_from_config"]
 
 # Input layouts: clip models take (B, C, T, H, W); segment models (TSN) take (B, S, C, H, W);
 # feature models (BMN) take (B, feat_dim, T).
 LAYOUTS = ("NCTHW", "NSCHW", "NCT")
 
 
-def register_model(name: str, config_adapter: Callable = None, layout: str = "NCTHW"):
-    """Register ``builder`` under ``name``.
+class _Registration(NamedTuple):
+    builder: Callable
+    layout: str
+    task: str
+    config_adapter: Optional[Callable]
 
-    ``config_adapter(cfg) -> dict`` turns a :class:`src.config.Config` into the builder's keyword
-    arguments; models that need no more than the common keys may omit it. ``layout`` is the
-    input layout the data pipeline must produce for this model.
-    """
+
+_MODELS: Dict[str, _Registration] = {}
+
+
+def register_model(name: str, config_adapter: Callable = None, layout: str = "NCTHW", task: str = "recognition"):
+    """Register the decorated builder under ``name`` (see the module docstring)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
     def wrap(builder):
         if name in _MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        _MODELS[name] = builder
-        _LAYOUTS[name] = layout
-        if config_adapter is not None:
-            _CONFIG_ADAPTERS[name] = config_adapter
+        _MODELS[name] = _Registration(builder, layout, task, config_adapter)
         return builder
     return wrap
 
 
-def model_layout(name: str) -> str:
-    """Input layout of model ``name`` (see :data:`LAYOUTS`)."""
-    if name not in _LAYOUTS:
+def _registration(name: str) -> _Registration:
+    if name not in _MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return _LAYOUTS[name]
+    return _MODELS[name]
 
 
 def list_models() -> List[str]:
     return sorted(_MODELS)
 
 
+def model_layout(name: str) -> str:
+    """Input layout of model ``name`` (see :data:`LAYOUTS`)."""
+    return _registration(name).layout
+
+
+def model_task(name: str) -> str:
+    """Name of the task model ``name`` was registered with."""
+    return _registration(name).task
+
+
 def create_model(name: str, **kwargs):
     """Build the model registered as ``name`` (like mindcv's ``create_model``)."""
-    if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return _MODELS[name](**kwargs)
+    return _registration(name).builder(**kwargs)
 
 
 def in_channels_for(cfg) -> int:
@@ -63,7 +94,7 @@ def in_channels_for(cfg) -> int:
 
 def model_kwargs_from_config(cfg, num_classes: int = None) -> dict:
     """Keyword arguments of ``cfg.model``'s builder, from the shared configuration."""
-    adapter = _CONFIG_ADAPTERS.get(cfg.model)
+    adapter = _registration(cfg.model).config_adapter
     if adapter is not None:
         kwargs = adapter(cfg)
     else:

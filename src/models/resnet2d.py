@@ -22,7 +22,7 @@ from mindspore.common.initializer import HeNormal
 
 from .blocks import Bottleneck
 
-__all__ = ["ResNet2d", "Bottleneck2d", "STAGE_BLOCKS_2D", "resnet50", "resnet50_vd"]
+__all__ = ["ResNet2d", "Bottleneck2d", "STAGE_BLOCKS_2D"]
 
 # Bottleneck blocks per stage for each depth.
 STAGE_BLOCKS_2D = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
@@ -101,12 +101,3 @@ class ResNet2d(nn.Cell):
             x = self.fc(x)
         return x
 
-
-def resnet50(in_channels: int = 3, num_classes: int = 0) -> ResNet2d:
-    """torchvision-layout ResNet-50."""
-    return ResNet2d(50, in_channels, num_classes=num_classes)
-
-
-def resnet50_vd(in_channels: int = 3, num_classes: int = 0) -> ResNet2d:
-    """ResNet50-vd (deep 3x3 stem, average-pool shortcuts)."""
-    return ResNet2d(50, in_channels, deep_stem=True, avg_down=True, num_classes=num_classes)

@@ -9,25 +9,23 @@ classifier is linear) and is how PaddleVideo's ppTSNHead computes it.
 
 Parameter names: ``backbone.<ResNet2d names>`` and ``fc.weight`` / ``fc.bias``, so a torchvision
 ResNet-50 state dict maps onto "tsn" with one rename (``backbone.`` dropped; see
-``TORCH_KEY_RENAMES``). PaddleVideo PP-TSN weights are converted by ``src.tools.pdparams2ckpt``.
+``TORCH_KEY_RENAMES``). PaddleVideo PP-TSN weights are converted by ``src.tools.convert.pdparams2ckpt``.
 
 Partial BN (``partial_bn=True``, TSN paper section 3.2): every BatchNorm but the first one of the
 backbone normalises with its moving statistics in training too, never updates them, and its
 gamma/beta are not trainable (``requires_grad=False``, so ``trainable_params()`` leaves them out).
 The first BN keeps adapting, which matters for flow input whose statistics differ from ImageNet.
 """
-from typing import Dict
 
 import numpy as np
-from mindspore import Parameter, nn
+from mindspore import nn
 from mindspore.common.initializer import Normal
 
 from .registry import in_channels_for, register_model
 from .resnet2d import ResNet2d
-from .weights import convert_torch_state_dict, ms_to_torch_name, unwrap_torch_state_dict
+from .weights import ms_to_torch_name, unwrap_torch_state_dict
 
-__all__ = ["TSN", "tsn", "pptsn", "inflate_conv1_for_flow", "freeze_bn_except_first",
-           "convert_torchvision_state_dict"]
+__all__ = ["TSN", "tsn", "pptsn", "inflate_conv1_for_flow", "freeze_bn_except_first"]
 
 
 def inflate_conv1_for_flow(rgb_weight, in_channels: int) -> np.ndarray:
@@ -88,17 +86,26 @@ class TSN(nn.Cell):
         """Replace ``fc`` with a freshly initialised one of ``num_classes`` (fine-tuning)."""
         self.fc = self._new_classifier(num_classes)
 
+    @property
+    def num_features(self) -> int:
+        return self.backbone.num_features
+
+    def forward_features(self, x):
+        """Video features (B, num_features): the backbone's pooled features averaged over segments."""
+        batch, segments, channels, height, width = x.shape
+        features = self.backbone.forward_features(x.reshape(batch * segments, channels, height, width))
+        return features.reshape(batch, segments, -1).mean(axis=1)
+
     def construct(self, x):
         if x.ndim != 5:
             raise ValueError("TSN expects input (batch, segments, channels, height, width), got "
                              + str(x.ndim) + " dimensions")
-        batch, segments, channels, height, width = x.shape
+        channels = x.shape[2]
         if channels != self.in_channels:
             raise ValueError("TSN was built for " + str(self.in_channels) + " input channels per segment "
                              "but got " + str(channels) + " (RGB: 3 * new_length, flow: 2 * new_length; "
                              "check mode/new_length of the data against the model)")
-        features = self.backbone.forward_features(x.reshape(batch * segments, channels, height, width))
-        features = features.reshape(batch, segments, -1).mean(axis=1)
+        features = self.forward_features(x)
         if self.dropout is not None:
             features = self.dropout(features)
         return self.fc(features)
@@ -124,16 +131,6 @@ class TSN(nn.Cell):
             for param in self.fc.get_parameters():
                 adapted[ms_to_torch_name(param.name, renames)] = param.asnumpy()
         return adapted
-
-
-def convert_torchvision_state_dict(net: TSN, state_dict, load_fc: bool = False,
-                                   source: str = None) -> Dict[str, Parameter]:
-    """MindSpore parameters of ``net`` from a torchvision ResNet-50 state dict (strict).
-
-    "pptsn" accepts the timm ``resnet50d`` layout the same way. See
-    :meth:`TSN.adapt_torch_state_dict` for ``load_fc`` and the flow stem.
-    """
-    return convert_torch_state_dict(net, net.adapt_torch_state_dict(state_dict, load_fc), source)
 
 
 def _config_kwargs(cfg) -> dict:

@@ -11,28 +11,25 @@ Per video, with T steps, start / end probabilities and the (duration, start) con
 4. seconds: segment * the duration covered by the features.
 
 Same rules as mmaction2 / PaddleVideo, vectorised NumPy; videos are processed in parallel by a
-process pool. :func:`evaluate_bmn` runs the whole evaluation: inference, post-processing, the
-proposals JSON in the official format, the metric (:mod:`src.metrics.proposal_metrics`) and the
-AR-AN curve.
+process pool. The whole evaluation (inference, these steps, the metric) is
+:mod:`src.tasks.localization.evaluation`.
 """
 import json
 import multiprocessing
 import os
-import time
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
-from src.metrics.proposal_metrics import plot_ar_an, proposal_metrics
+from src.metrics.proposal_metrics import temporal_iou
 
-__all__ = ["SoftNMSParams", "boundary_candidates", "map_candidates", "soft_nms", "video_proposals",
-           "postprocess_videos", "write_proposals", "evaluate_bmn"]
+__all__ = ["PROPOSALS_FILE", "CURVE_FILE", "SoftNMSParams", "boundary_candidates", "map_candidates", "soft_nms",
+           "video_proposals", "postprocess_videos", "write_proposals"]
 
 PROPOSALS_FILE = "bmn_proposals.json"
 CURVE_FILE = "bmn_ar_an.png"
-METRICS_FILE = "bmn_metrics.json"
 SERIAL_BELOW = 64  # videos; fewer are post-processed in this process (a pool costs more than it saves)
 
 
@@ -74,12 +71,6 @@ def map_candidates(start: np.ndarray, end: np.ndarray, confidence: np.ndarray) -
     return np.stack([begin / tscale, finish / tscale, score], axis=1).astype(np.float64)
 
 
-def _tiou(segment: np.ndarray, segments: np.ndarray) -> np.ndarray:
-    intersection = np.clip(np.minimum(segment[1], segments[:, 1]) - np.maximum(segment[0], segments[:, 0]), 0, None)
-    union = (segments[:, 1] - segments[:, 0]) + (segment[1] - segment[0]) - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
-
-
 def soft_nms(candidates: np.ndarray, params: SoftNMSParams, width_unit: float = 1.0) -> np.ndarray:
     """Gaussian Soft-NMS of (N, 3) ``[start, end, score]`` rows; returns at most ``top_k`` rows with
     their decayed scores, best first. ``width_unit`` is the length that counts as width 1 in the
@@ -96,7 +87,7 @@ def soft_nms(candidates: np.ndarray, params: SoftNMSParams, width_unit: float = 
         kept.append((segments[best, 0], segments[best, 1], scores[best]))
         alive[best] = False
         width = (segments[best, 1] - segments[best, 0]) / width_unit
-        overlap = _tiou(segments[best], segments)
+        overlap = temporal_iou(segments[best], segments)
         decay = alive & (overlap > params.low_threshold + (params.high_threshold - params.low_threshold) * width)
         scores[decay] *= np.exp(-np.square(overlap[decay]) / params.alpha)
     return np.asarray(kept, dtype=np.float64).reshape(-1, 3)
@@ -134,61 +125,3 @@ def write_proposals(results: Dict[str, List[dict]], path: str) -> str:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump({"version": "VERSION 1.3", "results": results, "external_data": {}}, handle)
     return path
-
-
-def _network_outputs(net, dataset) -> Iterable[tuple]:
-    """``(video_index, start, end, confidence)`` per video, from batches of (features, video_index)."""
-    for features, indices in dataset.create_tuple_iterator(num_epochs=1):
-        confidence, start, end = (output.asnumpy() for output in net(features))
-        for row, index in enumerate(indices.asnumpy().reshape(-1)):
-            yield int(index), start[row], end[row], confidence[row]
-
-
-def evaluate_bmn(cfg, net, dataset_or_split="val", out_dir: str = "") -> dict:
-    """Evaluate BMN ``net`` on a split name (``"val"``) or a dataset from
-    :func:`src.data.bmn_data.create_bmn_dataset`; writes ``bmn_proposals.json``, ``bmn_ar_an.png``
-    and ``bmn_metrics.json`` to ``out_dir`` (default ``cfg.save_dir``).
-
-    Returns ``{"AR@1", "AR@5", "AR@10", "AR@100", "AUC"}`` in percent (plus ``num_videos``,
-    ``missing_videos`` count and timings).
-    """
-    from src.data.bmn_data import create_bmn_dataset
-    from src.utils.runtime import get_logger
-
-    logger = get_logger()
-    out_dir = out_dir or cfg.save_dir
-    dataset = create_bmn_dataset(cfg, dataset_or_split) if isinstance(dataset_or_split, str) else dataset_or_split
-    source = dataset.video_source
-    was_training = net.training
-    net.set_train(False)
-    started = time.time()
-    outputs = []
-    try:
-        for index, start, end, confidence in tqdm(_network_outputs(net, dataset), total=len(source),
-                                                  desc="BMN inference", unit="video", dynamic_ncols=True,
-                                                  leave=False):
-            info = source.video_info(index)
-            outputs.append((info["id"], info["duration"], start, end, confidence))
-    finally:
-        net.set_train(was_training)
-    inference_seconds = time.time() - started
-    started = time.time()
-    results = postprocess_videos(outputs, SoftNMSParams.from_config(cfg), cfg.num_workers)
-    postprocess_seconds = time.time() - started
-    proposals_path = write_proposals(results, os.path.join(out_dir, PROPOSALS_FILE))
-
-    metrics = proposal_metrics(source.ground_truth, results, cfg.max_proposals)
-    plot_ar_an(metrics, os.path.join(out_dir, CURVE_FILE), f"BMN {cfg.dataset}")
-    missing = metrics.pop("missing_videos")
-    summary = {key: metrics[key] for key in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC")}
-    summary.update(num_videos=len(outputs), missing_videos=len(missing),
-                   inference_ms_per_video=1000.0 * inference_seconds / max(len(outputs), 1),
-                   postprocess_ms_per_video=1000.0 * postprocess_seconds / max(len(outputs), 1))
-    with open(os.path.join(out_dir, METRICS_FILE), "w", encoding="utf-8") as handle:
-        json.dump(dict(summary, missing_video_ids=missing, **metrics), handle, indent=1)
-    logger.info("BMN " + "  ".join(f"{key} {summary[key]:.2f}" for key in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC"))
-                + f" on {len(outputs)} videos; proposals {proposals_path}")
-    if missing:
-        logger.warning(f"{len(missing)} ground-truth video(s) have no proposals (no feature file?) and count as "
-                       f"zero recall, e.g. {', '.join(missing[:5])}")
-    return summary

@@ -10,7 +10,8 @@ import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
 
-__all__ = ["RunContext", "setup_runtime", "seed_everything", "get_logger", "effective_amp_level"]
+__all__ = ["RunContext", "setup_runtime", "resolve_device_target", "seed_everything", "get_logger",
+           "effective_amp_level"]
 
 
 @dataclass
@@ -32,14 +33,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+def resolve_device_target(requested: str) -> str:
+    """``requested``, or for ``auto`` the first of Ascend, GPU, CPU that this MindSpore can use."""
+    if requested != "auto":
+        return requested
+    for target in ("Ascend", "GPU"):
+        if ms.hal.is_available(target):
+            return target
+    return "CPU"
+
+
 def setup_runtime(cfg) -> RunContext:
     """Set the execution mode and device, initialise communication when distributed, seed.
 
-    The seed is set after ``init()`` and before any network is built, so every rank starts from
-    the same weights.
+    ``cfg.device_target`` ``auto`` is replaced by the device found (and said). The seed is set after
+    ``init()`` and before any network is built, so every rank starts from the same weights.
     """
     mode = ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE
     ms.set_context(mode=mode)
+    if cfg.device_target == "auto":
+        cfg.device_target = resolve_device_target("auto")
+        get_logger().info(f"device_target auto: running on {cfg.device_target}")
     device_id = int(os.environ.get("DEVICE_ID", cfg.device_id))
     if cfg.device_target == "CPU":
         if ms.get_context("device_target") != "CPU":  # CPU is the default: setting it after a kernel ran fails

@@ -1,0 +1,163 @@
+"""The demo behind ``scripts/run_demo.sh``: a generated dataset, prepared and learned end to end.
+
+``python -m src.demo --model i3d|resnet3d|tsn|bmn|all [--work_dir demo_work]``
+
+Every step runs the same command a user would (``python -m src.demo.make_demo_dataset`` /
+``make_bmn_demo``, ``python -m src.tools.data.*``, ``python -m src.applications.tabletennis``,
+``train.py``, ``eval.py``, ``export.py``) with the demo configs in ``configs/*/demo*.yaml``, prints
+its wall time, and the run ends with a table of the figures it reached (also written to
+``<work_dir>/summary_<model>.json`` and ``.md``). When the demo is started again, the generated
+videos and every training that ran all its epochs are kept (delete the work folder to start over).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+from src.config import load_config
+from src.demo.make_bmn_demo import run_bmn_demo
+from src.tools.cli import tool_parser
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODELS = ("i3d", "resnet3d", "tsn", "bmn")
+
+
+def _trained_all_epochs(history: List[Dict], cfg) -> bool:
+    """Whether a training with ``history`` has finished the ``num_epochs`` of its config ``cfg``."""
+    return bool(history) and history[-1]["epoch"] >= cfg.num_epochs
+
+
+def _history(history_path: str) -> List[Dict]:
+    """The epoch records train.py wrote to ``history_path`` (none yet: an empty list)."""
+    if not os.path.isfile(history_path):
+        return []
+    with open(history_path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class Demo:
+    """Runs the demo's commands in order, timing each one."""
+
+    def __init__(self, work_dir: str, flow_method: str):
+        self.work = os.path.abspath(work_dir)
+        self.flow_method = flow_method
+        self.timings: List[Dict] = []
+        os.makedirs(self.work, exist_ok=True)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.work, *parts)
+
+    def run(self, title: str, args: List[str], done: bool = False) -> None:
+        """Run ``python args...`` from the project root unless the step is already ``done``."""
+        if done:
+            print(f"[demo] {title}: already done", flush=True)
+            return
+        print(f"\n[demo] {title}\n[demo] $ python {' '.join(args)}", flush=True)
+        start = time.time()
+        subprocess.run([sys.executable] + args, cwd=ROOT, check=True)
+        seconds = time.time() - start
+        self.timings.append({"step": title, "seconds": round(seconds, 1)})
+        print(f"[demo] {title}: {seconds:.1f} s", flush=True)
+
+    # --- data ---------------------------------------------------------------------------------
+    def prepare_videos(self) -> None:
+        """Demo videos (UCF101 layout) -> frames -> flow -> annotation JSON."""
+        data = self.path("data")
+        self.run("generate the demo videos", ["-m", "src.demo.make_demo_dataset", "--out", data],
+                 done=os.path.exists(os.path.join(data, "ucfTrainTestlist", "testlist01.txt")))
+        self.run("extract RGB frames", ["-m", "src.tools.data.generate_rgb_jpgs", "--src_path",
+                                        os.path.join(data, "videos"), "--dst_path", self.path("jpg"),
+                                        "--num_workers", "2"])
+        self.run(f"compute optical flow ({self.flow_method})",
+                 ["-m", "src.tools.data.convert_rgb_to_flow", "--src_path", self.path("jpg"), "--dst_path",
+                  self.path("flow"), "--method", self.flow_method, "--num_workers", "2"])
+        self.run("write the annotation JSON", ["-m", "src.tools.data.ucf101_json", "--annotation_dir",
+                                               os.path.join(data, "ucfTrainTestlist"), "--video_path",
+                                               self.path("jpg"), "--split", "1", "--dst_path",
+                                               self.path("annotation", "demo_01.json")])
+
+    # --- recognizers --------------------------------------------------------------------------
+    def train_and_eval(self, model: str, mode: str, config: str) -> Dict:
+        out = self.path(f"{model}_{mode}")
+        history_path = os.path.join(out, "checkpoints", "history.json")
+        frames = self.path("flow" if mode == "flow" else "jpg")
+        self.run(f"train {model} {mode}", ["train.py", "--config_path", config, "--save_dir", out,
+                                           "--video_path", frames,
+                                           "--annotation_path", self.path("annotation", "demo_01.json")],
+                 done=_trained_all_epochs(_history(history_path), load_config(os.path.join(ROOT, config))))
+        history = _history(history_path)
+        best = max(h["metric"] for h in history)
+        return {"checkpoint": os.path.join(out, "checkpoints", f"{model}_demo_{mode}_best.ckpt"), "top1": best,
+                "train_seconds": round(sum(h["epoch_seconds"] for h in history), 1),
+                "step_seconds": history[-1]["step_seconds"]}
+
+    def joint_eval(self, model: str, config: str, rgb: Dict, flow: Dict) -> Dict:
+        out = self.path(f"{model}_joint")
+        self.run(f"joint evaluation {model}", [
+            "eval.py", "--config_path", config, "--test_mode", "joint", "--rgb_path", rgb["checkpoint"],
+            "--flow_path", flow["checkpoint"], "--video_path", self.path("jpg"),
+            "--video_path_joint_flow", self.path("flow"),
+            "--annotation_path", self.path("annotation", "demo_01.json"), "--save_dir", out])
+        with open(os.path.join(out, "results.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def export(self, model: str, config: str, checkpoint: str, mode: str) -> None:
+        self.run(f"export {model} {mode} to MINDIR", [
+            "export.py", "--config_path", config, "--checkpoint_path", checkpoint, "--batch_size", "1",
+            "--file_format", "MINDIR", "--file_name", self.path(f"{model}_demo_{mode}")])
+
+    def two_stream(self, model: str, rgb_config: str, flow_config: str) -> Dict:
+        rgb = self.train_and_eval(model, "rgb", rgb_config)
+        flow = self.train_and_eval(model, "flow", flow_config)
+        joint = self.joint_eval(model, rgb_config, rgb, flow)
+        self.export(model, rgb_config, rgb["checkpoint"], "rgb")
+        return {"rgb top-1": joint["rgb_top1"], "flow top-1": joint["flow_top1"], "joint top-1": joint["top1"],
+                "joint top-5": joint["top5"], "fusion": joint["fusion"],
+                "train seconds (rgb / flow)": f"{rgb['train_seconds']} / {flow['train_seconds']}"}
+
+
+def run_model(demo: Demo, model: str) -> Dict:
+    if model == "bmn":  # feature-based: its own data
+        return run_bmn_demo(demo)
+    demo.prepare_videos()
+    return demo.two_stream(model, f"configs/{model}/demo_rgb.yaml", f"configs/{model}/demo_flow.yaml")
+
+
+def format_table(model: str, figures: Dict) -> str:
+    lines = [f"| {model} | value |", "|---|---|"]
+    lines += [f"| {key} | {value:.2f} |" if isinstance(value, float) else f"| {key} | {value} |"
+              for key, value in figures.items()]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = tool_parser("src.demo", __doc__)
+    parser.add_argument("--model", default="i3d", choices=MODELS + ("all",), help="what the demo trains")
+    parser.add_argument("--work_dir", default="demo_work", help="folder of every demo output")
+    parser.add_argument("--flow_method", default="dis", choices=("dis", "farneback", "tvl1"),
+                        help="optical flow of the demo (TV-L1 is the I3D paper's, ~100x slower on CPU)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    demo = Demo(args.work_dir, args.flow_method)
+    start = time.time()
+    tables = []
+    for model in (MODELS if args.model == "all" else (args.model,)):
+        figures = run_model(demo, model)
+        table = format_table(model, figures)
+        tables.append(table)
+        with open(demo.path(f"summary_{model}.json"), "w", encoding="utf-8") as handle:
+            json.dump({"figures": figures, "timings": demo.timings}, handle, indent=1)
+        with open(demo.path(f"summary_{model}.md"), "w", encoding="utf-8") as handle:
+            handle.write(table + "\n")
+    print("\n[demo] step timings:")
+    for timing in demo.timings:
+        print(f"  {timing['seconds']:8.1f} s  {timing['step']}")
+    print(f"[demo] total {time.time() - start:.1f} s\n")
+    print("\n\n".join(tables))
+    return 0

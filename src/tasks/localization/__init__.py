@@ -1,0 +1,48 @@
+"""Temporal action localization by boundary matching (BMN): feature sequences ``(B, feat_dim,
+tscale)`` in, ``(confidence_map, start, end)`` out; trained with the BMN loss, scored by the AUC of
+the AR-AN curve of Soft-NMS proposals. Exported input: ``(N, feat_dim, tscale)``."""
+from src.data.bmn_data import create_bmn_dataset
+from src.engine.builders import load_network
+from src.infer.bins import default_preprocess_path
+from src.losses.bmn_loss import BMNWithLoss
+from src.metrics.proposal_metrics import SUMMARY_KEYS
+
+from ..base import Task, register_task
+from .evaluation import evaluate_localizer
+from .offline import postprocess_localizer, preprocess_localizer
+
+__all__ = ["LocalizationTask"]
+
+
+@register_task
+class LocalizationTask(Task):
+    name = "localization"
+    best_metric = "AUC"
+    summary_keys = SUMMARY_KEYS
+
+    def checkpoint_prefix(self, cfg) -> str:
+        return f"{cfg.model}_{cfg.dataset}"
+
+    def create_dataset(self, cfg, split, rank_id=0, group_size=1):
+        return create_bmn_dataset(cfg, split, rank_id, group_size)
+
+    def loss_network(self, cfg, net):
+        return BMNWithLoss(net)
+
+    def evaluator(self, cfg, net, out_dir):
+        return lambda: evaluate_localizer(cfg, net, "val", out_dir)
+
+    def evaluate(self, cfg, out_dir):
+        if not cfg.checkpoint_path:
+            raise ValueError("set --checkpoint_path to the checkpoint to evaluate")
+        return evaluate_localizer(cfg, load_network(cfg, cfg.checkpoint_path), "val", out_dir)
+
+    def input_shape(self, cfg, batch_size):
+        return (batch_size, cfg.feat_dim, cfg.tscale)
+
+    def preprocess(self, cfg, out_dir):
+        return preprocess_localizer(cfg, out_dir or default_preprocess_path(cfg, cfg.model), self.name,
+                                    self.input_shape)
+
+    def postprocess(self, cfg, meta):
+        return postprocess_localizer(cfg, meta)

@@ -1,0 +1,60 @@
+"""The command-line convention every tool of the model zoo follows.
+
+A tool module has ``build_parser()`` (made with :func:`tool_parser`, so ``--help`` shows the module
+docstring and ``python -m <module>`` as its usage) and ``main(argv=None) -> int``, the exit status,
+ending with ``if __name__ == "__main__": sys.exit(main())``. ``main`` runs its work through
+:func:`run_main`: bad input (a :class:`ToolError`, or one of the error types the tool names) becomes
+one ``error: ...`` line on stderr and exit status 2; status 1 is left to tools that finish but report
+problems (``--strict``). Functions returning results to Python callers live beside ``main``.
+"""
+import argparse
+import sys
+from typing import Callable, Optional, Sequence, Type
+
+from src.config import parse_bool
+
+__all__ = ["ToolError", "tool_parser", "add_run_options", "run_main", "check_positive"]
+
+
+class ToolError(Exception):
+    """Bad input that stops a tool; ``main`` prints it and exits with status 2."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the module docstring's layout and appends each optional argument's default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.required or action.default in (None, "", argparse.SUPPRESS) or "%(default)" in text:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def tool_parser(module_name: str, doc: str) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m <module_name>``, described by the module's docstring."""
+    return argparse.ArgumentParser(prog=f"python -m {module_name}", description=doc,
+                                   formatter_class=_HelpFormatter, allow_abbrev=False)
+
+
+def add_run_options(parser: argparse.ArgumentParser, overwrite_help: Optional[str] = None) -> None:
+    """``--num_workers`` and ``--strict`` (and ``--overwrite`` when ``overwrite_help`` is given)."""
+    parser.add_argument("--num_workers", type=int, default=1, help="parallel worker processes")
+    if overwrite_help:
+        parser.add_argument("--overwrite", type=parse_bool, default=False, help=overwrite_help)
+    parser.add_argument("--strict", type=parse_bool, default=False,
+                        help="exit with status 1 when any video fails or has a warning")
+
+
+def run_main(body: Callable[[], int], known_errors: Sequence[Type[Exception]] = ()) -> int:
+    """Call a tool's body; a :class:`ToolError` or one of ``known_errors`` becomes one clear line on
+    stderr and status 2."""
+    try:
+        return body()
+    except (ToolError, *known_errors) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def check_positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ToolError(f"--{name} must be >= 1, got {value}")

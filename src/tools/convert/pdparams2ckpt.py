@@ -1,0 +1,184 @@
+"""Convert PaddleVideo PP-TSN weights (``.pdparams``) into a MindSpore checkpoint for "pptsn".
+
+    python -m src.tools.convert.pdparams2ckpt --input ppTSN_k400.pdparams --output pptsn_k400.ckpt \\
+        --num_classes 400
+    python -m src.tools.convert.pdparams2ckpt --input ResNet50_vd_ssld_v2_pretrained.pdparams \\
+        --output pptsn_r50vd_flow.ckpt --num_classes 101 --mode flow --new_length 5 --load_fc false
+
+A ``.pdparams`` file is a pickle of parameter name -> NumPy array; it is read with a restricted
+unpickler (NumPy arrays and plain containers only), so PaddlePaddle is not needed. Names are those
+of PaddleVideo's ``ResNetTweaksTSN`` backbone and ``ppTSNHead`` (optionally under ``backbone.`` /
+``head.``):
+
+    conv1_1/2/3._conv.weight, conv1_1/2/3._batch_norm.{weight,bias,_mean,_variance}
+    bb_<stage>_<block>.conv0/1/2._conv.weight (+ _batch_norm.*), bb_<stage>_<block>.short.*
+    head.fc.weight (in, out: transposed here), head.fc.bias
+
+Each name is translated to the network's PyTorch-style key (``bb_1_0.conv1`` ->
+``layer2.0.conv2``, ``short`` -> ``downsample.1`` / ``.2``, ``conv1_3._batch_norm`` -> ``bn1``;
+see :mod:`src.models.resnet2d`) and the shared strict conversion of :mod:`src.models.weights`
+runs: any missing, unknown or mis-shaped tensor stops the conversion with a full report (keys in
+the report use the PyTorch-style names). ``--load_fc false`` keeps a freshly initialised
+classifier (ImageNet backbones, or another class count); a flow network gets its stem filter
+inflated from the RGB one.
+"""
+import argparse
+import os
+import pickle
+import re
+import sys
+from typing import Dict, Optional
+
+import numpy as np
+from mindspore import Parameter
+
+from src.config import parse_bool
+from src.models.tsn import TSN, pptsn
+from src.models.weights import convert_torch_state_dict, save_checkpoint_atomic
+from src.tools.cli import run_main, tool_parser
+
+__all__ = ["load_pdparams", "paddle_to_torch_key", "convert_pdparams", "convert", "build_parser", "main"]
+
+# Entry paddle.save adds to a state dict (structured name -> static parameter name).
+_PADDLE_NAME_TABLE_KEY = "StructuredToParameterName@@"
+_BN_SUFFIXES = {"weight": "weight", "bias": "bias", "_mean": "running_mean", "_variance": "running_var"}
+# Classifier of ppTSNHead, and of PaddleClas ImageNet backbones (fc or out).
+_CLASSIFIER = re.compile(r"^(?:head\.fc|fc|out)\.(weight|bias)$")
+_STEM = re.compile(r"^conv1_([123])\.(_conv|_batch_norm)\.(\w+)$")
+_BLOCK = re.compile(r"^bb_(\d+)_(\d+)\.(conv[012]|short)\.(_conv|_batch_norm)\.(\w+)$")
+# conv1_k -> (conv index, BN name) in the deep stem ``conv1`` = [conv, BN, ReLU, conv, BN, ReLU, conv].
+_STEM_LAYOUT = {"1": ("conv1.0", "conv1.1"), "2": ("conv1.3", "conv1.4"), "3": ("conv1.6", "bn1")}
+
+_ALLOWED_GLOBALS = {
+    ("collections", "OrderedDict"),
+    ("_codecs", "encode"),  # protocol-2 pickles store array bytes as latin-1 text
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that builds NumPy arrays and containers and refuses any other object."""
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a .pdparams file holds only arrays")
+
+
+def load_pdparams(path: str) -> Dict[str, np.ndarray]:
+    """Name -> array of a PaddlePaddle parameter file (``paddle.save`` of a state dict)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"PaddlePaddle parameter file {path} does not exist")
+    with open(path, "rb") as handle:
+        try:
+            state = _NumpyOnlyUnpickler(handle, encoding="latin1").load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as error:
+            raise ValueError(f"{path} is not a .pdparams pickle of NumPy arrays ({error}); files written by "
+                             f"paddle.jit.save or paddle.static.save_inference_model are not supported") from error
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, expected a dict of name -> array")
+    arrays = {}
+    for name, value in state.items():
+        if name == _PADDLE_NAME_TABLE_KEY:
+            continue
+        if isinstance(value, tuple) and len(value) == 2:  # (parameter name, array) from older paddle.save
+            value = value[1]
+        arrays[name] = np.asarray(value)
+    return arrays
+
+
+def paddle_to_torch_key(paddle_name: str) -> Optional[str]:
+    """PyTorch-style key ("pptsn" layout without ``backbone.``) of a PaddleVideo name, or None."""
+    name = paddle_name[len("backbone."):] if paddle_name.startswith("backbone.") else paddle_name
+    classifier = _CLASSIFIER.match(paddle_name)
+    if classifier:
+        return f"fc.{classifier.group(1)}"
+    stem = _STEM.match(name)
+    if stem:
+        index, layer, suffix = stem.groups()
+        conv_name, bn_name = _STEM_LAYOUT[index]
+        return _layer_key(conv_name, bn_name, layer, suffix)
+    block = _BLOCK.match(name)
+    if block:
+        stage, index, unit, layer, suffix = block.groups()
+        prefix = f"layer{int(stage) + 1}.{index}"
+        if unit == "short":
+            conv_name, bn_name = f"{prefix}.downsample.1", f"{prefix}.downsample.2"
+        else:
+            position = int(unit[-1]) + 1
+            conv_name, bn_name = f"{prefix}.conv{position}", f"{prefix}.bn{position}"
+        return _layer_key(conv_name, bn_name, layer, suffix)
+    return None
+
+
+def _layer_key(conv_name: str, bn_name: str, layer: str, suffix: str) -> Optional[str]:
+    if layer == "_conv":
+        return f"{conv_name}.weight" if suffix == "weight" else None
+    return f"{bn_name}.{_BN_SUFFIXES[suffix]}" if suffix in _BN_SUFFIXES else None
+
+
+def convert_pdparams(net: TSN, paddle_state: Dict[str, np.ndarray], load_fc: bool = True,
+                     source: Optional[str] = None) -> Dict[str, Parameter]:
+    """MindSpore parameters of a "pptsn" network from PaddleVideo arrays (strict, all or nothing).
+
+    Names that do not translate are kept as they are, so they are reported as unexpected.
+    """
+    translated = {}
+    for paddle_name, array in paddle_state.items():
+        key = paddle_to_torch_key(paddle_name) or paddle_name
+        if key == "fc.weight" and array.ndim == 2:
+            array = array.T  # paddle.nn.Linear stores (in, out)
+        if key in translated:
+            raise ValueError(f"{source or 'the parameter file'} holds {key} twice (as {paddle_name} and "
+                             f"another name, e.g. with and without the backbone. prefix)")
+        translated[key] = array
+    return convert_torch_state_dict(net, net.adapt_torch_state_dict(translated, load_fc), source)
+
+
+def convert(input_path: str, output_path: str, num_classes: int = 400, mode: str = "rgb", new_length: int = 1,
+            depth: int = 50, load_fc: bool = True) -> dict:
+    """Convert ``input_path`` for a "pptsn" network of ``mode`` and save ``output_path``.
+
+    ``new_length`` frames per segment give the input channels (3 x for rgb, 2 x for flow). Returns a
+    summary: tensors written, values written, output path.
+    """
+    in_channels = (3 if mode == "rgb" else 2) * new_length
+    net = pptsn(num_classes=num_classes, in_channels=in_channels, depth=depth)
+    params = convert_pdparams(net, load_pdparams(input_path), load_fc, source=input_path)
+    save_checkpoint_atomic(params, output_path)
+    return {"tensors": len(params), "values": int(sum(param.size for param in params.values())),
+            "output": output_path}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = tool_parser("src.tools.convert.pdparams2ckpt", __doc__)
+    parser.add_argument("--input", required=True, help="PaddleVideo/PaddleClas parameter file (.pdparams)")
+    parser.add_argument("--output", required=True, help="MindSpore checkpoint to write (.ckpt)")
+    parser.add_argument("--num_classes", type=int, default=400, help="classes of the network")
+    parser.add_argument("--mode", choices=("rgb", "flow"), default="rgb", help="input stream of the network")
+    parser.add_argument("--new_length", type=int, default=1,
+                        help="frames per segment (input channels: 3 x for rgb, 2 x for flow)")
+    parser.add_argument("--depth", type=int, default=50, help="ResNet-vd depth (50, 101, 152)")
+    parser.add_argument("--load_fc", type=parse_bool, default=True,
+                        help="take the classifier from the file (false: keep a new one, e.g. for an "
+                             "ImageNet backbone or another class count)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        summary = convert(args.input, args.output, args.num_classes, args.mode, args.new_length, args.depth,
+                          args.load_fc)
+        print(f"converted {summary['tensors']} tensors ({summary['values']:,} values) from {args.input} -> "
+              f"{summary['output']}{'' if args.load_fc else ' (classifier newly initialised)'}")
+        return 0
+
+    return run_main(body, known_errors=(ValueError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Per-video helpers of the data-preparation tools.
+
+* listing the class-folder layout used by UCF101 and HMDB51 (``<root>/<class>/<video>.avi``) and
+  the frame-folder layout the tools produce (``<root>/<class>/<video>/``);
+* the ``n_frames`` file: one integer per video folder, written last (atomically) so its presence
+  marks a finished video and makes every tool resumable;
+* :func:`run_per_video`: a per-video job run serially or over a process pool behind one tqdm bar,
+  where each job returns a :class:`VideoOutcome` instead of raising, so one bad video never stops
+  the others, and :func:`report_outcomes` lists the problems at the end.
+"""
+import glob
+import multiprocessing
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+import cv2
+from tqdm import tqdm
+
+from src.tools.cli import ToolError
+
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv")
+N_FRAMES_FILE = "n_frames"
+RGB_PATTERN = "image_{:05d}.jpg"
+FLOW_PATTERN = "flow_{}_{:05d}.jpg"
+
+DONE, SKIPPED, WARNED, FAILED = "done", "skipped", "warned", "failed"
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """What happened to one video: ``status`` is done, skipped (already complete), warned (done,
+    with a problem worth reading) or failed (no usable output); ``message`` says why."""
+    name: str
+    status: str
+    message: str = ""
+
+
+# --- layouts ---------------------------------------------------------------------------------
+
+def require_dir(path: str, what: str, fix: str) -> str:
+    if not os.path.isdir(path):
+        raise ToolError(f"{what} not found: {path}; {fix}")
+    return path
+
+
+def _class_entries(root: str, accept: Callable[[str], bool]) -> List[Tuple[str, str]]:
+    """``(class_name, path)`` of every ``<root>/<class>/<entry>`` that ``accept(path)`` keeps, sorted."""
+    entries = []
+    for class_name in sorted(os.listdir(root)):
+        class_dir = os.path.join(root, class_name)
+        if os.path.isdir(class_dir):
+            paths = (os.path.join(class_dir, name) for name in sorted(os.listdir(class_dir)))
+            entries.extend((class_name, path) for path in paths if accept(path))
+    return entries
+
+
+def list_class_videos(root: str, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> List[Tuple[str, str]]:
+    """``(class_name, video_file)`` of every ``<root>/<class>/<video>.<ext>``, sorted."""
+    require_dir(root, "video folder", "pass the folder that holds <class>/<video>.avi")
+    wanted = tuple(ext.lower() for ext in extensions)
+    videos = _class_entries(root, lambda path: path.lower().endswith(wanted) and os.path.isfile(path))
+    if not videos:
+        raise ToolError(f"no videos ({', '.join(wanted)}) found in {root}; "
+                        f"expected the layout <root>/<class>/<video>.avi")
+    return videos
+
+
+def list_video_folders(root: str) -> List[Tuple[str, str]]:
+    """``(class_name, video_folder)`` of every ``<root>/<class>/<video>/``, sorted."""
+    require_dir(root, "frame folder root", "pass the folder that holds <class>/<video>/")
+    folders = _class_entries(root, os.path.isdir)
+    if not folders:
+        raise ToolError(f"no video folders found in {root}; expected the layout <root>/<class>/<video>/")
+    return folders
+
+
+def video_name(class_name: str, path: str) -> str:
+    """``<class>/<video stem>``: how a video is named in progress messages and reports."""
+    return f"{class_name}/{os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0]}"
+
+
+def numbered_files(folder: str, prefix: str) -> List[int]:
+    """Sorted 1-based indices of ``<prefix>NNNNN.jpg`` files in ``folder``."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.jpg$")
+    indices = []
+    for file_name in os.listdir(folder):
+        match = pattern.match(file_name)
+        if match:
+            indices.append(int(match.group(1)))
+    return sorted(indices)
+
+
+def remove_files(folder: str, patterns: Iterable[str]) -> None:
+    """Delete the files of ``folder`` matching the glob ``patterns`` (stale partial outputs)."""
+    for pattern in patterns:
+        for path in glob.glob(os.path.join(glob.escape(folder), pattern)):
+            os.remove(path)
+
+
+# --- the n_frames marker ---------------------------------------------------------------------
+
+def n_frames_path(folder: str) -> str:
+    return os.path.join(folder, N_FRAMES_FILE)
+
+
+def is_complete(folder: str) -> bool:
+    return os.path.isfile(n_frames_path(folder))
+
+
+def read_n_frames(folder: str) -> int:
+    """The integer in ``<folder>/n_frames``; :class:`ToolError` naming the file otherwise."""
+    path = n_frames_path(folder)
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except OSError as err:
+        raise ToolError(f"cannot read {path}: {err.strerror}") from err
+    if not text.isdigit():
+        raise ToolError(f"{path} must hold one non-negative integer, found {text[:40]!r}; "
+                        f"rewrite it with `python -m src.tools.data.generate_n_frames`")
+    return int(text)
+
+
+def write_n_frames(folder: str, count: int) -> None:
+    """Write ``n_frames`` atomically: a half-written marker must never look like a finished video."""
+    temporary = n_frames_path(folder) + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(f"{count}\n")
+    os.replace(temporary, n_frames_path(folder))
+
+
+# --- running over videos ---------------------------------------------------------------------
+
+def _single_threaded_opencv() -> None:
+    # Parallelism comes from the worker processes; OpenCV's own threads would only oversubscribe.
+    cv2.setNumThreads(1)
+
+
+def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_workers: int,
+                  desc: str) -> List[VideoOutcome]:
+    """Run ``job`` on every item behind one progress bar; ``num_workers`` > 1 uses a process pool.
+
+    ``job`` must be a module-level function (or a ``functools.partial`` of one) so it pickles.
+    Outcomes are returned in the order of ``items``.
+    """
+    outcomes: List[Optional[VideoOutcome]] = [None] * len(items)
+    with tqdm(total=len(items), desc=desc, unit="video", dynamic_ncols=True) as bar:
+        if num_workers <= 1 or len(items) <= 1:
+            for index, item in enumerate(items):
+                outcomes[index] = job(item)
+                bar.update()
+        else:
+            # spawn, not fork: a parent that already runs threads (MindSpore, OpenCV) can deadlock
+            # forked children
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(min(num_workers, len(items)), initializer=_single_threaded_opencv) as pool:
+                indexed = pool.imap_unordered(_IndexedJob(job), enumerate(items))
+                for index, outcome in indexed:
+                    outcomes[index] = outcome
+                    bar.update()
+    return outcomes  # type: ignore[return-value]
+
+
+class _IndexedJob:
+    """Carries an item's index through ``imap_unordered`` (a class, so it pickles)."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def __call__(self, indexed_item):
+        index, item = indexed_item
+        return index, self.job(item)
+
+
+def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str) -> int:
+    """Print a summary and every problem; the exit status is 1 only for problems under ``strict``."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in (DONE, WARNED, SKIPPED, FAILED)}
+    print(f"{what}: {counts[DONE] + counts[WARNED]} done, {counts[SKIPPED]} skipped (already complete), "
+          f"{counts[WARNED]} with warnings, {counts[FAILED]} failed")
+    problems = [o for o in outcomes if o.status in (WARNED, FAILED)]
+    for outcome in problems:
+        label = "FAILED " if outcome.status == FAILED else "WARNING"
+        print(f"  {label} {outcome.name}: {outcome.message}", file=sys.stderr)
+    if problems and strict:
+        print(f"{len(problems)} problem(s) and --strict is set: exiting with status 1", file=sys.stderr)
+        return 1
+    return 0
+
+
+def check_jpeg_quality(value: int) -> None:
+    if not 1 <= value <= 100:
+        raise ToolError(f"--jpeg_quality must be within 1..100, got {value}")
