@@ -1,12 +1,21 @@
-"""Recognizer speed and memory: one training step (forward, backward, SGD) and inference.
+"""Recognizer speed side by side with PyTorch: a training step and inference, timed in the same run.
 
-``python benchmarks/bench_recognizers.py [--cases i3d,r3d18,r3d50,tsn50] [--modes graph,pynative]
-[--quick]``
+``python benchmarks/bench_recognizers.py [--cases i3d_16x224,r3d50_16x112,tsn50_3x224] [--batches 1]
+[--rounds 5] [--steps 2] [--threads 2] [--output recognizers.json]``
 
-Each case runs in its own process (so its peak resident memory is its own) on random input of the
-model's layout, after warm-up steps (graph compilation is timed apart). Reference figures are the
-PyTorch models on the same machine (2 threads, REFERENCE.md §5 and the model descriptions); the
-ratio is ours / PyTorch. Prints a table and writes ``benchmarks/results/<--output>``.
+For every case two worker processes build the same network on the same input: the zoo's network
+(MindSpore, graph mode) and its PyTorch twin (``benchmarks/torch_models.py``, the public
+architecture). Each compiles and warms up, then the parent alternates them — A B A B ... for
+``--rounds`` rounds — and each turn times ``--steps`` training steps (forward, softmax
+cross-entropy, backward, SGD-momentum update) and ``--steps`` inference passes, so both sides see
+the same machine state. Both run with ``--threads`` threads.
+
+Reported per case: the median step time of each side, the ratio of the medians (zoo / PyTorch:
+below 1 means faster than PyTorch) and the ratio of every round (its spread shows the machine's
+drift), the achieved GFLOP/s (FLOPs of one step counted on the PyTorch twin's definition with
+``torch.utils.flop_counter``; the two networks compute the same thing) and, measured in the same
+run with the same threads, the machine's float32 matmul ceiling. Prints a table and writes
+``benchmarks/results/<--output>``.
 """
 import argparse
 import json
@@ -16,134 +25,258 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
+sys.path.insert(0, ROOT)
+NUM_CLASSES = 101
+REPLY = "@@ "  # marks the workers' protocol lines among whatever else the libraries print
 
-# name -> (model kwargs, input shape per sample, PyTorch train s, PyTorch inference s at batch 1)
+# name -> (zoo configuration, input shape of one sample, PyTorch twin (class name, kwargs))
 CASES = {
-    "i3d_16x112": ({"model": "i3d"}, (3, 16, 112, 112), None, None),
-    "i3d_16x224": ({"model": "i3d"}, (3, 16, 224, 224), 1.74, 0.69),
-    "i3d_64x224": ({"model": "i3d"}, (3, 64, 224, 224), None, None),
-    "r3d18_16x112": ({"model": "resnet3d", "model_depth": 18}, (3, 16, 112, 112), None, None),
-    "r3d50_16x112": ({"model": "resnet3d", "model_depth": 50}, (3, 16, 112, 112), 0.78, 0.25),
-    "tsn50_3x224": ({"model": "tsn", "model_depth": 50, "num_segments": 3}, (3, 3, 224, 224), 0.68, 0.18),
+    "i3d_16x112": ({"model": "i3d"}, (3, 16, 112, 112), ("TorchI3D", {})),
+    "i3d_16x224": ({"model": "i3d"}, (3, 16, 224, 224), ("TorchI3D", {})),
+    "i3d_64x224": ({"model": "i3d"}, (3, 64, 224, 224), ("TorchI3D", {})),
+    "r3d18_16x112": ({"model": "resnet3d", "model_depth": 18}, (3, 16, 112, 112), ("TorchResNet3d", {"depth": 18})),
+    "r3d50_16x112": ({"model": "resnet3d", "model_depth": 50}, (3, 16, 112, 112), ("TorchResNet3d", {"depth": 50})),
+    "tsn50_3x224": ({"model": "tsn", "model_depth": 50, "num_segments": 3}, (3, 3, 224, 224), ("TorchTSN", {})),
 }
-GROUPS = {"i3d": ["i3d_16x112", "i3d_16x224", "i3d_64x224"], "r3d18": ["r3d18_16x112"],
-          "r3d50": ["r3d50_16x112"], "tsn50": ["tsn50_3x224"]}
+DEFAULT_CASES = "i3d_16x224,r3d50_16x112,tsn50_3x224"
+
+
+def case_input(case: str, batch: int):
+    """The same random clips and labels for both sides."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch,) + CASES[case][1]).astype(np.float32)
+    return x, rng.integers(0, NUM_CLASSES, batch)
 
 
 def build_case(case: str, batch: int):
-    """``(network, train step cell, input, labels)`` of one case: random input of the model's
-    layout, softmax cross-entropy and SGD with momentum (the PyTorch references' set-up)."""
+    """``(network, train step cell, input, labels)`` of the zoo's side of ``case``: softmax
+    cross-entropy and SGD with momentum."""
     import mindspore as ms
     import mindspore.nn as nn
-    import numpy as np
 
     from src.config import load_config
     from src.models import build_model_from_config
 
     ms.set_seed(0)
-    kwargs, shape, _, _ = CASES[case]
-    net = build_model_from_config(load_config("", dict(kwargs, num_classes=101, dropout_keep_prob=1.0)))
-    rng = np.random.default_rng(0)
-    x = ms.Tensor(rng.standard_normal((batch,) + shape).astype(np.float32))
-    y = ms.Tensor(rng.integers(0, 101, batch).astype(np.int32))
+    net = build_model_from_config(load_config("", dict(CASES[case][0], num_classes=NUM_CLASSES,
+                                                       dropout_keep_prob=1.0)))
+    x, y = case_input(case, batch)
     loss_net = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
     train = nn.TrainOneStepCell(loss_net, nn.Momentum(net.trainable_params(), 0.001, 0.9))
     train.set_train(True)
-    return net, train, x, y
+    return net, train, ms.Tensor(x), ms.Tensor(y.astype(np.int32))
 
 
-def measure(case: str, batch: int, mode: str, steps: int, threads: int) -> dict:
-    """Run inside the child process: time train steps and inference of one case."""
+def _mindspore_steps(case: str, batch: int, threads: int):
     import mindspore as ms
-    import numpy as np
 
-    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    ms.set_context(mode=ms.GRAPH_MODE, runtime_num_threads=threads)
     ms.set_device("CPU")
-    if threads:
-        ms.set_context(runtime_num_threads=threads)
     net, train, x, y = build_case(case, batch)
-    start = time.perf_counter()
-    train(x, y).asnumpy()
-    first_train = time.perf_counter() - start
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
+
+    def train_step():
+        net.set_train(True)
         train(x, y).asnumpy()
-        times.append(time.perf_counter() - start)
-    net.set_train(False)
-    start = time.perf_counter()
-    net(x).asnumpy()
-    first_infer = time.perf_counter() - start
-    infer = []
-    for _ in range(steps):
-        start = time.perf_counter()
+
+    def infer_step():
+        net.set_train(False)
         net(x).asnumpy()
-        infer.append(time.perf_counter() - start)
-    train_s, infer_s = float(np.median(times)), float(np.median(infer))
-    return {"case": case, "batch": batch, "mode": mode, "train_step_s": round(train_s, 4),
-            "first_train_step_s": round(first_train, 2), "inference_s": round(infer_s, 4),
-            "first_inference_s": round(first_infer, 2), "inference_clips_per_s": round(batch / infer_s, 2),
-            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)}
+    return train_step, infer_step
 
 
-def run_case(case: str, batch: int, mode: str, steps: int, threads: int = 0) -> dict:
-    command = [sys.executable, os.path.abspath(__file__), "--child", f"{case},{batch},{mode},{steps},{threads}"]
-    env = dict(os.environ, PYTHONPATH=ROOT, GLOG_v="3")
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        return {"case": case, "batch": batch, "mode": mode, "error": done.stderr.strip().splitlines()[-1]}
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    _, _, torch_train, torch_infer = CASES[case]
-    if torch_train and batch == 1:
-        result["pytorch_train_s"], result["pytorch_inference_s"] = torch_train, torch_infer
-        result["train_ratio"] = round(result["train_step_s"] / torch_train, 2)
-        result["inference_ratio"] = round(result["inference_s"] / torch_infer, 2)
+def _torch_steps(case: str, batch: int, threads: int):
+    import torch
+
+    from benchmarks import torch_models
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    class_name, kwargs = CASES[case][2]
+    model = getattr(torch_models, class_name)(num_classes=NUM_CLASSES, **kwargs)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    x, y = case_input(case, batch)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def train_step():
+        model.train()
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    def infer_step():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    return train_step, infer_step
+
+
+def count_flops(case: str, batch: int) -> dict:
+    """FLOPs of one training step and one inference pass, counted on the PyTorch twin."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks import torch_models
+
+    class_name, kwargs = CASES[case][2]
+    model = getattr(torch_models, class_name)(num_classes=NUM_CLASSES, **kwargs)
+    x, y = case_input(case, batch)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    train = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()
+        model(x)
+    return {"train": int(train), "inference": int(counter.get_total_flops())}
+
+
+def matmul_ceiling(threads: int, size: int = 2048, repeats: int = 7) -> float:
+    """GFLOP/s of a float32 ``size`` x ``size`` matmul (PyTorch's BLAS), the median of ``repeats``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - start)
+    return 2.0 * size ** 3 / float(np.median(times)) / 1e9
+
+
+def _reply(payload) -> None:
+    print(REPLY + json.dumps(payload), flush=True)
+
+
+def worker(side: str, case: str, batch: int, threads: int) -> None:
+    """A worker process: build, compile and warm up, then answer ``train N`` / ``infer N`` with
+    the N step times, ``quit`` with the peak resident memory."""
+    steps = (_mindspore_steps if side == "mindspore" else _torch_steps)(case, batch, threads)
+    started = time.perf_counter()
+    for step in steps:
+        step()
+    warmup = time.perf_counter() - started
+    _reply({"ready": True, "warmup_s": round(warmup, 2)})
+    runs = dict(zip(("train", "infer"), steps))
+    for line in sys.stdin:
+        command, *count = line.split()
+        if command == "quit":
+            break
+        times = []
+        for _ in range(int(count[0])):
+            start = time.perf_counter()
+            runs[command]()
+            times.append(time.perf_counter() - start)
+        _reply({"times": times})
+    _reply({"peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)})
+
+
+class Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, side: str, case: str, batch: int, threads: int):
+        env = dict(os.environ, PYTHONPATH=ROOT, GLOG_v="3", OMP_NUM_THREADS=str(threads))
+        self.side = side
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", f"{side},{case},{batch},{threads}"],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def read(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith(REPLY):
+                return json.loads(line[len(REPLY):])
+        raise RuntimeError(f"the {self.side} worker stopped: {self.process.stderr.read().strip()[-2000:]}")
+
+    def ask(self, command: str) -> dict:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.read()
+
+    def close(self) -> dict:
+        reply = self.ask("quit")
+        self.process.wait()
+        return reply
+
+
+def compare(case: str, batch: int, rounds: int, steps: int, threads: int) -> dict:
+    """Alternate the two sides of ``case`` and summarise (see the module docstring)."""
+    workers = [Worker("mindspore", case, batch, threads), Worker("pytorch", case, batch, threads)]
+    try:
+        warmups = {w.side: w.read()["warmup_s"] for w in workers}
+        per_round = {(w.side, kind): [] for w in workers for kind in ("train", "infer")}
+        for _ in range(rounds):
+            for kind in ("train", "infer"):
+                for w in workers:
+                    per_round[(w.side, kind)].append(w.ask(f"{kind} {steps}")["times"])
+        memory = {w.side: w.close()["peak_rss_gib"] for w in workers}
+    finally:
+        for w in workers:
+            w.process.kill()
+    flops = count_flops(case, batch)
+    result = {"case": case, "batch": batch, "rounds": rounds, "steps_per_round": steps, "threads": threads,
+              "warmup_s": warmups, "peak_rss_gib": memory}
+    for kind, flop_key in (("train", "train"), ("infer", "inference")):
+        medians = {side: float(np.median(np.concatenate(per_round[(side, kind)]))) for side in ("mindspore", "pytorch")}
+        round_ratios = [float(np.median(a) / np.median(b))
+                        for a, b in zip(per_round[("mindspore", kind)], per_round[("pytorch", kind)])]
+        result[kind] = {"median_s": medians, "ratio_of_medians": medians["mindspore"] / medians["pytorch"],
+                        "round_ratios": round_ratios, "gflop": flops[flop_key] / 1e9,
+                        "gflops_per_s": {side: flops[flop_key] / 1e9 / t for side, t in medians.items()}}
     return result
 
 
-def main() -> None:
+def format_row(row: dict, kind: str) -> str:
+    part = row[kind]
+    ratios = part["round_ratios"]
+    return (f"{row['case']:14} {row['batch']:>5} {kind:>6} {part['median_s']['mindspore']:9.3f} "
+            f"{part['median_s']['pytorch']:9.3f} {part['ratio_of_medians']:6.2f} "
+            f"{min(ratios):5.2f}-{max(ratios):<5.2f} {part['gflop']:7.1f} "
+            f"{part['gflops_per_s']['mindspore']:7.1f} {part['gflops_per_s']['pytorch']:7.1f}")
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="i3d,r3d18,r3d50,tsn50", help="groups: " + ",".join(GROUPS))
-    parser.add_argument("--modes", default="graph,pynative", help="graph and/or pynative")
-    parser.add_argument("--batches", default="1,2")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up step")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="MindSpore runtime threads (runtime_num_threads; 0 = MindSpore's default)")
-    parser.add_argument("--quick", action="store_true", help="skip the 64-frame I3D case and PyNative")
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated: " + ", ".join(CASES))
+    parser.add_argument("--batches", default="1", help="comma-separated batch sizes")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the two sides")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps of each kind per turn")
+    parser.add_argument("--threads", type=int, default=2, help="threads of both sides")
     parser.add_argument("--output", default="recognizers.json", help="file name in benchmarks/results/")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        case, batch, mode, steps, threads = args.child.split(",")
-        print(json.dumps(measure(case, int(batch), mode, int(steps), int(threads))))
-        return
-    cases = [c for group in args.cases.split(",") for c in GROUPS[group]]
-    modes = ["graph"] if args.quick else args.modes.split(",")
-    if args.quick:
-        cases = [c for c in cases if c != "i3d_64x224"]
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        side, case, batch, threads = args.worker.split(",")
+        worker(side, case, int(batch), int(threads))
+        return 0
+    unknown = [case for case in args.cases.split(",") if case not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
+    ceiling_before = matmul_ceiling(args.threads)
+    print(f"float32 matmul ceiling ({args.threads} threads): {ceiling_before:.1f} GFLOP/s")
+    print(f"{'case':14} {'batch':>5} {'kind':>6} {'zoo s':>9} {'torch s':>9} {'ratio':>6} {'rounds':>11} "
+          f"{'GFLOP':>7} {'zoo GF/s':>8} {'torch GF/s':>8}")
     rows = []
-    header = f"{'case':14} {'batch':>5} {'mode':>8} {'train s':>8} {'torch':>6} {'ratio':>6} {'infer s':>8} " \
-             f"{'clips/s':>8} {'ratio':>6} {'compile s':>9} {'peak GiB':>8}"
-    print(header)
-    for case in cases:
+    for case in args.cases.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            for mode in modes:
-                row = run_case(case, batch, mode, args.steps, args.threads)
-                rows.append(row)
-                if "error" in row:
-                    print(f"{case:14} {batch:>5} {mode:>8} error: {row['error']}")
-                    continue
-                print(f"{case:14} {batch:>5} {mode:>8} {row['train_step_s']:8.3f} {row.get('pytorch_train_s', ''):>6} "
-                      f"{row.get('train_ratio', ''):>6} {row['inference_s']:8.3f} {row['inference_clips_per_s']:8.2f} "
-                      f"{row.get('inference_ratio', ''):>6} {row['first_train_step_s']:9.1f} {row['peak_rss_gib']:8.2f}",
-                      flush=True)
+            row = compare(case, batch, args.rounds, args.steps, args.threads)
+            rows.append(row)
+            for kind in ("train", "infer"):
+                print(format_row(row, kind), flush=True)
+    ceiling_after = matmul_ceiling(args.threads)
+    print(f"float32 matmul ceiling after the cases: {ceiling_after:.1f} GFLOP/s")
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, args.output), "w", encoding="utf-8") as handle:
-        json.dump({"machine": f"{os.cpu_count()} cores", "rows": rows}, handle, indent=1)
-    print(f"written {os.path.join(RESULTS, args.output)}")
+    path = os.path.join(RESULTS, args.output)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"machine": f"{os.cpu_count()} cores", "matmul_ceiling_gflops": [ceiling_before, ceiling_after],
+                   "rows": rows}, handle, indent=1)
+    print(f"written {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
