@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 import mindspore as ms
 from mindspore import Tensor, nn
 
+from benchmarks.torch_models import TorchResNet3d
 from src.config import load_config
 from src.models import build_model_from_config, create_model
 from src.models.registry import model_kwargs_from_config
@@ -26,85 +26,6 @@ def graph_mode():
 
 def trainable_count(net) -> int:
     return int(sum(param.size for param in net.trainable_params()))
-
-
-# --- an independent PyTorch reference of the 3D-ResNets-PyTorch layout --------------------------
-
-class TorchBasicBlock(torch.nn.Module):
-    expansion = 1
-
-    def __init__(self, in_planes, planes, stride, downsample):
-        super().__init__()
-        self.conv1 = torch.nn.Conv3d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = torch.nn.BatchNorm3d(planes)
-        self.conv2 = torch.nn.Conv3d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = torch.nn.BatchNorm3d(planes)
-        self.downsample = downsample
-
-    def forward(self, x):
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
-class TorchBottleneck(torch.nn.Module):
-    expansion = 4
-
-    def __init__(self, in_planes, planes, stride, downsample):
-        super().__init__()
-        self.conv1 = torch.nn.Conv3d(in_planes, planes, 1, bias=False)
-        self.bn1 = torch.nn.BatchNorm3d(planes)
-        self.conv2 = torch.nn.Conv3d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = torch.nn.BatchNorm3d(planes)
-        self.conv3 = torch.nn.Conv3d(planes, planes * 4, 1, bias=False)
-        self.bn3 = torch.nn.BatchNorm3d(planes * 4)
-        self.downsample = downsample
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
-class TorchZeroPad(torch.nn.Module):
-    def __init__(self, out_planes, stride):
-        super().__init__()
-        self.out_planes, self.stride = out_planes, stride
-
-    def forward(self, x):
-        out = F.avg_pool3d(x, kernel_size=1, stride=self.stride)
-        pad = torch.zeros(out.shape[0], self.out_planes - out.shape[1], *out.shape[2:])
-        return torch.cat([out, pad], dim=1)
-
-
-class TorchResNet3d(torch.nn.Module):
-    LAYOUT = {10: (TorchBasicBlock, [1, 1, 1, 1]), 18: (TorchBasicBlock, [2, 2, 2, 2]),
-              50: (TorchBottleneck, [3, 4, 6, 3])}
-
-    def __init__(self, depth, num_classes, in_channels=3, shortcut="B"):
-        super().__init__()
-        block, counts = self.LAYOUT[depth]
-        self.conv1 = torch.nn.Conv3d(in_channels, 64, (7, 7, 7), (1, 2, 2), (3, 3, 3), bias=False)
-        self.bn1 = torch.nn.BatchNorm3d(64)
-        self.in_planes = 64
-        for index, (planes, count) in enumerate(zip((64, 128, 256, 512), counts)):
-            stride = 1 if index == 0 else 2
-            out_planes = planes * block.expansion
-            downsample = None
-            if stride != 1 or self.in_planes != out_planes:
-                downsample = (TorchZeroPad(out_planes, stride) if shortcut == "A" else torch.nn.Sequential(
-                    torch.nn.Conv3d(self.in_planes, out_planes, 1, stride, bias=False),
-                    torch.nn.BatchNorm3d(out_planes)))
-            blocks = [block(self.in_planes, planes, stride, downsample)]
-            blocks += [block(out_planes, planes, 1, None) for _ in range(1, count)]
-            self.in_planes = out_planes
-            setattr(self, f"layer{index + 1}", torch.nn.Sequential(*blocks))
-        self.fc = torch.nn.Linear(512 * block.expansion, num_classes)
-
-    def forward(self, x):
-        x = F.max_pool3d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(x.mean(dim=(2, 3, 4)))
 
 
 def randomised_torch_net(depth, num_classes, in_channels=3, shortcut="B", seed=0):
