@@ -225,7 +225,8 @@ def test_frames_bad_videos_are_reported(demo, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "2 done, 0 skipped (already complete), 1 with warnings, 2 failed" in captured.out
     assert "garbage.avi" in captured.err and "empty.avi" in captured.err
-    assert re.search(r"decoded only \d+ of the 12 frames declared by .*truncated\.avi", captured.err)
+    assert re.search(r"truncated\.avi: decoded \d+ of the 12 frames the header declares, up to .* s: the file "
+                     r"is truncated", captured.err)
     jpg = tmp_path / "jpg" / "MoveLeft"
     assert sorted(p.name for p in jpg.iterdir()) == ["good", "truncated"]  # failed videos leave no folder
     assert 0 < int((jpg / "truncated" / "n_frames").read_text()) < FRAMES
@@ -475,7 +476,7 @@ def test_generate_n_frames(frames_root, flow_root, tmp_path, capsys):
 
 @pytest.mark.parametrize("module", [
     "src.tools.data.generate_rgb_jpgs", "src.tools.data.convert_rgb_to_flow", "src.tools.data.ucf101_json",
-    "src.tools.data.hmdb51_json", "src.tools.data.generate_n_frames", "src.tools.convert.pt2ckpt",
+    "src.tools.predict", "src.tools.data.hmdb51_json", "src.tools.data.generate_n_frames", "src.tools.convert.pt2ckpt",
     "src.tools.convert.pdparams2ckpt", "src.tools.cluster", "src.applications.tabletennis", "src.demo",
     "src.demo.make_demo_dataset", "src.demo.make_bmn_demo"])
 def test_cli_help(module):

@@ -365,3 +365,84 @@ def test_pt2ckpt_cli_converts_torchvision_weights_for_flow_tsn(tmp_path):
     np.testing.assert_allclose(saved["backbone.conv1.weight"].asnumpy(),
                                inflate_conv1_for_flow(state["conv1.weight"].numpy(), 10))
     assert saved["fc.weight"].shape == (7, 2048)
+
+
+# --- mmaction2 TSN checkpoints ---------------------------------------------------------------
+
+def mmaction2_checkpoint(torchvision_state):
+    """The same tensors under mmaction2's TSN keys (ConvModule ``.conv`` / ``.bn``, ``cls_head.fc_cls``),
+    wrapped as mmaction2 saves them: ``{"meta": ..., "state_dict": ...}``."""
+    renamed = {}
+    for key, value in torchvision_state.items():
+        parts = key.split(".")
+        if parts[0] == "fc":
+            new_key = "cls_head.fc_cls." + parts[1]
+        elif parts[0] in ("conv1", "bn1"):
+            new_key = "backbone.conv1." + ("conv." if parts[0] == "conv1" else "bn.") + parts[1]
+        elif parts[2] == "downsample":
+            new_key = f"backbone.{'.'.join(parts[:3])}.{'conv' if parts[3] == '0' else 'bn'}.{parts[4]}"
+        else:
+            layer, kind = parts[2][:-1], parts[2][-1]  # conv2 / bn2 -> ConvModule conv2
+            new_key = f"backbone.{parts[0]}.{parts[1]}.conv{kind}.{'conv' if layer == 'conv' else 'bn'}.{parts[3]}"
+        renamed[new_key] = value
+    return {"meta": {"mmaction2_version": "0.24.1", "epoch": 100, "config": "model = dict(type='Recognizer2D')"},
+            "state_dict": renamed}
+
+
+def test_mmaction2_checkpoint_keys_are_the_public_ones():
+    keys = set(mmaction2_checkpoint(torchvision_resnet50_state_dict(num_classes=4))["state_dict"])
+    for key in ("backbone.conv1.conv.weight", "backbone.conv1.bn.running_var", "backbone.layer1.0.conv1.conv.weight",
+                "backbone.layer1.0.conv3.bn.weight", "backbone.layer4.0.downsample.conv.weight",
+                "backbone.layer4.0.downsample.bn.num_batches_tracked", "cls_head.fc_cls.weight",
+                "cls_head.fc_cls.bias"):
+        assert key in keys
+    assert not any(".bn1." in key or "downsample.0" in key or key.startswith("fc.") for key in keys)
+
+
+def test_mmaction2_rgb_tsn_converts_exactly():
+    state = torchvision_resnet50_state_dict(num_classes=6, seed=3)
+    frames = np.random.default_rng(2).random((1, 2, 3, 64, 64), dtype=np.float32)
+    net = create_model("tsn", num_classes=6)
+    params = convert_torch_state_dict(net, net.adapt_torch_state_dict(mmaction2_checkpoint(state), load_fc=True))
+    load_into(net, params)
+    np.testing.assert_allclose(predict(net, frames), torchvision_tsn_logits(state, frames), rtol=1e-3, atol=1e-4)
+
+
+def test_mmaction2_flow_tsn_keeps_its_10_channel_stem():
+    state = torchvision_resnet50_state_dict(num_classes=5, seed=4)
+    state["conv1.weight"] = torch.from_numpy(_conv(np.random.default_rng(5), 64, 10, 7))
+    frames = np.random.default_rng(6).random((1, 2, 10, 64, 64), dtype=np.float32)
+    net = create_model("tsn", num_classes=5, in_channels=10)
+    load_into(net, convert_torch_state_dict(net, net.adapt_torch_state_dict(mmaction2_checkpoint(state), load_fc=True)))
+    np.testing.assert_array_equal(net.backbone.conv1.weight.asnumpy(), state["conv1.weight"].numpy())
+    np.testing.assert_allclose(predict(net, frames), torchvision_tsn_logits(state, frames), rtol=1e-3, atol=1e-4)
+
+
+def test_mmaction2_conversion_reports_bad_keys_and_class_counts():
+    checkpoint = mmaction2_checkpoint(torchvision_resnet50_state_dict(num_classes=400))
+    tensors = checkpoint["state_dict"]
+    tensors["backbone.layer2.1.conv2.gn.weight"] = tensors.pop("backbone.layer2.1.conv2.bn.weight")
+    net = create_model("tsn", num_classes=400)
+    with pytest.raises(ValueError) as error:
+        convert_torch_state_dict(net, net.adapt_torch_state_dict(checkpoint, load_fc=True), source="tsn_k400.pth")
+    message = str(error.value)
+    assert "tsn_k400.pth" in message and "missing (1)" in message and "layer2.1.bn2.weight" in message
+    assert "unexpected (1)" in message and "layer2.1.conv2.gn.weight" in message
+    with pytest.raises(ValueError, match=r"checkpoint has 400 classes, network has 101"):
+        small = create_model("tsn", num_classes=101)
+        convert_torch_state_dict(small, small.adapt_torch_state_dict(mmaction2_checkpoint(
+            torchvision_resnet50_state_dict(num_classes=400)), load_fc=True))
+
+
+def test_pt2ckpt_cli_converts_an_mmaction2_checkpoint(tmp_path, capsys):
+    from src.tools.convert import pt2ckpt
+
+    state = torchvision_resnet50_state_dict(num_classes=4, seed=7)
+    torch.save(mmaction2_checkpoint(state), tmp_path / "tsn_r50_mmaction2.pth")
+    assert pt2ckpt.main(["--model", "tsn", "--num_classes", "4", "--input", str(tmp_path / "tsn_r50_mmaction2.pth"),
+                         "--output", str(tmp_path / "tsn.ckpt")]) == 0
+    assert "converted 267 tensors" in capsys.readouterr().out  # ResNet-50 + fc, BN counters dropped
+    saved = ms.load_checkpoint(str(tmp_path / "tsn.ckpt"))
+    np.testing.assert_array_equal(saved["fc.weight"].asnumpy(), state["fc.weight"].numpy())
+    np.testing.assert_array_equal(saved["backbone.layer1.0.downsample.1.moving_mean"].asnumpy(),
+                                  state["layer1.0.downsample.1.running_mean"].numpy())

@@ -5,10 +5,11 @@ Three index formats are read, each into a list of :class:`VideoRecord`:
 * a Kinetics-style annotation JSON (what ``src.tools.data.ucf101_json`` / ``hmdb51_json`` write) over
   frame folders ``<root>/<label>/<video_id>/``;
 * an mmaction-style list file: ``path num_frames label`` per line (frame folders), or
-  ``path label`` (video files);
+  ``path label`` (video files, or frame folders whose frames are counted from the folder);
 * the official UCF101 split lists (``trainlist01.txt`` with 1-based labels, ``testlist01.txt``
   with paths only) when ``classInd.txt`` lies beside them.
 """
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -44,10 +45,20 @@ class VideoRecord:
     label: int
 
 
+def _open_text(path: str) -> io.StringIO:
+    """The text of ``path``, read like ``open()``; AnnotationError naming it when it is not UTF-8 text."""
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            return io.StringIO(handle.read())
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path} is not a text file ({err.reason} at byte {err.start}): class index and list "
+                              f"files are UTF-8 text, one entry per line") from err
+
+
 def read_class_index(path: str) -> List[str]:
     """``classInd.txt`` (``1 ApplyEyeMakeup`` per line) -> class names in label order."""
     names = {}
-    with open(path, "r", encoding="utf-8") as handle:
+    with _open_text(path) as handle:
         for line_no, line in enumerate(handle, 1):
             parts = line.split()
             if not parts:
@@ -86,13 +97,24 @@ def load_annotation_json(path: str, split: str, video_root: str) -> Tuple[List[V
     return records, labels
 
 
-def load_list_file(path: str, root: str) -> Tuple[List[VideoRecord], List[str]]:
-    """Records from a list file; paths are relative to ``root``.
+def _list_integer(path: str, line_no: int, text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise AnnotationError(f"{path}:{line_no}: {what} {text!r} is not an integer; lines are "
+                              f"'path num_frames label' or 'path label'") from None
+
+
+def load_list_file(path: str, root: str, num_classes: int = 0) -> Tuple[List[VideoRecord], List[str]]:
+    """Records from a list file; paths are relative to ``root``. With ``num_classes`` a label outside
+    0..num_classes-1 is an error naming its line.
 
     ``path num_frames label`` lines describe frame folders (0-based labels, mmaction "rawframes");
-    ``path label`` and ``path`` lines describe video files. When ``classInd.txt`` lies beside the
-    list (the official UCF101 split files), labels are 1-based and a missing label is taken from the
-    class folder of the path. ``num_frames`` is 0 for video files (the reader counts them).
+    ``path label`` and ``path`` lines describe video files or frame folders. When ``classInd.txt``
+    lies beside the list (the official UCF101 split files), labels are 1-based and a missing label is
+    taken from the class folder of the path. ``num_frames`` is 0 when the line has none (the source
+    counts the frames). mmaction2's offset form (``path offset total_frames label``) and multi-label
+    form (``path total_frames label1 label2 ...``) are refused: recognizers here are single-label.
     """
     if not os.path.isfile(path):
         raise AnnotationError(f"list file not found: {path}")
@@ -100,27 +122,37 @@ def load_list_file(path: str, root: str) -> Tuple[List[VideoRecord], List[str]]:
     class_names = read_class_index(class_index_path) if os.path.isfile(class_index_path) else None
     label_offset = 1 if class_names else 0
     records = []
-    with open(path, "r", encoding="utf-8") as handle:
+    with _open_text(path) as handle:
         for line_no, line in enumerate(handle, 1):
             parts = line.split()
             if not parts:
                 continue
             rel_path = parts[0]
             if len(parts) == 3:
-                num_frames, label = int(parts[1]), int(parts[2]) - label_offset
+                num_frames = _list_integer(path, line_no, parts[1], "num_frames")
+                label = _list_integer(path, line_no, parts[2], "label") - label_offset
             elif len(parts) == 2:
-                num_frames, label = 0, int(parts[1]) - label_offset
+                num_frames, label = 0, _list_integer(path, line_no, parts[1], "label") - label_offset
             elif len(parts) == 1 and class_names:
                 class_dir = rel_path.replace("\\", "/").split("/")[0]
                 if class_dir not in class_names:
                     raise AnnotationError(f"{path}:{line_no}: class folder {class_dir!r} is not in {class_index_path}")
                 num_frames, label = 0, class_names.index(class_dir)
+            elif len(parts) > 3:
+                raise AnnotationError(f"{path}:{line_no}: {len(parts)} columns: mmaction2's offset form "
+                                      f"('path offset total_frames label') and multi-label form ('path "
+                                      f"total_frames label1 label2 ...') are not supported; write "
+                                      f"'path num_frames label' (one label per video)")
             else:
                 raise AnnotationError(f"{path}:{line_no}: expected 'path num_frames label' or 'path label', "
                                       f"got {line.strip()!r}")
             if label < 0 or (class_names and label >= len(class_names)):
                 raise AnnotationError(f"{path}:{line_no}: label {label + label_offset} is outside "
                                       f"{class_index_path if class_names else 'the valid range'}")
+            if num_classes and not class_names and label >= num_classes:
+                raise AnnotationError(f"{path}:{line_no}: label {label} is not below num_classes {num_classes} "
+                                      f"(labels are 0-based): fix this line, or set --num_classes if the dataset "
+                                      f"really has more classes")
             video_id = os.path.splitext(os.path.basename(rel_path.rstrip("/")))[0]
             records.append(VideoRecord(video_id, os.path.join(root, rel_path), num_frames, label))
     if not records:
@@ -139,6 +171,7 @@ def drop_missing(records: List[VideoRecord], what: str) -> List[VideoRecord]:
         warnings.warn(f"{len(missing)} of {len(records)} {what} are missing and skipped: {shown} "
                       f"(extract them with src.tools.data.generate_rgb_jpgs / convert_rgb_to_flow)")
     if not present:
-        raise AnnotationError(f"none of the {len(records)} {what} exist (first expected at {records[0].path})")
+        raise AnnotationError(f"none of the {len(records)} {what} exist (first expected at {records[0].path}): "
+                              f"check --video_path, the root the annotation's paths are relative to")
     return present
 

@@ -8,6 +8,9 @@ only); each task's ``create_dataset`` (:mod:`src.tasks`) picks its source. Worke
 processes hand items over in shared memory whose rows MindSpore (>= 2.6) sizes dynamically, so
 64x224x224 clips and 25-segment TenCrop test items pass without a fixed row limit.
 """
+import functools
+import multiprocessing
+import os
 import warnings
 from typing import List, Optional, Sequence
 
@@ -15,12 +18,15 @@ import mindspore.dataset as ds
 import numpy as np
 
 from src.config import stream_config
+from src.utils.runtime import get_logger
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
 from .pipelines import build_pipeline, frames_needed
-from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader, count_video_frames
+from .frame_counts import folder_frame_count, video_frame_counts
+from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader
 
-__all__ = ["VideoClipSource", "build_video_source", "create_video_dataset", "dataset_from_source"]
+__all__ = ["VideoClipSource", "build_video_source", "create_video_dataset", "dataset_from_source",
+           "usable_workers"]
 
 
 class VideoClipSource:
@@ -81,25 +87,60 @@ class VideoClipSource:
         return tuple(outputs) + ((label, np.int32(index)) if self.test_mode else (label,))
 
 
+def _shown(items: Sequence[str]) -> str:
+    return "; ".join(items[:3]) + (" ..." if len(items) > 3 else "")
+
+
+def _count_video_files(records: List[VideoRecord], root: str) -> List[VideoRecord]:
+    """Decoder frame counts of video files (cached beside them); unreadable videos are dropped and
+    short decodes reported, each kind in one counted warning."""
+    counts = video_frame_counts([record.path for record in records], root)
+    short = [f"{record.path}: {counts[record.path].problem()}" for record in records if counts[record.path].problem()]
+    if short:
+        warnings.warn(f"{len(short)} of {len(records)} videos decode fewer frames than their header declares; "
+                      f"the decoded frames are used: {_shown(short)}")
+    for record in records:
+        record.num_frames = counts[record.path].frames
+    return _drop_empty(records, "videos cannot be decoded")
+
+
+def _count_frame_folders(records: List[VideoRecord], modality: str, template: str) -> List[VideoRecord]:
+    """Frame counts of frame folders: a count from the annotation is an RGB count (a flow folder holds
+    one frame fewer); without one the folder is counted (``n_frames``, else files named by ``template``)."""
+    files = [record.path for record in records if not os.path.isdir(record.path)]
+    if files:
+        raise AnnotationError(f"{len(files)} entries of the list are files, not frame folders ({_shown(files)}); "
+                              f"set data_source to 'video' to decode video files")
+    axis = "x" if modality == "flow" else ""
+    for record in records:
+        if record.num_frames:
+            record.num_frames = max(record.num_frames - 1, 0) if modality == "flow" else record.num_frames
+        else:
+            record.num_frames = folder_frame_count(record.path, template, axis)
+    return _drop_empty(records, f"frame folders hold no frame named like {template!r} and no n_frames file")
+
+
+def _drop_empty(records: List[VideoRecord], what: str) -> List[VideoRecord]:
+    empty = [record.path for record in records if record.num_frames <= 0]
+    if empty:
+        warnings.warn(f"{len(empty)} of {len(records)} {what} and are skipped: {_shown(empty)}")
+    kept = [record for record in records if record.num_frames > 0]
+    if not kept:
+        raise AnnotationError(f"none of the {len(records)} videos has a frame to read ({what}; first: {empty[0]})")
+    return kept
+
+
 def _stream_records(cfg, split: str, modality: str, root: str, annotation: str):
     """Records and class names of one stream, with missing and unreadable videos dropped."""
     if cfg.data_source == "frames":
         records, class_names = load_annotation_json(annotation, split, root)
-        if modality == "flow":  # flow folders hold one frame fewer than their RGB folder
-            for record in records:
-                record.num_frames = max(record.num_frames - 1, 0)
     else:
-        records, class_names = load_list_file(annotation, root)
+        records, class_names = load_list_file(annotation, root, cfg.finetune_num_classes or cfg.num_classes)
     records = drop_missing(records, f"{modality} videos of {annotation}")
     if cfg.data_source == "video":
-        for record in records:
-            record.num_frames = count_video_frames(record.path)
-        unreadable = [r.path for r in records if r.num_frames <= 0]
-        if unreadable:
-            warnings.warn(f"{len(unreadable)} videos cannot be decoded and are skipped: "
-                          f"{', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}")
-            records = [r for r in records if r.num_frames > 0]
-    return records, class_names
+        return _count_video_files(records, root), class_names
+    template = cfg.flow_template if modality == "flow" else cfg.rgb_template
+    return _count_frame_folders(records, modality, template), class_names
 
 
 def _annotation_for(cfg, split: str, joint_flow: bool) -> str:
@@ -115,8 +156,8 @@ def _reader(cfg, modality: str):
         if cfg.data_source == "video":
             raise ValueError("flow needs precomputed flow frames: set data_source to 'frames' or 'list' "
                              "and extract flow with `python -m src.tools.data.convert_rgb_to_flow`")
-        return FlowFrameReader(cfg.flow_template)
-    return VideoFileReader() if cfg.data_source == "video" else RGBFrameReader(cfg.rgb_template)
+        return FlowFrameReader(cfg.flow_template, cfg.frame_start_index)
+    return VideoFileReader() if cfg.data_source == "video" else RGBFrameReader(cfg.rgb_template, cfg.frame_start_index)
 
 
 def _warn_short(records: List[VideoRecord], needed: int, what: str) -> None:
@@ -160,12 +201,27 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
         streams[1]["records"] = [flow_by_id[r.video_id] for r in streams[0]["records"]]
         if not common:
             raise AnnotationError("the RGB and flow annotations share no video")
-    if len(class_names) != cfg.num_classes and cfg.finetune_num_classes in (0, len(class_names)):
-        raise AnnotationError(f"{cfg.annotation_path} has {len(class_names)} classes but num_classes is "
-                              f"{cfg.num_classes}; set --num_classes {len(class_names)} (or "
-                              f"--finetune_num_classes {len(class_names)} to fine-tune)")
+    network_classes = cfg.finetune_num_classes or cfg.num_classes  # what the trained network predicts
+    if len(class_names) != network_classes:
+        if cfg.finetune_num_classes:
+            fix = (f"finetune_num_classes is {cfg.finetune_num_classes}; set --finetune_num_classes "
+                   f"{len(class_names)}")
+        else:
+            fix = (f"num_classes is {cfg.num_classes}; set --num_classes {len(class_names)} (or "
+                   f"--finetune_num_classes {len(class_names)} to fine-tune)")
+        raise AnnotationError(f"{cfg.annotation_path} has {len(class_names)} classes but {fix}")
     _warn_short(streams[0]["records"], frames_wanted, f"{split} videos")
     return VideoClipSource(streams, class_names, cfg.seed, test_mode=split != "train")
+
+
+@functools.lru_cache(maxsize=None)
+def usable_workers(requested: int) -> int:
+    """``requested`` loader workers, at least 1 and at most the CPU cores (MindSpore refuses more);
+    a lowered count is noted once in the log."""
+    cores = multiprocessing.cpu_count()  # the bound MindSpore checks num_parallel_workers against
+    if requested > cores:
+        get_logger().info(f"note: num_workers {requested} lowered to {cores}, the CPU cores of this machine")
+    return min(max(1, requested), cores)
 
 
 def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: int = 1,
@@ -173,7 +229,7 @@ def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: i
     """Wrap a random-access ``source`` (with ``column_names()``) in a batched GeneratorDataset: shuffled
     with ``drop_remainder`` on 'train', in order otherwise; python workers; sharded over ranks."""
     train = split == "train"
-    workers = max(1, cfg.num_workers)
+    workers = usable_workers(cfg.num_workers)
     sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
     dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=train,
                                   num_parallel_workers=workers, python_multiprocessing=workers > 1, **sharding)

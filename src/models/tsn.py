@@ -9,13 +9,19 @@ classifier is linear) and is how PaddleVideo's ppTSNHead computes it.
 
 Parameter names: ``backbone.<ResNet2d names>`` and ``fc.weight`` / ``fc.bias``, so a torchvision
 ResNet-50 state dict maps onto "tsn" with one rename (``backbone.`` dropped; see
-``TORCH_KEY_RENAMES``). PaddleVideo PP-TSN weights are converted by ``src.tools.convert.pdparams2ckpt``.
+``TORCH_KEY_RENAMES``). mmaction2 TSN checkpoints (``{"meta": ..., "state_dict": ...}`` with
+``backbone.conv1.conv.weight``, ``backbone.layer1.0.conv1.bn.*``, ``backbone.layer1.0.downsample.conv.*``,
+``cls_head.fc_cls.*``: mmcv ConvModules around each conv + BN) are renamed to that layout first
+(:func:`mmaction2_to_torchvision`), RGB and flow alike (a flow TSN's stem already takes 10 channels).
+PaddleVideo PP-TSN weights are converted by ``src.tools.convert.pdparams2ckpt``.
 
 Partial BN (``partial_bn=True``, TSN paper section 3.2): every BatchNorm but the first one of the
 backbone normalises with its moving statistics in training too, never updates them, and its
 gamma/beta are not trainable (``requires_grad=False``, so ``trainable_params()`` leaves them out).
 The first BN keeps adapting, which matters for flow input whose statistics differ from ImageNet.
 """
+
+import re
 
 import numpy as np
 from mindspore import nn
@@ -25,7 +31,35 @@ from .registry import in_channels_for, register_model
 from .resnet2d import ResNet2d
 from .weights import ms_to_torch_name, unwrap_torch_state_dict
 
-__all__ = ["TSN", "tsn", "pptsn", "inflate_conv1_for_flow", "freeze_bn_except_first"]
+__all__ = ["TSN", "tsn", "pptsn", "inflate_conv1_for_flow", "freeze_bn_except_first", "mmaction2_to_torchvision"]
+
+# mmaction2's ResNet wraps each conv + BN in a ConvModule (``.conv`` / ``.bn``) and its TSNHead
+# names the classifier ``fc_cls``; these rules give torchvision's names (mmaction2 maps them the
+# same way when it loads torchvision weights).
+MMACTION2_KEY_RENAMES = [
+    (r"^backbone\.", ""),
+    (r"^(layer\d+\.\d+\.downsample)\.conv\.", r"\1.0."),
+    (r"^(layer\d+\.\d+\.downsample)\.bn\.", r"\1.1."),
+    (r"^((?:layer\d+\.\d+\.)?)conv(\d)\.conv\.", r"\1conv\2."),
+    (r"^((?:layer\d+\.\d+\.)?)conv(\d)\.bn\.", r"\1bn\2."),
+    (r"^cls_head\.fc_cls\.", "fc."),
+]
+MMACTION2_STEM_KEY = "backbone.conv1.conv.weight"
+
+
+def mmaction2_to_torchvision(tensors: dict) -> dict:
+    """An mmaction2 TSN state dict under torchvision ResNet names (other state dicts unchanged).
+
+    Keys no rule knows are kept as they are, so the strict conversion reports them.
+    """
+    if MMACTION2_STEM_KEY not in tensors:
+        return dict(tensors)
+    renamed = {}
+    for key, value in tensors.items():
+        for pattern, replacement in MMACTION2_KEY_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        renamed[key] = value
+    return renamed
 
 
 def inflate_conv1_for_flow(rgb_weight, in_channels: int) -> np.ndarray:
@@ -113,6 +147,7 @@ class TSN(nn.Cell):
     def adapt_torch_state_dict(self, state_dict, load_fc: bool = False) -> dict:
         """A PyTorch-layout backbone state dict made to fit this network, before strict conversion.
 
+        * an mmaction2 TSN checkpoint is renamed to torchvision's layout (:func:`mmaction2_to_torchvision`);
         * a 3-channel stem filter is inflated (:func:`inflate_conv1_for_flow`) when the network
           takes another channel count (flow, or several RGB frames per segment);
         * ``load_fc=False`` (the usual case: ImageNet's classes are not the target classes) keeps
@@ -121,7 +156,7 @@ class TSN(nn.Cell):
         Other keys are left alone, so unknown or missing ones still surface in the strict report.
         """
         renames = self.TORCH_KEY_RENAMES
-        adapted = dict(unwrap_torch_state_dict(state_dict))
+        adapted = mmaction2_to_torchvision(unwrap_torch_state_dict(state_dict))
         stem = next(param for param in self.backbone.get_parameters() if len(param.shape) == 4)
         stem_key = ms_to_torch_name(stem.name, renames)
         stem_weight = adapted.get(stem_key)

@@ -56,23 +56,25 @@ def predict_dataset(nets: Sequence, dataset, desc: str = "eval"):
 
 
 def write_results(metrics: Dict, labels: np.ndarray, video_scores: np.ndarray, class_names: Sequence[str],
-                  out_dir: str, tag: str) -> Dict:
-    """Save ``results.json`` (metrics + per-video predictions) and the confusion-matrix PNG."""
+                  out_dir: str, tag: str, video_ids: Sequence[str], checkpoint: str = "") -> Dict:
+    """Save ``results.json`` (metrics + per-video predictions by video name) and the confusion-matrix PNG
+    (titled with ``checkpoint``, the weights evaluated, when given)."""
     os.makedirs(out_dir, exist_ok=True)
     predictions = video_scores.argmax(axis=1)
     matrix = confusion_matrix(labels, predictions, video_scores.shape[1])
     png = plot_confusion_matrix(matrix, class_names, os.path.join(out_dir, f"confusion_{tag}.png"),
-                                title=f"{tag}: top-1 {metrics['top1']:.2f}%")
+                                title=f"{tag}: top-1 {metrics['top1']:.2f}%", checkpoint=checkpoint)
     payload = dict(metrics, confusion_png=os.path.basename(png),
-                   predictions=[{"index": i, "label": int(l), "pred": int(p)}
-                                for i, (l, p) in enumerate(zip(labels, predictions))])
+                   predictions=[{"video": str(video), "label": int(label), "pred": int(pred),
+                                 "label_name": class_names[label], "pred_name": class_names[pred]}
+                                for video, label, pred in zip(video_ids, labels, predictions)])
     with open(os.path.join(out_dir, "results.json" if tag in ("rgb", "flow", "joint") else f"results_{tag}.json"),
               "w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=1)
     return metrics
 
 
-def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None) -> Dict:
+def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None, checkpoint: str = "") -> Dict:
     """Evaluate one stream (``{mode: net}``) or both (``{"rgb": .., "flow": ..}``) on the val split.
 
     Returns the metrics (top1, top5, mean_class_accuracy, clip_top1 — per stream and, for two
@@ -88,26 +90,42 @@ def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None) 
                                                    cfg.rgb_weight)
     metrics["seconds"] = round(time.time() - start, 2)
     if out_dir:
-        write_results(metrics, labels, final_scores, source.class_names, out_dir, "joint" if joint else cfg.mode)
+        write_results(metrics, labels, final_scores, source.class_names, out_dir, "joint" if joint else cfg.mode,
+                      [record.video_id for record in source.records], checkpoint)
     return metrics
 
 
 def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
-    """Evaluate every ``*.ckpt`` of ``folder`` (sorted by name) and write ``summary.txt``."""
+    """Evaluate every ``*.ckpt`` of ``folder`` (sorted by name) and write ``summary.txt``.
+
+    A checkpoint that cannot be loaded is reported in the summary (and logged) and the others are
+    still evaluated; ``summary.txt`` is rewritten after each checkpoint, so results already computed
+    survive a later failure. Returns the rows of the checkpoints that were evaluated; raises
+    ValueError when none could be.
+    """
     checkpoints = sorted(glob.glob(os.path.join(folder, "*.ckpt")))
     if not checkpoints:
         raise FileNotFoundError(f"no .ckpt files in {folder}")
     source = build_video_source(cfg, "val")
-    rows = []
-    for checkpoint in checkpoints:
-        net = load_network(cfg, checkpoint)
-        metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source)
-        rows.append(dict(metrics, checkpoint=os.path.basename(checkpoint)))
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "summary.txt"), "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(f"{row['checkpoint']}\ttop1 {row['top1']:.2f}\ttop5 {row['top5']:.2f}\t"
-                         f"mean_class {row['mean_class_accuracy']:.2f}\n")
+    summary_path = os.path.join(out_dir, "summary.txt")
+    rows, lines = [], []
+    for checkpoint in checkpoints:
+        name = os.path.basename(checkpoint)
+        try:
+            net = load_network(cfg, checkpoint)
+        except (ValueError, OSError) as err:
+            get_logger().error(f"skipping {checkpoint}: {err}")
+            lines.append(f"{name}	FAILED	{str(err).splitlines()[0]}")
+        else:
+            metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source)
+            rows.append(dict(metrics, checkpoint=name))
+            lines.append(f"{name}	top1 {metrics['top1']:.2f}	top5 {metrics['top5']:.2f}	"
+                         f"mean_class {metrics['mean_class_accuracy']:.2f}")
+        with open(summary_path, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+    if not rows:
+        raise ValueError(f"none of the {len(checkpoints)} checkpoints in {folder} could be loaded; see {summary_path}")
     return rows
 
 
@@ -118,11 +136,13 @@ def evaluate_recognizer(cfg, out_dir: str) -> Dict:
         if not (cfg.rgb_path and cfg.flow_path):
             raise ValueError("joint evaluation needs --rgb_path and --flow_path (the two checkpoints)")
         nets = {"rgb": load_network(cfg, cfg.rgb_path, "rgb"), "flow": load_network(cfg, cfg.flow_path, "flow")}
-        return evaluate_nets(cfg, nets, out_dir)
+        checkpoints = f"{os.path.basename(cfg.rgb_path)} + {os.path.basename(cfg.flow_path)}"
+        return evaluate_nets(cfg, nets, out_dir, checkpoint=checkpoints)
     if os.path.isdir(cfg.checkpoint_path):
         rows = evaluate_checkpoints(cfg.copy(), cfg.checkpoint_path, out_dir)
-        get_logger().info(f"summary of {len(rows)} checkpoints: {os.path.join(out_dir, 'summary.txt')}")
+        get_logger().info(f"summary of the checkpoints: {os.path.join(out_dir, 'summary.txt')}")
         return max(rows, key=lambda row: row["top1"])
     cfg = cfg.copy()
     cfg.mode = test_mode
-    return evaluate_nets(cfg, {test_mode: load_network(cfg, cfg.checkpoint_path)}, out_dir)
+    return evaluate_nets(cfg, {test_mode: load_network(cfg, cfg.checkpoint_path)}, out_dir,
+                         checkpoint=os.path.basename(cfg.checkpoint_path))

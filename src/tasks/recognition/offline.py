@@ -95,7 +95,7 @@ def view_logits(meta: dict, output_path: str) -> np.ndarray:
 
 def _save(metrics: dict, labels: np.ndarray, final_scores: np.ndarray, video_scores: Dict[str, np.ndarray],
           video_ids, class_names, out_dir: str, tag: str) -> dict:
-    write_results(metrics, labels, final_scores, class_names, out_dir, tag)
+    write_results(metrics, labels, final_scores, class_names, out_dir, tag, video_ids)
     arrays = dict(video_scores, labels=labels, video_ids=np.asarray(video_ids))
     if tag == "joint":
         arrays["fused"] = final_scores

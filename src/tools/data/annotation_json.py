@@ -59,7 +59,8 @@ def build_database(labels: Sequence[str], labels_source: str, videos: Sequence[L
             missing.append(f"{video.source}: frame folder {folder} does not exist")
             continue
         if not is_complete(folder):
-            missing.append(f"{video.source}: {n_frames_path(folder)} is missing (extraction unfinished?)")
+            missing.append(f"{video.source}: {n_frames_path(folder)} is missing (extraction unfinished? frames "
+                           f"of another tool: write it with src.tools.data.generate_n_frames --rgb_template ...)")
             continue
         n_frames = read_n_frames(folder)
         if n_frames < 1:

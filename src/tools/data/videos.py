@@ -4,6 +4,8 @@
   the frame-folder layout the tools produce (``<root>/<class>/<video>/``);
 * the ``n_frames`` file: one integer per video folder, written last (atomically) so its presence
   marks a finished video and makes every tool resumable;
+* the frame-name options every tool shares (``--rgb_template``, ``--flow_template``,
+  ``--start_index``: the names the data sources read, so mmaction2 / PaddleVideo rawframes work);
 * :func:`run_per_video`: a per-video job run serially or over a process pool behind one tqdm bar,
   where each job returns a :class:`VideoOutcome` instead of raising, so one bad video never stops
   the others, and :func:`report_outcomes` lists the problems at the end.
@@ -11,7 +13,6 @@
 import glob
 import multiprocessing
 import os
-import re
 import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
@@ -19,12 +20,11 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 import cv2
 from tqdm import tqdm
 
+from src.data.frame_counts import N_FRAMES_FILE, frame_pattern
+from src.data.readers import DEFAULT_FLOW_TEMPLATE, DEFAULT_RGB_TEMPLATE, FrameReadError
 from src.tools.cli import ToolError
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv")
-N_FRAMES_FILE = "n_frames"
-RGB_PATTERN = "image_{:05d}.jpg"
-FLOW_PATTERN = "flow_{}_{:05d}.jpg"
 
 DONE, SKIPPED, WARNED, FAILED = "done", "skipped", "warned", "failed"
 
@@ -82,22 +82,47 @@ def video_name(class_name: str, path: str) -> str:
     return f"{class_name}/{os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0]}"
 
 
-def numbered_files(folder: str, prefix: str) -> List[int]:
-    """Sorted 1-based indices of ``<prefix>NNNNN.jpg`` files in ``folder``."""
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.jpg$")
-    indices = []
-    for file_name in os.listdir(folder):
-        match = pattern.match(file_name)
-        if match:
-            indices.append(int(match.group(1)))
-    return sorted(indices)
-
-
 def remove_files(folder: str, patterns: Iterable[str]) -> None:
     """Delete the files of ``folder`` matching the glob ``patterns`` (stale partial outputs)."""
     for pattern in patterns:
         for path in glob.glob(os.path.join(glob.escape(folder), pattern)):
             os.remove(path)
+
+
+def remove_frames(folder: str, template: str, axes: Sequence[str] = ("",), *records: str) -> None:
+    """Delete the frames of ``folder`` named by ``template`` (for each flow ``axes``), ``n_frames`` and
+    the files named in ``records``: the outputs of a tool, before it writes them again."""
+    patterns = [frame_pattern(template, axis) for axis in axes]
+    for name in os.listdir(folder):
+        if any(pattern.match(name) for pattern in patterns):
+            os.remove(os.path.join(folder, name))
+    remove_files(folder, [N_FRAMES_FILE, *records])
+
+
+# --- frame names -----------------------------------------------------------------------------
+
+def add_template_options(parser, rgb: bool = True, flow: bool = False) -> None:
+    """The frame-name options of a tool: the same names and defaults as the data sources' keys."""
+    if rgb:
+        parser.add_argument("--rgb_template", default=DEFAULT_RGB_TEMPLATE,
+                            help="RGB frame file name (mmaction2 rawframes: img_{:05d}.jpg)")
+    if flow:
+        parser.add_argument("--flow_template", default=DEFAULT_FLOW_TEMPLATE,
+                            help="flow frame file name, {} = x or y (mmaction2 rawframes: {}_{:05d}.jpg)")
+    parser.add_argument("--start_index", type=int, default=1, help="number of a folder's first frame (0 or 1)")
+
+
+def check_template_options(args) -> None:
+    """:class:`ToolError` naming the option when a template or the start index is unusable."""
+    if args.start_index not in (0, 1):
+        raise ToolError(f"--start_index must be 0 or 1, got {args.start_index}")
+    try:
+        if getattr(args, "rgb_template", None) is not None:
+            frame_pattern(args.rgb_template)
+        if getattr(args, "flow_template", None) is not None:
+            frame_pattern(args.flow_template, "x")
+    except FrameReadError as err:
+        raise ToolError(str(err)) from err
 
 
 # --- the n_frames marker ---------------------------------------------------------------------

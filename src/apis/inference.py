@@ -1,0 +1,171 @@
+"""Recognizers for one's own videos: build one from a config and checkpoint(s), call it on video files.
+
+    from src.apis import init_recognizer, inference_recognizer
+    model = init_recognizer("configs/tsn/demo_flow.yaml", "tsn_flow_best.ckpt")
+    prediction = inference_recognizer(model, "clip.mp4")
+    prediction.top(5)   # [(class index, class name, score), ...]
+
+Joint RGB + flow: ``init_recognizer(config, rgb_checkpoint=..., flow_checkpoint=...)``; flow is
+computed on the fly from the decoded frames (:class:`src.data.readers.VideoFlowReader`, the flow
+tool's method and encoding). Videos are read, sampled and cropped as ``eval.py`` reads its
+validation videos with ``data_source=video`` (the same source class, test views, view averaging
+and stream fusion), so on the same videos both give the same predictions. Scores are
+probabilities: the softmax of the view-averaged logits (``logits_sum`` fusion: of their sum), or
+the fused softmax scores (``softmax_avg``).
+
+Class names come from a ``classInd.txt`` (``1 ApplyEyeMakeup`` per line), else from the labels of
+the config's ``annotation_path`` (annotation JSON, or the ``classInd.txt`` beside a list file),
+else ``class_<i>``.
+"""
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from src.config import Config, load_config, stream_config
+from src.data.annotations import AnnotationError, VideoRecord, read_class_index
+from src.data.dataset import VideoClipSource
+from src.data.pipelines import build_pipeline
+from src.data.readers import VideoFileReader, VideoFlowReader, count_video_frames
+from src.engine.builders import load_network, output_classes
+from src.metrics.classification import fuse_streams, softmax
+from src.tasks.recognition.evaluation import score_views
+from src.utils.io import read_json
+
+__all__ = ["Recognizer", "Prediction", "init_recognizer", "inference_recognizer", "predict_videos", "class_names_for"]
+
+
+@dataclass
+class Recognizer:
+    """Networks of one or two streams (``{"rgb": net}``, ``{"flow": net}`` or both) with their
+    configuration and class names."""
+    cfg: Config
+    nets: Dict[str, object]
+    class_names: List[str]
+    flow_method: str = "dis"
+
+
+@dataclass
+class Prediction:
+    """Class scores (K,) of one video; ``label`` is its true class index when known (else -1)."""
+    video: str
+    scores: np.ndarray
+    class_names: List[str] = field(repr=False)
+    label: int = -1
+
+    def top(self, k: int = 5) -> List[Tuple[int, str, float]]:
+        """The ``k`` best classes as (index, name, score), best first."""
+        order = np.argsort(-self.scores, kind="stable")[:k]
+        return [(int(i), self.class_names[i], float(self.scores[i])) for i in order]
+
+    def as_dict(self, k: int = 5) -> dict:
+        entry = {"video": self.video, "top": [{"class": i, "name": name, "score": round(score, 6)}
+                                              for i, name, score in self.top(k)]}
+        if self.label >= 0:
+            entry.update(label=self.label, label_name=self.class_names[self.label])
+        return entry
+
+
+def class_names_for(cfg, class_index: str = "") -> List[str]:
+    """Class names of a recognizer: ``class_index`` (classInd.txt), else the labels of the config's
+    annotation, else ``class_<i>``; their count must be the network's."""
+    num_classes = output_classes(cfg)
+    annotation = cfg.annotation_path if cfg.annotation_path and os.path.isfile(cfg.annotation_path) else ""
+    beside = os.path.join(os.path.dirname(annotation), "classInd.txt") if annotation else ""
+    if class_index:
+        names, origin = read_class_index(class_index), class_index
+    elif annotation.endswith(".json"):
+        data = read_json(annotation, AnnotationError)
+        names, origin = list(data.get("labels") or []) if isinstance(data, dict) else [], annotation
+    elif beside and os.path.isfile(beside):
+        names, origin = read_class_index(beside), beside
+    else:
+        names, origin = [f"class_{i}" for i in range(num_classes)], "the default names"
+    if len(names) != num_classes:
+        raise AnnotationError(f"{origin} names {len(names)} classes but the network predicts {num_classes}; "
+                              f"pass the classInd.txt of the checkpoint's classes")
+    return names
+
+
+def init_recognizer(config: Union[str, Config], checkpoint: str = "", rgb_checkpoint: str = "",
+                    flow_checkpoint: str = "", overrides: Optional[dict] = None, class_index: str = "",
+                    flow_method: str = "dis") -> Recognizer:
+    """A recognizer from a config and either one checkpoint (the config's ``mode``) or an RGB and a
+    flow checkpoint (joint). ``config`` is a YAML path (``overrides``: key -> value over it, as
+    ``--key value`` on the command line) or a resolved :class:`Config`."""
+    cfg = load_config(config, overrides) if isinstance(config, str) else config.copy()
+    if checkpoint and (rgb_checkpoint or flow_checkpoint):
+        raise ValueError("give one checkpoint, or an RGB and a flow checkpoint, not both")
+    if checkpoint:
+        nets = {cfg.mode: load_network(cfg, checkpoint)}
+    elif rgb_checkpoint and flow_checkpoint:
+        nets = {"rgb": load_network(cfg, rgb_checkpoint, "rgb"), "flow": load_network(cfg, flow_checkpoint, "flow")}
+    else:
+        raise ValueError("no checkpoint: give a checkpoint, or an RGB and a flow checkpoint")
+    return Recognizer(cfg, nets, class_names_for(cfg, class_index), flow_method)
+
+
+def _records(videos: Sequence[Tuple[str, int]], flow: bool) -> List[VideoRecord]:
+    """Records of ``(path, label)`` videos with decoder frame counts; short decodes are warned about
+    in one counted warning, undecodable videos are an error naming them."""
+    records, short, unreadable = [], [], []
+    for path, label in videos:
+        count = count_video_frames(path)
+        if count.frames < (2 if flow else 1):
+            unreadable.append(path)
+        if count.problem():
+            short.append(f"{path}: {count.problem()}")
+        video_id = os.path.splitext(os.path.basename(path))[0]
+        records.append(VideoRecord(video_id, path, count.frames, label))
+    if short:
+        warnings.warn(f"{len(short)} of {len(videos)} videos decode fewer frames than their header declares; "
+                      f"the decoded frames are used: {'; '.join(short[:3])}{' ...' if len(short) > 3 else ''}")
+    if unreadable:
+        need = " into two frames (flow needs two)" if flow else ""
+        raise ValueError(f"{len(unreadable)} videos cannot be decoded{need}: "
+                         f"{', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}")
+    return records
+
+
+def _source(model: Recognizer, videos: Sequence[Tuple[str, int]]) -> VideoClipSource:
+    """The test-time source eval.py builds, over ``videos``: per stream its reader, sampler and crops."""
+    joint = len(model.nets) == 2
+    rgb_records = _records(videos, flow="flow" in model.nets)
+    streams = []
+    for modality in model.nets:
+        stream_cfg = stream_config(model.cfg, modality) if joint else model.cfg
+        temporal, pipeline = build_pipeline(stream_cfg, "val", modality)
+        if modality == "flow":  # n frames give n - 1 flow frames, as flow folders hold
+            records = [VideoRecord(r.video_id, r.path, r.num_frames - 1, r.label) for r in rgb_records]
+            reader = VideoFlowReader(model.flow_method)
+        else:
+            records, reader = rgb_records, VideoFileReader()
+        streams.append({"modality": modality, "records": records, "reader": reader, "temporal": temporal,
+                        "pipeline": pipeline})
+    return VideoClipSource(streams, model.class_names, model.cfg.seed, test_mode=True)
+
+
+def predict_videos(model: Recognizer, videos: Sequence[Union[str, Tuple[str, int]]]) -> List[Prediction]:
+    """Predictions of video files (paths, or ``(path, true label)`` pairs), in order."""
+    pairs = [(video, -1) if isinstance(video, str) else (video[0], int(video[1])) for video in videos]
+    source = _source(model, pairs)
+    fusion, rgb_weight = model.cfg.joint_fusion, model.cfg.rgb_weight
+    predictions = []
+    for index, (path, label) in enumerate(pairs):
+        *views, _, _ = source[index]
+        logits = {modality: score_views(net, stream_views[None])[0].mean(axis=0)
+                  for (modality, net), stream_views in zip(model.nets.items(), views)}
+        if len(logits) == 2:
+            fused = fuse_streams(logits["rgb"][None], logits["flow"][None], fusion, rgb_weight)[0]
+            scores = fused if fusion == "softmax_avg" else softmax(fused)
+        else:
+            scores = softmax(next(iter(logits.values())))
+        predictions.append(Prediction(path, scores, model.class_names, label))
+    return predictions
+
+
+def inference_recognizer(model: Recognizer, video: str) -> Prediction:
+    """The prediction of one video file (mmaction2's ``inference_recognizer``)."""
+    return predict_videos(model, [video])[0]
