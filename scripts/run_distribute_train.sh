@@ -15,7 +15,7 @@ Usage: bash scripts/run_distribute_train.sh RANK_SIZE RANK_TABLE_FILE DATASET MO
   VIDEO_PATH       frame root;  ANNOTATION_PATH  annotation JSON / list file
   CHECKPOINT_PATH  pretrained checkpoint to start from, or `none` to train from scratch
   CONFIG_PATH      YAML config (default: $CONFIG_PATH, else configs/i3d/<DATASET>_<MODE>.yaml);
-                   pass e.g. configs/resnet3d/ucf101_rgb.yaml to train another model
+                   pass e.g. configs/resnet3d/ucf101.yaml to train another model
 
 Environment:
   DEVICE_TARGET  Ascend | GPU | CPU (default: Ascend with a rank table, CPU with `none`)
@@ -38,6 +38,7 @@ EOF
 zoo_require_args 8 9 -- "$@"
 zoo_setup
 set -euo pipefail
+SCRIPT_ARGS=("$@")
 
 RANK_SIZE="$1"
 RANK_TABLE_ARG="$2"
@@ -50,14 +51,22 @@ CHECKPOINT_PATH="$8"
 CONFIG="${9:-${CONFIG_PATH:-$ROOT/configs/i3d/${DATASET}_${MODE}.yaml}}"
 OUTPUT_DIR="$(realpath -m -- "${OUTPUT_DIR:-./output/distribute_train}")"
 
+DRY_RUN="${DRY_RUN:-0}"
+
+# A missing input stops a real run; a dry run only notes it, so the commands can be previewed
+# before the data is in place.
+missing_input() {
+    if [ "$DRY_RUN" = "1" ]; then echo "note (dry run): $*; a real run stops here" >&2; else zoo_die "$*"; fi
+}
+
 [[ "$RANK_SIZE" =~ ^[1-9][0-9]*$ ]] || zoo_die "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
 [[ "$NUM_EPOCHS" =~ ^[1-9][0-9]*$ ]] || zoo_die "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
 [[ "$MODE" =~ ^(rgb|flow)$ ]] || zoo_die "MODE must be rgb or flow, got '$MODE'"
-[ -d "$VIDEO_PATH" ] || zoo_die "VIDEO_PATH $VIDEO_PATH is not a folder"
-[ -e "$ANNOTATION_PATH" ] || zoo_die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
+[ -d "$VIDEO_PATH" ] || missing_input "VIDEO_PATH $VIDEO_PATH is not a folder"
+[ -e "$ANNOTATION_PATH" ] || missing_input "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
 CHECKPOINT_PATH="$(zoo_ckpt "$CHECKPOINT_PATH")"
 [ -z "$CHECKPOINT_PATH" ] || [ -e "$CHECKPOINT_PATH" ] \
-    || zoo_die "CHECKPOINT_PATH $CHECKPOINT_PATH does not exist (use 'none' to train from scratch)"
+    || missing_input "CHECKPOINT_PATH $CHECKPOINT_PATH does not exist (use 'none' to train from scratch)"
 CONFIG="$(zoo_config_file "$CONFIG" "pass CONFIG_PATH (9th argument or environment variable)")"
 
 if zoo_is_none "$RANK_TABLE_ARG"; then
@@ -71,21 +80,68 @@ read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 TRAIN_ARGS=(--config_path "$CONFIG" --dataset "$DATASET" --mode "$MODE" --num_epochs "$NUM_EPOCHS"
             --video_path "$VIDEO_PATH" --annotation_path "$ANNOTATION_PATH"
             --checkpoint_path "$CHECKPOINT_PATH" --distributed True --device_target "$DEVICE_TARGET")
-DRY_RUN="${DRY_RUN:-0}"
+
+# "resume with: ..." after a failed job: this script's command with CHECKPOINT_PATH (8th argument)
+# replaced by the newest epoch checkpoint of OUTPUT_DIR and --resume True added to EXTRA_ARGS.
+print_resume_command() {
+    local newest
+    newest="$(ls -t "$OUTPUT_DIR"/checkpoints/*-*_*.ckpt 2> /dev/null | head -n 1 || true)"
+    if [ -z "$newest" ]; then
+        echo "no epoch checkpoint was saved in $OUTPUT_DIR/checkpoints: run the same command again" >&2
+        return 0
+    fi
+    local args=("${SCRIPT_ARGS[@]}")
+    args[7]="$newest"
+    echo "the newest checkpoint is $newest; resume with:" >&2
+    echo "  OUTPUT_DIR=$(zoo_quoted "$OUTPUT_DIR")DEVICE_TARGET=$DEVICE_TARGET" \
+         "EXTRA_ARGS=$(zoo_quoted "${EXTRA_ARGS:+$EXTRA_ARGS }--resume True")bash $0 $(zoo_quoted "${args[@]}")" >&2
+}
+
+# How a worker ended, from its exit code (negative: killed by that signal, as Python reports it),
+# to follow "FAILED".
+describe_exit() {
+    if [ "$1" -lt 0 ]; then echo ", killed by signal $((-$1)) ($(kill -l $((-$1)) 2> /dev/null || echo ?))"
+    elif [ "$1" -gt 128 ]; then echo " with exit code $1 (signal $(kill -l $(($1 - 128)) 2> /dev/null || echo ?))"
+    else echo " with exit code $1"
+    fi
+}
+
+# After a failed msrun job: the rank, exit and log of each worker msrun saw fail (its console output
+# CONSOLE names the worker's pid; train.py writes its pid beside its rank in the worker's log).
+report_failed_workers() {
+    local console="$1" log_dir="$2" pid code log rank reported=0
+    while read -r pid code; do
+        log="$(grep -l "(pid $pid)" "$log_dir"/worker_*.log 2> /dev/null | head -n 1 || true)"
+        rank="${log##*/worker_}"
+        rank="${rank%.log}"
+        echo "rank ${rank:-?} (pid $pid) FAILED$(describe_exit "$code"); see ${log:-$log_dir/worker_*.log}" >&2
+        reported=1
+    done < <(sed -n 's/.*Worker process \([0-9]*\) exit with exception\. Error code: \(-\{0,1\}[0-9]*\).*/\1 \2/p' \
+             "$console")
+    [ "$reported" = 1 ] || echo "msrun failed before a worker did; see $log_dir/scheduler.log and $console" >&2
+}
 
 launch_ascend() {
     zoo_is_none "$RANK_TABLE_ARG" \
         && zoo_die "Ascend needs a rank table; make one with \`python -m src.tools.cluster hccl\`"
     RANK_TABLE_FILE="$(realpath -m -- "$RANK_TABLE_ARG")"
-    "$PYTHON" -m src.tools.cluster validate "$RANK_TABLE_FILE" --rank_size "$RANK_SIZE" \
-        || zoo_die "the rank table check failed; nothing was started"
     local pairs
-    pairs="$("$PYTHON" -m src.tools.cluster devices "$RANK_TABLE_FILE" --server_id "${SERVER_ID:-}")" \
-        || zoo_die "could not find this server's devices in $RANK_TABLE_FILE"
+    if [ "$DRY_RUN" = "1" ] && [ ! -e "$RANK_TABLE_FILE" ]; then
+        missing_input "rank table $RANK_TABLE_FILE does not exist; devices 0..$((RANK_SIZE - 1)) shown as ranks 0..$((RANK_SIZE - 1))"
+        pairs="$(for ((rank = 0; rank < RANK_SIZE; rank++)); do echo "$rank $rank"; done)"
+    else
+        "$PYTHON" -m src.tools.cluster validate "$RANK_TABLE_FILE" --rank_size "$RANK_SIZE" \
+            || zoo_die "the rank table check failed; nothing was started"
+        pairs="$("$PYTHON" -m src.tools.cluster devices "$RANK_TABLE_FILE" --server_id "${SERVER_ID:-}")" \
+            || zoo_die "could not find this server's devices in $RANK_TABLE_FILE"
+    fi
     export RANK_TABLE_FILE RANK_SIZE
 
     local pids=() ranks=() devices=() logs=() device rank rank_dir
     trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
+    # After a rank fails the others wait in a collective until HCCL_EXEC_TIMEOUT; they are stopped
+    # after FAILED_RANK_GRACE_S seconds instead.
+    local grace="${FAILED_RANK_GRACE_S:-60}" failed_at=-1
     while read -r device rank; do
         rank_dir="$OUTPUT_DIR/rank_$rank"
         local cmd=("$PYTHON" "$ROOT/train.py" "${TRAIN_ARGS[@]}" --device_id "$device" --save_dir "$OUTPUT_DIR"
@@ -117,15 +173,23 @@ launch_ascend() {
             else
                 code=$?
                 failed=$((failed + 1))
-                echo "rank ${ranks[$index]} (device ${devices[$index]}) FAILED with exit code $code;" \
+                echo "rank ${ranks[$index]} (device ${devices[$index]}) FAILED$(describe_exit "$code");" \
                      "see ${logs[$index]}" >&2
+                [ "$failed_at" -ge 0 ] || failed_at="$SECONDS"
             fi
         done
         running=(${still[@]+"${still[@]}"})
+        if [ "$failed_at" -ge 0 ] && [ "${#running[@]}" -gt 0 ] && [ $((SECONDS - failed_at)) -ge "$grace" ]; then
+            echo "stopping the ${#running[@]} remaining rank(s): a rank failed $grace s ago" >&2
+            for index in "${running[@]}"; do kill -KILL "${pids[$index]}" 2> /dev/null || true; done
+        fi
         [ "${#running[@]}" -eq 0 ] || sleep 2
     done
     trap - INT TERM
-    [ "$failed" -eq 0 ] || zoo_die "$failed of ${#pids[@]} ranks failed"
+    if [ "$failed" -gt 0 ]; then
+        print_resume_command
+        zoo_die "$failed of ${#pids[@]} ranks failed"
+    fi
     echo "all ${#pids[@]} ranks finished; outputs in $OUTPUT_DIR"
 }
 
@@ -144,9 +208,17 @@ launch_msrun() {
         return 0
     fi
     command -v msrun > /dev/null || zoo_die "msrun not found on PATH (it comes with the mindspore wheel)"
-    mkdir -p "$OUTPUT_DIR"
+    mkdir -p "$log_dir"
     cd "$OUTPUT_DIR"
-    "${cmd[@]}" || zoo_die "msrun reported a failure (exit code $?); see $log_dir/worker_*.log"
+    # msrun ends the job when a worker dies (it kills the others); its console output, kept in
+    # msrun_console.log, names the failed worker.
+    local console="$log_dir/msrun_console.log" code=0
+    "${cmd[@]}" 2>&1 | tee "$console" || code="${PIPESTATUS[0]}"
+    if [ "$code" -ne 0 ]; then
+        report_failed_workers "$console" "$log_dir"
+        print_resume_command
+        zoo_die "msrun reported a failure (exit code $code); logs in $log_dir"
+    fi
     echo "all $RANK_SIZE workers finished; outputs in $OUTPUT_DIR, logs in $log_dir"
 }
 

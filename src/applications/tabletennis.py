@@ -31,8 +31,8 @@ Examples::
         --out submission.json --config_path configs/bmn/tabletennis.yaml --label_file labels_val.json
 """
 import json
+import numbers
 import os
-import pickle
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -43,6 +43,7 @@ from src.config import load_config
 from src.data.bmn_data import DataReport
 from src.postprocess.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
+from src.utils.safe_pickle import load_array_pickle
 
 REPORT_FILE = "build_report.json"
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "bmn", "tabletennis.yaml")
@@ -54,21 +55,43 @@ def video_name_of(url: str) -> str:
     return os.path.splitext(os.path.basename(url))[0]
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_gt(path: str, position: int, gt) -> None:
+    """A ToolError naming the file, the entry and the key when ``gt`` (``gts[position]``) has a wrong type."""
+    where = f"{path}: gts[{position}]"
+    if not isinstance(gt, dict) or not isinstance(gt.get("url"), str) or not isinstance(gt.get("actions", []), list):
+        raise ToolError(f"{where} needs 'url' (a string) and a list of 'actions'")
+    if "total_frames" in gt and not (_is_number(gt["total_frames"]) and gt["total_frames"] >= 0):
+        raise ToolError(f"{where}.total_frames must be a frame count, got {gt['total_frames']!r}")
+    for index, action in enumerate(gt.get("actions", [])):
+        if not isinstance(action, dict):
+            raise ToolError(f"{where}.actions[{index}] must be an object with start_id, end_id, label_ids, "
+                            f"label_names; got {action!r}")
+        for key in ("label_ids", "label_names"):
+            if key in action and not isinstance(action[key], list):
+                raise ToolError(f"{where}.actions[{index}].{key} must be a list, got {action[key]!r}")
+
+
 def read_labels(path: str) -> Tuple[float, Dict[str, dict]]:
-    """``(fps, {video: gt})`` from a labels JSON; duplicates and malformed entries are errors."""
+    """``(fps, {video: gt})`` from a labels JSON; duplicates and malformed entries are errors naming
+    the file, the entry and the key (actions whose times are not numbers are reported by ``build``)."""
     if not os.path.isfile(path):
         raise ToolError(f"labels file {path} does not exist")
     with open(path, "r", encoding="utf-8") as handle:
         try:
             data = json.load(handle)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ToolError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("gts"), list) or "fps" not in data:
         raise ToolError(f"{path} must be {{'fps': 25, 'gts': [{{'url', 'total_frames', 'actions'}}]}}")
+    if not (_is_number(data["fps"]) and data["fps"] > 0):
+        raise ToolError(f"{path}: fps must be a positive number (frames per second), got {data['fps']!r}")
     videos = {}
     for position, gt in enumerate(data["gts"]):
-        if not isinstance(gt, dict) or "url" not in gt or not isinstance(gt.get("actions", []), list):
-            raise ToolError(f"{path}: gts[{position}] needs 'url' and a list of 'actions'")
+        _check_gt(path, position, gt)
         name = video_name_of(gt["url"])
         if name in videos:
             raise ToolError(f"{path}: video {name} is listed twice")
@@ -85,12 +108,9 @@ def list_pickles(feature_dir: str) -> Dict[str, str]:
 
 
 def load_video_features(path: str, feat_dim: int) -> np.ndarray:
-    """(frames, feat_dim) float32 ``image_feature`` of a pickle; ValueError naming the file otherwise."""
-    try:
-        with open(path, "rb") as handle:
-            data = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError) as err:
-        raise ValueError(f"cannot read {path}: {err}") from err
+    """(frames, feat_dim) float32 ``image_feature`` of a pickle; ValueError naming the file otherwise.
+    The pickle may hold only arrays and containers: a file naming any other object is refused unread."""
+    data = load_array_pickle(path, "expected {'image_feature': (frames, feat_dim) array}")
     if not isinstance(data, dict) or "image_feature" not in data:
         raise ValueError(f"{path} has no 'image_feature' entry")
     features = np.asarray(data["image_feature"], dtype=np.float32)
@@ -226,7 +246,7 @@ def split_windows(features: np.ndarray, window: int, tscale: int) -> Tuple[np.nd
 
 def merge_windows(outputs: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], first_frames: np.ndarray,
                   window: int, num_frames: int, fps: float, params: SoftNMSParams,
-                  proposals_per_window: int) -> np.ndarray:
+                  proposals_per_window: int, bm_layout: str = "duration_start") -> np.ndarray:
     """(M, 3) ``[start s, end s, score]`` of a whole video from per-window ``(start, end, confidence)``.
 
     Each window keeps its ``params.top_k`` best candidates; they are shifted by the window's first
@@ -236,7 +256,7 @@ def merge_windows(outputs: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], 
     seconds = num_frames / fps
     shifted = []
     for (start, end, confidence), first in zip(outputs, first_frames):
-        candidates = map_candidates(start, end, confidence)
+        candidates = map_candidates(start, end, confidence, bm_layout)
         candidates = candidates[np.argsort(candidates[:, 2])[::-1][:params.top_k]]
         times = (first + candidates[:, :2] * window) / fps
         inside = times[:, 0] < seconds
@@ -249,13 +269,15 @@ def merge_windows(outputs: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], 
 
 
 def infer_video(features: np.ndarray, run_windows: Callable[[np.ndarray], tuple], window: int, tscale: int,
-                fps: float, params: SoftNMSParams, proposals_per_window: int) -> List[dict]:
+                fps: float, params: SoftNMSParams, proposals_per_window: int,
+                bm_layout: str = "duration_start") -> List[dict]:
     """Proposals ``[{"score", "segment"}]`` of one video; ``run_windows`` maps (K, C, tscale) windows
     to the network outputs ``(confidence (K, 2, T, T), start (K, T), end (K, T))``."""
     windows, first_frames = split_windows(features, window, tscale)
     confidence, start, end = run_windows(windows)
     outputs = [(start[k], end[k], confidence[k]) for k in range(len(windows))]
-    merged = merge_windows(outputs, first_frames, window, len(features), fps, params, proposals_per_window)
+    merged = merge_windows(outputs, first_frames, window, len(features), fps, params, proposals_per_window,
+                           bm_layout)
     return [{"score": float(score), "segment": [float(begin), float(finish)]} for begin, finish, score in merged]
 
 
@@ -283,7 +305,8 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
     ground_truth = None
     if label_file:
         fps, labelled = read_labels(label_file)
-        ground_truth = {name: [[a["start_id"], a["end_id"]] for a in gt.get("actions", [])]
+        ground_truth = {name: [[a["start_id"], a["end_id"]] for a in gt.get("actions", [])
+                               if _is_number(a.get("start_id")) and _is_number(a.get("end_id"))]
                         for name, gt in labelled.items()}
         missing = sorted(set(labelled) - set(pickles))
         if missing:
@@ -305,7 +328,7 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
         if len(features) < cfg.window_frames:
             short.append(name)
         results[name] = infer_video(features, run_windows, cfg.window_frames, cfg.tscale, fps, params,
-                                    proposals_per_window)
+                                    proposals_per_window, cfg.bm_layout)
     if short:
         print(f"warning: {len(short)} video(s) shorter than the {cfg.window_frames}-frame window were padded: "
               f"{', '.join(short[:5])}")

@@ -15,7 +15,8 @@ def run_evaluation(cfg) -> dict:
     setup_runtime(cfg)
     out_dir = cfg.save_dir
     logger = get_logger(log_file=os.path.join(out_dir, "eval.log"))
-    logger.info("configuration:\n" + describe(cfg))
+    logger.info(f"configuration (keys that differ from the defaults; all of them in eval_config.yaml): "
+                f"{describe(cfg, changed_only=True)}")
     save_config(cfg, out_dir, "eval_config.yaml")
     metrics = task_of(cfg).evaluate(cfg, out_dir)
     logger.info("results: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}))

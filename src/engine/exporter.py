@@ -3,6 +3,11 @@ model's task defines (``Task.input_shape``; the layouts are listed in README.md)
 
 * I3D, 3D-ResNet: ``(N, C, T, H, W)``; TSN / PP-TSN: ``(N, S, C, H, W)``;
 * BMN: ``(N, feat_dim, tscale)`` -> (confidence map, start, end).
+
+Every exported file that can be run here is run on a random input and compared with the
+network's own outputs: MINDIR by reloading it, ONNX with onnxruntime when it is installed
+(``requirements-dev.txt``). A difference above the tolerance is an error, not a warning: the file
+would give other answers than the checkpoint.
 """
 import mindspore as ms
 import numpy as np
@@ -10,34 +15,69 @@ import numpy as np
 from src.engine.builders import load_network
 from src.tasks import task_of
 
-__all__ = ["export_network", "export_from_config"]
+__all__ = ["export_network", "export_from_config", "run_onnx", "EXPORT_TOLERANCE"]
 
 _SUFFIX = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
+# Relative to the largest output magnitude: kernels of two runtimes round differently.
+EXPORT_TOLERANCE = 1e-3
 
 
-def _first_output(outputs) -> np.ndarray:
-    return (outputs[0] if isinstance(outputs, (tuple, list)) else outputs).asnumpy()
+def _as_arrays(outputs):
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return [out.asnumpy() if hasattr(out, "asnumpy") else np.asarray(out) for out in outputs]
+
+
+def run_onnx(path: str, sample: np.ndarray):
+    """Outputs of the ONNX file ``path`` on ``sample`` (onnxruntime, CPU); None without onnxruntime."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: sample})
+
+
+def _max_difference(path: str, expected, got) -> float:
+    if len(got) != len(expected):
+        raise RuntimeError(f"{path} has {len(got)} outputs, the network {len(expected)}")
+    for index, (want, have) in enumerate(zip(expected, got)):
+        if want.shape != have.shape:
+            raise RuntimeError(f"{path}: output {index} has shape {have.shape}, the network's {want.shape}")
+    difference = max(float(np.abs(want - have).max()) for want, have in zip(expected, got))
+    scale = max(1.0, max(float(np.abs(want).max()) for want in expected))
+    if difference > EXPORT_TOLERANCE * scale:
+        raise RuntimeError(f"{path} computes other outputs than the network it was exported from (max abs "
+                           f"difference {difference:.3e}, tolerance {EXPORT_TOLERANCE * scale:.3e}); an operator "
+                           f"of the model is not exported faithfully to this format")
+    return difference
 
 
 def export_network(net, input_shape, file_name: str, file_format: str, device_target: str, seed: int = 0):
-    """Export ``net``; for MINDIR reload the file and return the max abs output difference."""
+    """Export ``net`` and check the file: returns ``(path, max abs output difference)``.
+
+    The difference is None where the file cannot be run here (AIR; ONNX without onnxruntime).
+    """
     if file_format == "AIR" and device_target != "Ascend":
         raise RuntimeError("AIR export needs an Ascend device (device_target Ascend with the Ascend "
                            "toolkit); on CPU/GPU export MINDIR or ONNX")
-    sample = ms.Tensor(np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32))
+    sample = np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)
     net.set_train(False)
-    ms.export(net, sample, file_name=file_name, file_format=file_format)
+    ms.export(net, ms.Tensor(sample), file_name=file_name, file_format=file_format)
     path = file_name + _SUFFIX[file_format]
-    if file_format != "MINDIR":
+    if file_format == "MINDIR":
+        got = _as_arrays(ms.nn.GraphCell(ms.load(path))(ms.Tensor(sample)))
+    elif file_format == "ONNX":
+        got = run_onnx(path, sample)
+    else:
+        got = None
+    if got is None:
         return path, None
-    reloaded = ms.nn.GraphCell(ms.load(path))
-    difference = float(np.abs(_first_output(reloaded(sample)) - _first_output(net(sample))).max())
-    return path, difference
+    return path, _max_difference(path, _as_arrays(net(ms.Tensor(sample))), _as_arrays(got))
 
 
 def export_from_config(cfg):
     """Build the network, load ``checkpoint_path`` and export it (see :func:`export_network`);
-    returns ``(path, reload difference or None, input shape)``."""
+    returns ``(path, checked difference or None, input shape)``."""
     if not cfg.checkpoint_path:
         raise ValueError("set --checkpoint_path to the checkpoint to export")
     task = task_of(cfg)

@@ -30,6 +30,8 @@ from typing import List, Sequence
 
 import numpy as np
 
+from src.utils.io import read_json
+
 __all__ = ["DATA_FOLDER", "META_FILE", "LABELS_FILE", "RESULT_FOLDER", "TIME_FOLDER", "TIME_FILE",
            "BinBatchWriter", "load_bin", "write_meta", "read_meta", "result_file", "read_latency",
            "default_preprocess_path", "stream_meta", "result_folder", "locate_meta"]
@@ -113,8 +115,7 @@ def read_meta(folder: str) -> dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist; run preprocess.py (or scripts/run_preprocess.sh) to "
                                 f"write the batches and their meta.json")
-    with open(path, "r", encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json(path)
 
 
 def result_file(result_dir: str, input_name: str, output: int = 0) -> str:

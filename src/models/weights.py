@@ -11,11 +11,15 @@
 * :func:`load_checkpoint_strict` loads a MindSpore checkpoint with the same strictness, skipping
   optimizer state and run metadata, and explains the two usual mistakes (a classifier with another
   class count, an rgb checkpoint for a flow network or the reverse).
-* :func:`save_checkpoint_atomic` never leaves a half-written checkpoint behind.
+* :func:`save_checkpoint_atomic` never leaves a half-written checkpoint behind, and a full disk is
+  reported naming the folder; :func:`remove_stale_temp_files` clears what a killed writer left.
+* :func:`read_checkpoint` reads a checkpoint file or raises :class:`CheckpointReadError` naming it.
 
 Nothing here imports torch: tensors are read through ``.detach().cpu().numpy()`` when they have it,
 ``numpy.asarray`` otherwise (so PaddlePaddle's pickled NumPy dicts work as well).
 """
+import errno
+import glob
 import os
 import re
 import tempfile
@@ -26,7 +30,8 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn
 
 __all__ = ["ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict", "convert_torch_state_dict",
-           "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry"]
+           "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry", "CheckpointReadError",
+           "read_checkpoint", "remove_stale_temp_files"]
 
 _BN_RENAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 _TORCH_SKIPPED_SUFFIXES = ("num_batches_tracked",)
@@ -60,7 +65,7 @@ def torch_key_renames(net: nn.Cell) -> List[Tuple[str, str]]:
     return list(getattr(net, "TORCH_KEY_RENAMES", ()))
 
 
-def _to_numpy(value) -> np.ndarray:
+def to_numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):  # torch.Tensor, without importing torch
         value = value.detach().cpu().numpy()
     elif isinstance(value, Tensor):
@@ -172,7 +177,7 @@ def convert_torch_state_dict(net: nn.Cell, state_dict: Mapping, source: Optional
         hints = _shape_hints(net, file_shapes)
         raise ValueError(_format_report(
             f"PyTorch weights{_where(source)} do not fit {type(net).__name__}:", missing, unexpected, mismatched, hints))
-    return {name: Parameter(Tensor(_to_numpy(tensors[key]).astype(np.float32)), name=name)
+    return {name: Parameter(Tensor(to_numpy(tensors[key]).astype(np.float32)), name=name)
             for name, key in key_of.items()}
 
 
@@ -180,6 +185,34 @@ def is_training_state_entry(name: str) -> bool:
     """True for checkpoint entries that are not network weights (optimizer slots, step counters,
     learning rates, metadata written with ``append_dict``: any name without a dot)."""
     return name.startswith(_OPTIMIZER_SLOT_PREFIXES) or "." not in name
+
+
+class CheckpointReadError(ValueError):
+    """A checkpoint file that is missing, empty or not a MindSpore checkpoint."""
+
+
+def read_checkpoint(path: str, names: Optional[Sequence[str]] = None) -> Dict[str, Parameter]:
+    """The entries (name -> Parameter) of the checkpoint file ``path``; only ``names`` when given.
+
+    A missing, empty (a writer killed, a full disk) or unreadable file raises
+    :class:`CheckpointReadError` naming it and the earlier checkpoints beside it.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointReadError(f"checkpoint {path} does not exist")
+    folder = os.path.dirname(os.path.abspath(path))
+    others = sorted(name for name in os.listdir(folder) if name.endswith(".ckpt") and name != os.path.basename(path))
+    fallback = (f"; other checkpoints in {folder}: {', '.join(others[-3:])}" if others
+                else "; train again or use another checkpoint")
+    if os.path.getsize(path) == 0:
+        raise CheckpointReadError(f"checkpoint {path} is empty (0 bytes): its writer was killed or the disk was "
+                                  f"full{fallback}")
+    choice = (lambda name: name in names) if names is not None else None
+    try:
+        return ms.load_checkpoint(path, choice_func=choice)
+    except (ValueError, RuntimeError, TypeError, OSError) as err:
+        raise CheckpointReadError(f"checkpoint {path} cannot be read ({str(err).splitlines()[0]}): it is truncated, "
+                                  f"corrupt or not a MindSpore .ckpt{fallback}") from err
 
 
 def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefixes: Sequence[str] = ()) -> Dict[str, object]:
@@ -195,7 +228,7 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
         source = os.fspath(ckpt_path_or_dict)
         if not os.path.isfile(source):
             raise FileNotFoundError(f"checkpoint {source} does not exist")
-        entries = ms.load_checkpoint(source)
+        entries = read_checkpoint(source)
     else:
         source, entries = None, dict(ckpt_path_or_dict)
     net_names = {param.name for param in net.get_parameters()}
@@ -208,7 +241,7 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
         hints = _shape_hints(net, file_shapes)
         raise ValueError(_format_report(
             f"checkpoint{_where(source)} does not fit {type(net).__name__}:", missing, unexpected, mismatched, hints))
-    params = {name: value if isinstance(value, Parameter) else Parameter(Tensor(_to_numpy(value)), name=name)
+    params = {name: value if isinstance(value, Parameter) else Parameter(Tensor(to_numpy(value)), name=name)
               for name, value in weights.items()}
     not_loaded, _ = ms.load_param_into_net(net, params, strict_load=True)
     not_loaded = [name for name in not_loaded if not name.startswith(tuple(allow_missing_prefixes))]
@@ -217,11 +250,26 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
     return extras
 
 
+# Temporary names of a checkpoint being written: ours (``.<name>.<random>.tmp.ckpt``) and the one
+# MindSpore writes first and renames onto ours (the same with ``.tmp`` in place of ``.ckpt``).
+_TEMP_PATTERNS = (".*.tmp.ckpt", ".*.tmp.tmp")
+
+
+def remove_stale_temp_files(folder: str) -> List[str]:
+    """Delete the temporary files of checkpoint writes that never finished (a killed or crashed run)
+    in ``folder``; returns their paths. Call it only while no other process writes there."""
+    stale = sorted(path for pattern in _TEMP_PATTERNS for path in glob.glob(os.path.join(folder, pattern)))
+    for path in stale:
+        os.remove(path)
+    return stale
+
+
 def save_checkpoint_atomic(params_or_net, path: str, append_dict: Optional[dict] = None) -> str:
     """Save a network (or a name -> Parameter dict / parameter list) to ``path`` atomically.
 
     The checkpoint is written to a temporary file in the same folder and moved over ``path`` with
-    ``os.replace``, so a crash never leaves a truncated file under the final name.
+    ``os.replace``, so a crash never leaves a truncated file under the final name; on any failure the
+    temporary files are removed. A full disk raises OSError(ENOSPC) naming the folder.
     """
     path = os.fspath(path)
     if not path.endswith(".ckpt"):
@@ -237,7 +285,15 @@ def save_checkpoint_atomic(params_or_net, path: str, append_dict: Optional[dict]
                         for name, value in params_or_net.items()]
         ms.save_checkpoint(save_obj, tmp_path, append_dict=append_dict)
         os.replace(tmp_path, path)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(err.errno, f"no space left on the disk of {folder} while writing "
+                                     f"{os.path.basename(path)}; the checkpoints already there are intact. Free "
+                                     f"space (or lower checkpoints_num_keep), then resume from the newest "
+                                     f"checkpoint of {folder}") from err
+        raise
     finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+        for temp in (tmp_path, tmp_path[:-len(".ckpt")] + ".tmp"):
+            if os.path.exists(temp):
+                os.remove(temp)
     return path

@@ -38,7 +38,8 @@ class Task:
 
     def evaluator(self, cfg, net, out_dir: str) -> Callable[[], Dict]:
         """A callable scoring ``net`` on the validation split (writing its results to ``out_dir``)
-        and returning metrics that include :attr:`best_metric`."""
+        and returning metrics that include :attr:`best_metric`. The split is read here, so a missing
+        or empty one is an error before training starts."""
         raise NotImplementedError
 
     def evaluate(self, cfg, out_dir: str) -> Dict:

@@ -158,11 +158,13 @@ def validate_rank_table(table, source: str = "<rank table>", expected_size: Opti
 def load_rank_table(path: str, expected_size: Optional[int] = None) -> dict:
     """Read and validate a rank table file (see :func:`validate_rank_table`)."""
     if not os.path.isfile(path):
-        raise RankTableError(f"{path}: rank table file not found")
-    with open(path, "r", encoding="utf-8") as handle:
-        text = handle.read()
+        raise RankTableError(f"{path}: rank table file not found; make one with `python -m src.tools.cluster hccl`")
     try:
-        table = json.loads(text)
+        with open(path, "r", encoding="utf-8") as handle:
+            table = json.loads(handle.read())
+    except UnicodeDecodeError as err:
+        raise RankTableError(f"{path}: not a JSON text file ({err.reason} at byte {err.start}); make one with "
+                             f"`python -m src.tools.cluster hccl`") from err
     except json.JSONDecodeError as err:
         raise RankTableError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") \
             from err

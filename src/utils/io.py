@@ -12,5 +12,5 @@ def read_json(path: str, error_class=ValueError, missing_hint: str = ""):
     with open(path, "r", encoding="utf-8") as handle:
         try:
             return json.load(handle)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise error_class(f"{path} is not valid JSON: {err}") from err

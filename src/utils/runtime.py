@@ -1,17 +1,26 @@
-"""Process set-up shared by the entry points: execution mode, device, seeds, distributed init, logging."""
+"""Process set-up shared by the entry points: execution mode, device, seeds, distributed init, logging,
+the lock that keeps one training per output folder, and stop signals turned into a clean stop."""
+import fcntl
+import json
 import logging
 import os
 import random
+import shlex
+import signal
+import socket
 import sys
+import threading
+import time
 import warnings
 from dataclasses import dataclass
+from typing import Optional
 
 import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
 
 __all__ = ["RunContext", "setup_runtime", "resolve_device_target", "seed_everything", "get_logger",
-           "effective_amp_level"]
+           "effective_amp_level", "FolderLockedError", "RunLock", "StopRequested", "StopSignals"]
 
 
 @dataclass
@@ -86,7 +95,8 @@ def effective_amp_level(cfg) -> str:
 
 
 def get_logger(name: str = "videozoo", log_file: str = "") -> logging.Logger:
-    """A logger printing to stdout and, when given, appending to ``log_file``."""
+    """A logger printing to stdout and, when given, appending to ``log_file`` (the log of this process's
+    current run: the file of an earlier run in the same process stops receiving messages)."""
     logger = logging.getLogger(name)
     if not logger.handlers:
         logger.setLevel(logging.INFO)
@@ -95,8 +105,156 @@ def get_logger(name: str = "videozoo", log_file: str = "") -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
     if log_file and not any(getattr(h, "baseFilename", None) == os.path.abspath(log_file) for h in logger.handlers):
+        for earlier in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+            logger.removeHandler(earlier)
+            earlier.close()
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
         file_handler = logging.FileHandler(log_file)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logger.addHandler(file_handler)
     return logger
+
+
+class FolderLockedError(RuntimeError):
+    """A second training into an output folder that a running training holds."""
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
+class RunLock:
+    """``<folder>/.train.lock``: an exclusive lock (``flock``) held by the training that writes into
+    ``folder``, with the holder's pid, host, start time and command written in the file.
+
+    Taking a lock another process holds raises :class:`FolderLockedError` naming that process. The
+    operating system releases the lock when its process ends, however it ends (kill -9 included), so
+    a killed run never blocks its resume. The file itself stays (deleting it would let two runs lock
+    two different files of the same name).
+    """
+
+    NAME = ".train.lock"
+
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, self.NAME)
+        self._handle = None
+
+    def _holder(self) -> str:
+        for _ in range(20):  # the holder writes its details just after taking the lock
+            try:
+                with open(self.path, "r", encoding="utf-8") as handle:
+                    holder = json.load(handle)
+                described = (f"pid {holder['pid']} on {holder['host']}, started {holder['started']}, "
+                             f"command: {holder['command']}")
+                break
+            except (OSError, ValueError, KeyError, TypeError):
+                time.sleep(0.05)
+        else:
+            return f"details unreadable in {self.path}"
+        if holder["host"] == socket.gethostname() and not _process_exists(int(holder["pid"])):
+            # forked data-loader workers share the lock until they notice their parent is gone
+            described += " (that process has ended and its worker processes are exiting: retry in a few seconds)"
+        return described
+
+    def acquire(self) -> "RunLock":
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # never truncated before the lock is ours
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise FolderLockedError(f"{os.path.dirname(self.path)} is in use by another training: {self._holder()}. "
+                                    f"Choose another --save_dir, or wait for that run to end (or stop it)") from None
+        handle.seek(0)
+        handle.truncate()
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                   "command": shlex.join([sys.executable] + sys.argv)}, handle)
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.truncate(0)
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+class StopRequested(Exception):
+    """Raised at a safe point (between steps, after an epoch's checkpoint) once SIGINT or SIGTERM came."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.where = ""  # set by the code that stopped: which epoch / step
+
+
+class StopSignals:
+    """While active, SIGINT and SIGTERM only record that a stop was asked for; :meth:`check` raises
+    :class:`StopRequested` at the caller's next safe point. A second signal stops at once (the default
+    action), for a run that does not reach a safe point; with ``grace_s`` the process also exits
+    (code 128 + signal) when no safe point came within that time. Only the main thread can install
+    handlers; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, logger=None, grace_s: Optional[float] = None):
+        self.logger = logger
+        self.grace_s = grace_s
+        self.signum: Optional[int] = None
+        self._previous = {}
+
+    def _give_up(self) -> None:
+        if self.logger:
+            self.logger.error(f"no safe point within {self.grace_s:.0f} s of {signal.Signals(self.signum).name} "
+                              f"(another rank stopped first?): exiting now; resume from the newest checkpoint")
+        os._exit(128 + self.signum)
+
+    def _handle(self, signum, _frame):
+        if self.signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.signum = signum
+        if self.logger:
+            self.logger.warning(f"{signal.Signals(signum).name} received: stopping after the current step "
+                                f"(send it again to stop at once)")
+        if self.grace_s is not None:
+            timer = threading.Timer(self.grace_s, self._give_up)
+            timer.daemon = True
+            timer.start()
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise StopRequested(self.signum)
+
+    def install(self) -> None:
+        """(Re)install the handlers: MindSpore's runtime installs its own SIGINT handler while it runs
+        (it turns Ctrl-C into SIGTERM), so the trainer reinstalls these after each step."""
+        try:
+            previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        except ValueError:  # not the main thread
+            return
+        if not self._previous:
+            self._previous = previous
+
+    def __enter__(self) -> "StopSignals":
+        self.install()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)

@@ -7,7 +7,7 @@ to score V crops of a video, put them on the batch axis and average the N logits
 """
 import mindspore.nn as nn
 
-from src.data.dataset import create_video_dataset
+from src.data.dataset import build_video_source, create_video_dataset
 from src.data.pipelines import segments_for
 from src.infer.bins import default_preprocess_path
 from src.models.registry import in_channels_for, model_layout
@@ -35,7 +35,8 @@ class RecognitionTask(Task):
         return nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
 
     def evaluator(self, cfg, net, out_dir):
-        return lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir)
+        source = build_video_source(cfg, "val")  # read now: a bad split stops the run before training
+        return lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir, source=source)
 
     def evaluate(self, cfg, out_dir):
         return evaluate_recognizer(cfg, out_dir)

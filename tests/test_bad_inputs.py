@@ -1,0 +1,421 @@
+"""The catalogue of bad inputs: each one is refused with a message that names the file (and the line
+or key where there is one) and says what to do. The README's "When something goes wrong" section
+lists these cases."""
+import json
+import os
+import pickle
+import re
+from dataclasses import dataclass
+from typing import Callable, List
+
+import cv2
+import numpy as np
+import pytest
+
+from src.applications.tabletennis import load_video_features, read_labels
+from src.config import load_config
+from src.data.annotations import load_annotation_json, load_list_file, read_class_index
+from src.data.bmn_data import load_feature_file
+from src.data.dataset import build_video_source
+from src.data.readers import FlowFrameReader, RGBFrameReader, VideoFileReader
+from src.engine.builders import build_network, load_network
+from src.engine.callbacks import restore_training_state
+from src.engine.trainer import train
+from src.models.weights import read_checkpoint, save_checkpoint_atomic
+from src.tools.cluster import load_rank_table, make_rank_table, save_rank_table
+from src.utils.cloud import copy_path, prepare_cloud_job
+
+
+@dataclass
+class Case:
+    """``make(tmp_path, cfg)`` builds the bad input and returns ``(call, expected)``: ``call()`` must
+    raise, and its message must hold every pattern of ``expected`` (regular expressions; paths are
+    escaped by :func:`path`)."""
+    name: str
+    make: Callable
+
+
+def path(value) -> str:
+    return re.escape(str(value))
+
+
+def frame(tmp, name="image_00001.jpg", shape=(24, 32, 3), folder="video"):
+    os.makedirs(tmp / folder, exist_ok=True)
+    cv2.imwrite(str(tmp / folder / name), np.full(shape, 128, np.uint8))
+    return tmp / folder / name
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+def missing_frame(tmp, cfg):
+    frame(tmp)
+    return (lambda: RGBFrameReader().read(str(tmp / "video"), np.array([0, 1])),
+            [path(tmp / "video" / "image_00002.jpg"), "missing", "extract|template"])
+
+
+def corrupt_frame(tmp, cfg):
+    frame(tmp).write_bytes(b"not a jpeg at all")
+    return (lambda: RGBFrameReader().read(str(tmp / "video"), np.array([0])),
+            [path(tmp / "video" / "image_00001.jpg"), "corrupt", "re-extract"])
+
+
+def truncated_jpeg(tmp, cfg):
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    data = cv2.imencode(".jpg", image)[1].tobytes()
+    os.makedirs(tmp / "video")
+    (tmp / "video" / "image_00001.jpg").write_bytes(data[:len(data) // 2])
+    return (lambda: RGBFrameReader().read(str(tmp / "video"), np.array([0])),
+            [path(tmp / "video" / "image_00001.jpg"), "truncated", "re-extract"])
+
+
+def frames_of_two_sizes(tmp, cfg):
+    frame(tmp, "image_00001.jpg", (24, 32, 3))
+    frame(tmp, "image_00002.jpg", (48, 64, 3))
+    return (lambda: RGBFrameReader().read(str(tmp / "video"), np.array([0, 1])),
+            [path(tmp / "video"), "differ in size", "24x32", "48x64", "re-extract"])
+
+
+def flow_axes_of_two_sizes(tmp, cfg):
+    frame(tmp, "flow_x_00001.jpg", (24, 32))
+    frame(tmp, "flow_y_00001.jpg", (20, 32))
+    return (lambda: FlowFrameReader().read(str(tmp / "video"), np.array([0])),
+            [path(tmp / "video"), "differ in size", "re-extract"])
+
+
+def not_a_video(tmp, cfg):
+    (tmp / "clip.avi").write_bytes(b"\0" * 100)
+    return (lambda: VideoFileReader().read(str(tmp / "clip.avi"), np.array([0])),
+            [path(tmp / "clip.avi"), "cannot be opened", "check the file"])
+
+
+def no_video_path(tmp, cfg):
+    cfg.video_path = ""
+    return lambda: build_video_source(cfg, "train"), ["--video_path"]
+
+
+def no_video_exists(tmp, cfg):
+    cfg.video_path = str(tmp / "elsewhere")
+    return (lambda: build_video_source(cfg, "train"),
+            [path(tmp / "elsewhere"), "none of the 12", "check --video_path"])
+
+
+# --- annotations --------------------------------------------------------------------------------
+
+def annotation_missing(tmp, cfg):
+    return (lambda: load_annotation_json(str(tmp / "none.json"), "train", str(tmp)),
+            [path(tmp / "none.json"), "does not exist", "ucf101_json"])
+
+
+def annotation_not_json(tmp, cfg):
+    (tmp / "a.json").write_text('{"labels": [1,,]}')
+    return lambda: load_annotation_json(str(tmp / "a.json"), "train", str(tmp)), [path(tmp / "a.json"), "line 1"]
+
+
+def annotation_without_keys(tmp, cfg):
+    (tmp / "a.json").write_text('{"labels": []}')
+    return (lambda: load_annotation_json(str(tmp / "a.json"), "train", str(tmp)),
+            [path(tmp / "a.json"), "'database'"])
+
+
+def annotation_unknown_label(tmp, cfg):
+    (tmp / "a.json").write_text(json.dumps({"labels": ["a"], "database": {
+        "v1": {"subset": "training", "annotations": {"label": "b", "segment": [1, 5]}}}}))
+    return (lambda: load_annotation_json(str(tmp / "a.json"), "train", str(tmp)),
+            [path(tmp / "a.json"), "video v1", "'b'", "not in 'labels'"])
+
+
+def annotation_empty_split(tmp, cfg):
+    (tmp / "a.json").write_text(json.dumps({"labels": ["a"], "database": {
+        "v1": {"subset": "training", "annotations": {"label": "a", "segment": [1, 5]}}}}))
+    return (lambda: load_annotation_json(str(tmp / "a.json"), "val", str(tmp)),
+            [path(tmp / "a.json"), "val split", "empty"])
+
+
+def class_count_differs(tmp, cfg):
+    cfg.num_classes = 5
+    return lambda: build_video_source(cfg, "train"), [path(cfg.annotation_path), "--num_classes 2"]
+
+
+# --- list files ---------------------------------------------------------------------------------
+
+def list_file(tmp, *lines):
+    (tmp / "list.txt").write_text("".join(line + "\n" for line in lines))
+    return str(tmp / "list.txt")
+
+
+def list_non_integer(tmp, cfg):
+    name = list_file(tmp, "a/v1 10 0", "a/v2 ten 1")
+    return lambda: load_list_file(name, str(tmp), 2), [path(name) + ":2", "num_frames 'ten'", "not an integer"]
+
+
+def list_label_too_large(tmp, cfg):
+    name = list_file(tmp, "a/v1 10 0", "a/v2 10 1", "a/v3 10 7")
+    return (lambda: load_list_file(name, str(tmp), 2),
+            [path(name) + ":3", "label 7", "num_classes 2", "fix this line"])
+
+
+def list_negative_label(tmp, cfg):
+    name = list_file(tmp, "a/v1 10 -1")
+    return lambda: load_list_file(name, str(tmp)), [path(name) + ":1", "label -1", "outside"]
+
+
+def list_too_many_columns(tmp, cfg):
+    name = list_file(tmp, "a/v1 0 10 1")
+    return lambda: load_list_file(name, str(tmp)), [path(name) + ":1", "4 columns", "write 'path num_frames label'"]
+
+
+def list_missing(tmp, cfg):
+    return lambda: load_list_file(str(tmp / "none.txt"), str(tmp)), [path(tmp / "none.txt"), "not found"]
+
+
+def class_index_bad_line(tmp, cfg):
+    (tmp / "classInd.txt").write_text("1 Walk\nRun 2\n")
+    return (lambda: read_class_index(str(tmp / "classInd.txt")),
+            [path(tmp / "classInd.txt") + ":2", "expected 'index ClassName'"])
+
+
+# --- features -----------------------------------------------------------------------------------
+
+class RunsCode:
+    def __reduce__(self):
+        return os.getcwd, ()
+
+
+def feature_pickle_with_code(tmp, cfg):
+    with open(tmp / "v.pkl", "wb") as handle:
+        pickle.dump({"image_feature": RunsCode()}, handle)
+    return (lambda: load_video_features(str(tmp / "v.pkl"), 8),
+            [path(tmp / "v.pkl"), "refusing to load posix.getcwd", "image_feature"])
+
+
+def feature_pickle_without_features(tmp, cfg):
+    with open(tmp / "v.pkl", "wb") as handle:
+        pickle.dump({"features": np.zeros((4, 8))}, handle)
+    return lambda: load_video_features(str(tmp / "v.pkl"), 8), [path(tmp / "v.pkl"), "no 'image_feature'"]
+
+
+def feature_pickle_wrong_shape(tmp, cfg):
+    with open(tmp / "v.pkl", "wb") as handle:
+        pickle.dump({"image_feature": np.zeros((4, 5), np.float32)}, handle)
+    return lambda: load_video_features(str(tmp / "v.pkl"), 8), [path(tmp / "v.pkl"), r"expected \(frames, 8\)"]
+
+
+def labels_file(tmp, payload):
+    (tmp / "labels.json").write_text(json.dumps(payload))
+    return str(tmp / "labels.json")
+
+
+GT = {"url": "x/v.mp4", "total_frames": 100, "actions": [{"start_id": 1.0, "end_id": 2.0, "label_ids": [1]}]}
+
+
+def labels_fps_text(tmp, cfg):
+    name = labels_file(tmp, {"fps": "25fps", "gts": [GT]})
+    return lambda: read_labels(name), [path(name), "fps must be a positive number", "'25fps'"]
+
+
+def labels_ids_not_list(tmp, cfg):
+    name = labels_file(tmp, {"fps": 25, "gts": [dict(GT, actions=[dict(GT["actions"][0], label_ids=3)])]})
+    return lambda: read_labels(name), [path(name), r"gts\[0\]\.actions\[0\]\.label_ids must be a list"]
+
+
+def labels_total_frames_text(tmp, cfg):
+    name = labels_file(tmp, {"fps": 25, "gts": [dict(GT, total_frames="many")]})
+    return lambda: read_labels(name), [path(name), r"gts\[0\]\.total_frames must be a frame count"]
+
+
+def labels_action_not_object(tmp, cfg):
+    name = labels_file(tmp, {"fps": 25, "gts": [dict(GT, actions=[[1.0, 2.0]])]})
+    return lambda: read_labels(name), [path(name), r"gts\[0\]\.actions\[0\] must be an object", "start_id"]
+
+
+def bmn_feature_wrong_shape(tmp, cfg):
+    np.save(tmp / "v.npy", np.zeros((10, 3), np.float32))
+    return (lambda: load_feature_file(str(tmp / "v.npy"), 100, 400),
+            [path(tmp / "v.npy"), r"\(10, 3\)", "set --tscale / --feat_dim"])
+
+
+def bmn_feature_object_array(tmp, cfg):
+    np.save(tmp / "v.npy", np.array([RunsCode()], dtype=object), allow_pickle=True)
+    return lambda: load_feature_file(str(tmp / "v.npy"), 100, 400), [path(tmp / "v.npy"), "cannot read"]
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+def yaml_file(tmp, text):
+    (tmp / "run.yaml").write_text(text)
+    return str(tmp / "run.yaml")
+
+
+def config_fractional_epochs(tmp, cfg):
+    name = yaml_file(tmp, "num_epochs: 2.7\n")
+    return lambda: load_config(name), ["'num_epochs'", path(name), "expected an integer"]
+
+
+def config_negative_lr(tmp, cfg):
+    return lambda: load_config("", {"lr": "-1"}), ["'lr'", "command line", "must be > 0"]
+
+
+def config_unknown_key(tmp, cfg):
+    name = yaml_file(tmp, "learning_rate: 0.1\n")
+    return lambda: load_config(name), ["'learning_rate'", path(name), "config.py --help"]
+
+
+def config_bad_boolean(tmp, cfg):
+    return lambda: load_config("", {"resume": "maybe"}), ["'resume'", "command line", "true/false"]
+
+
+def config_zero_batch(tmp, cfg):
+    name = yaml_file(tmp, "batch_size: 0\n")
+    return lambda: load_config(name), ["'batch_size'", path(name), "must be >= 1"]
+
+
+def config_momentum_range(tmp, cfg):
+    return lambda: load_config("", {"bn_momentum": "1.5"}), ["'bn_momentum'", "must be >= 0 and <= 1"]
+
+
+def config_not_yaml(tmp, cfg):
+    name = yaml_file(tmp, "lr: [0.1\n")
+    return lambda: load_config(name), [path(name), "not valid YAML", "line"]
+
+
+def config_file_missing(tmp, cfg):
+    return lambda: load_config(str(tmp / "none.yaml")), [path(tmp / "none.yaml"), "not found"]
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+def checkpoint_empty(tmp, cfg):
+    save_checkpoint_atomic(build_network(cfg), str(tmp / "ckpts" / "net-1_6.ckpt"))
+    (tmp / "ckpts" / "net-2_6.ckpt").write_bytes(b"")
+    return (lambda: read_checkpoint(str(tmp / "ckpts" / "net-2_6.ckpt")),
+            [path(tmp / "ckpts" / "net-2_6.ckpt"), "empty", "other checkpoints in .*net-1_6.ckpt"])
+
+
+def checkpoint_garbage_on_resume(tmp, cfg):
+    (tmp / "x.ckpt").write_bytes(b"\x08\x01garbage" * 50)
+    return (lambda: restore_training_state(None, str(tmp / "x.ckpt")),
+            [path(tmp / "x.ckpt"), "cannot be read", "train again or use another checkpoint"])
+
+
+def checkpoint_without_training_state(tmp, cfg):
+    save_checkpoint_atomic(build_network(cfg), str(tmp / "net.ckpt"))
+    return (lambda: restore_training_state(None, str(tmp / "net.ckpt")),
+            [path(tmp / "net.ckpt"), "without --resume"])
+
+
+def checkpoint_other_classes(tmp, cfg):
+    save_checkpoint_atomic(build_network(cfg), str(tmp / "net.ckpt"))
+    cfg.update(num_classes=3, checkpoint_path=str(tmp / "net.ckpt"))
+    return lambda: build_network(cfg), [path(tmp / "net.ckpt"), "--finetune_num_classes 3"]
+
+
+def checkpoint_missing(tmp, cfg):
+    return lambda: load_network(cfg, str(tmp / "none.ckpt")), [path(tmp / "none.ckpt"), "does not exist"]
+
+
+def checkpoint_folder_with_a_bad_one(tmp, cfg):
+    from src.tasks.recognition.evaluation import evaluate_checkpoints
+    folder = tmp / "ckpts"
+    save_checkpoint_atomic(build_network(cfg), str(folder / "a.ckpt"))
+    (folder / "b.ckpt").write_bytes(b"")
+    return lambda: evaluate_checkpoints(cfg, str(folder), str(tmp / "eval")), []
+
+
+# --- rank tables and cloud paths ----------------------------------------------------------------
+
+def rank_table_missing(tmp, cfg):
+    return lambda: load_rank_table(str(tmp / "hccl.json")), [path(tmp / "hccl.json"), "src.tools.cluster hccl"]
+
+
+def rank_table_not_json(tmp, cfg):
+    (tmp / "hccl.json").write_text('{"version": "1.0",')
+    return lambda: load_rank_table(str(tmp / "hccl.json")), [path(tmp / "hccl.json"), "not valid JSON", "line 1"]
+
+
+def rank_table_wrong_size(tmp, cfg):
+    save_rank_table(make_rank_table([("10.0.0.1", [(0, "192.0.0.1"), (1, "192.0.0.2")])]), str(tmp / "hccl.json"))
+    return (lambda: load_rank_table(str(tmp / "hccl.json"), expected_size=8),
+            [path(tmp / "hccl.json"), "8", "src.tools.cluster hccl"])
+
+
+def rank_table_not_completed(tmp, cfg):
+    table = make_rank_table([("10.0.0.1", [(0, "192.0.0.1")])])
+    table["status"] = "pending"
+    (tmp / "hccl.json").write_text(json.dumps(table))
+    return lambda: load_rank_table(str(tmp / "hccl.json")), [path(tmp / "hccl.json"), "'status'", "regenerate"]
+
+
+def cloud_remote_without_moxing(tmp, cfg):
+    return lambda: copy_path("obs://bucket/data", str(tmp)), ["obs://bucket/data", "moxing", "give local paths"]
+
+
+def cloud_missing_local_input(tmp, cfg):
+    return lambda: copy_path(str(tmp / "none"), str(tmp / "cache")), [path(tmp / "none"), "URL arguments"]
+
+
+def cloud_job_without_data_url(tmp, cfg):
+    cfg.update(openI=True, train_url=str(tmp / "out"))
+    return lambda: prepare_cloud_job(cfg, "train"), ["--data_url"]
+
+
+# --- a training run: every input checked before the first step -----------------------------------
+
+def training_empty_validation_split(tmp, cfg):
+    data = json.load(open(cfg.annotation_path))
+    for entry in data["database"].values():
+        entry["subset"] = "training"
+    (tmp / "train_only.json").write_text(json.dumps(data))
+    cfg.annotation_path = str(tmp / "train_only.json")
+    return lambda: train(cfg), [path(tmp / "train_only.json"), "val split", "empty"]
+
+
+def training_batch_larger_than_split(tmp, cfg):
+    cfg.batch_size = 64
+    return lambda: train(cfg), ["no full batch of 64", "lower --batch_size"]
+
+
+CASES: List[Case] = [Case(make.__name__, make) for make in (
+    missing_frame, corrupt_frame, truncated_jpeg, frames_of_two_sizes, flow_axes_of_two_sizes, not_a_video,
+    no_video_path, no_video_exists,
+    annotation_missing, annotation_not_json, annotation_without_keys, annotation_unknown_label,
+    annotation_empty_split, class_count_differs,
+    list_non_integer, list_label_too_large, list_negative_label, list_too_many_columns, list_missing,
+    class_index_bad_line,
+    feature_pickle_with_code, feature_pickle_without_features, feature_pickle_wrong_shape, labels_fps_text,
+    labels_ids_not_list, labels_total_frames_text, labels_action_not_object, bmn_feature_wrong_shape,
+    bmn_feature_object_array,
+    config_fractional_epochs, config_negative_lr, config_unknown_key, config_bad_boolean, config_zero_batch,
+    config_momentum_range, config_not_yaml, config_file_missing,
+    checkpoint_empty, checkpoint_garbage_on_resume, checkpoint_without_training_state, checkpoint_other_classes,
+    checkpoint_missing,
+    rank_table_missing, rank_table_not_json, rank_table_wrong_size, rank_table_not_completed,
+    cloud_remote_without_moxing, cloud_missing_local_input, cloud_job_without_data_url,
+    training_empty_validation_split, training_batch_larger_than_split)]
+
+
+def test_the_catalogue_has_at_least_40_cases():
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_bad_input_is_named_with_what_to_do(case, tiny_cfg, tmp_path):
+    work = tmp_path / "case"
+    work.mkdir()
+    call, expected = case.make(work, tiny_cfg)
+    with pytest.raises(Exception) as raised:
+        call()
+    message = str(raised.value)
+    for pattern in expected:
+        assert re.search(pattern, message), f"{pattern!r} not in: {message}"
+    if case.name.startswith("training_"):  # refused before the first step: nothing was trained
+        assert not os.path.isdir(os.path.join(tiny_cfg.save_dir, "checkpoints")) or \
+            not any(name.endswith(".ckpt") for name in os.listdir(os.path.join(tiny_cfg.save_dir, "checkpoints")))
+
+
+def test_a_bad_checkpoint_in_a_folder_is_reported_and_the_others_kept(tiny_cfg, tmp_path):
+    evaluate, _ = checkpoint_folder_with_a_bad_one(tmp_path, tiny_cfg)
+    rows = evaluate()
+    assert [row["checkpoint"] for row in rows] == ["a.ckpt"]
+    lines = (tmp_path / "eval" / "summary.txt").read_text().splitlines()
+    assert lines[0].startswith("a.ckpt\ttop1 ")
+    assert lines[1].startswith("b.ckpt\tFAILED\t") and "empty" in lines[1]
