@@ -23,20 +23,27 @@ zoo_usage_error() {
 # the usage of a script documented by its header.
 zoo_print_header() { awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0" >&2; }
 
-# Exit through zoo_usage_error unless the script got one of the argument counts COUNT...:
+# Show the calling script's usage and exit 0 when its only argument is -h or --help.
+zoo_answer_help() {
+    if [ "$#" -eq 1 ] && { [ "$1" = "-h" ] || [ "$1" = "--help" ]; }; then
+        usage
+        exit 0
+    fi
+}
+
+# Exit through zoo_usage_error unless the script got one of the argument counts COUNT...
+# (a lone -h / --help shows the usage):
 #   zoo_require_args 8 9 -- "$@"
-# A script taking no argument (COUNT 0) shows its usage for -h/--help without the error line.
 zoo_require_args() {
     local counts=() count
     while [ "$1" != "--" ]; do counts+=("$1"); shift; done
     shift
+    zoo_answer_help "$@"
     for count in "${counts[@]}"; do
         [ "$#" -eq "$count" ] && return 0
     done
     if [ "${counts[*]}" = "0" ]; then
-        [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] || echo "error: expected no argument, got $#" >&2
-        usage
-        exit 1
+        zoo_usage_error "expected no argument, got $#"
     fi
     local expected="${counts[*]}"
     zoo_usage_error "expected ${expected// / or } arguments, got $#"
@@ -82,13 +89,20 @@ zoo_config_file() {
 # The absolute checkpoint path, or "" for `none` / an empty value.
 zoo_ckpt() { if zoo_is_none "$1"; then echo ""; else realpath -m -- "$1"; fi; }
 
-# Run "$PYTHON ARGS... --save_dir OUT_DIR $EXTRA_ARGS", its output also written to OUT_DIR/console.log.
+# Run "$PYTHON ARGS... --save_dir OUT_DIR $EXTRA_ARGS", its output also written to OUT_DIR/console.log;
+# with DRY_RUN=1 print that command instead.
 zoo_run_logged() {
     local out="$1"
     shift
+    local extra=()
+    read -r -a extra <<< "${EXTRA_ARGS:-}"
+    local cmd=("$PYTHON" "$@" --save_dir "$out" ${extra[@]+"${extra[@]}"})
+    if [ "${DRY_RUN:-0}" = "1" ]; then
+        echo "$(zoo_quoted "${cmd[@]}")> $(zoo_quoted "$out/console.log")"
+        return 0
+    fi
     mkdir -p "$out"
-    # shellcheck disable=SC2086
-    "$PYTHON" "$@" --save_dir "$out" ${EXTRA_ARGS:-} 2>&1 | tee "$out/console.log"
+    "${cmd[@]}" 2>&1 | tee "$out/console.log"
 }
 
 # The MindSpore package folder: MINDSPORE_PATH when set, else the first `mindspore` folder in the

@@ -16,12 +16,14 @@ Usage: bash scripts/run_preprocess.sh CONFIG_PATH OUTPUT_PATH [--key value ...]
 
 Environment:
   PYTHON        python interpreter (default: python from PATH)
+  DRY_RUN=1     print the preprocess.py command, start nothing
   SKIP_SETUP=1  do not `source scripts/setup_env.sh` (use the python already on PATH)
 
 Example: bash scripts/run_preprocess.sh configs/i3d/ucf101_rgb.yaml ./preprocess_Result/ucf101_rgb --batch_size 1
 EOF_USAGE
 }
 
+zoo_answer_help "$@"
 if [ $# -lt 2 ] || [ $(( ($# - 2) % 2 )) -ne 0 ]; then
     zoo_usage_error "expected CONFIG_PATH OUTPUT_PATH and --key value pairs, got $# argument(s)"
 fi
@@ -32,5 +34,11 @@ CONFIG="$(zoo_config_file "$1")"
 OUTPUT_PATH="$(realpath -m -- "$2")"
 shift 2
 
+CMD=("$PYTHON" "$ROOT/preprocess.py" --config_path "$CONFIG" --pre_result_path "$OUTPUT_PATH" "$@")
+if [ "${DRY_RUN:-0}" = "1" ]; then
+    zoo_quoted "${CMD[@]}"
+    echo
+    exit 0
+fi
 echo "preprocess: config $CONFIG -> $OUTPUT_PATH"
-"$PYTHON" "$ROOT/preprocess.py" --config_path "$CONFIG" --pre_result_path "$OUTPUT_PATH" "$@"
+"${CMD[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Evaluate one stream: a checkpoint, or every checkpoint of a folder (summary.txt).
-#   bash scripts/run_single_eval.sh [device_id] [mode] [dataset] [ckpt_path] [video_path] [annotation_path]
+# Usage: bash scripts/run_single_eval.sh [device_id] [mode] [dataset] [ckpt_path] [video_path] [annotation_path]
 # Environment: CONFIG_PATH (default configs/i3d/<dataset>_<mode>.yaml), DEVICE_TARGET,
-# OUTPUT_DIR (default ./output/eval_<dataset>_<mode>), EXTRA_ARGS, SKIP_SETUP=1.
+# OUTPUT_DIR (default ./output/eval_<dataset>_<mode>), EXTRA_ARGS, DRY_RUN=1 (print the command), SKIP_SETUP=1.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 usage() { zoo_print_header; }
 zoo_require_args 6 -- "$@"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Train one model on one device.
-#   bash scripts/run_standalone_train.sh [device_id] [dataset] [mode] [num_epochs] [video_path] [annotation_path] [checkpoint_path]
+# Usage: bash scripts/run_standalone_train.sh [device_id] [dataset] [mode] [num_epochs] [video_path] [annotation_path] [checkpoint_path]
 # checkpoint_path `none` trains from scratch. Environment: CONFIG_PATH (default
 # configs/i3d/<dataset>_<mode>.yaml; e.g. configs/resnet3d/ucf101.yaml for another model),
 # DEVICE_TARGET (default: the device this machine has), OUTPUT_DIR (default ./output/train_<dataset>_<mode>),
-# EXTRA_ARGS (more --key value overrides), SKIP_SETUP=1.
+# EXTRA_ARGS (more --key value overrides), DRY_RUN=1 (print the command, start nothing), SKIP_SETUP=1.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 usage() { zoo_print_header; }
 zoo_require_args 7 -- "$@"

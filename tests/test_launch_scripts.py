@@ -112,8 +112,11 @@ def test_bad_arguments_are_named(workspace):
              "ANNOTATION_PATH": train_args()[:6] + ["absent.json"] + train_args()[7:],
              "config file": train_args()[:8] + ["configs/absent.yaml"]}
     for message, args in cases.items():
-        result = run(TRAIN_SCRIPT, args, workspace, DRY_RUN="1")
+        # A real run (a dry run only notes missing inputs); each case stops before anything starts.
+        result = run(TRAIN_SCRIPT, args, workspace, PYTHON=str(workspace / "fake_python"))
         assert result.returncode != 0 and message in result.stderr, (message, result.stderr)
+    result = run(TRAIN_SCRIPT, cases["ANNOTATION_PATH"], workspace, DRY_RUN="1")
+    assert result.returncode == 0 and "note (dry run): ANNOTATION_PATH" in result.stderr, result.stderr
 
 
 def test_cpu_dry_run_shows_the_msrun_command(workspace):

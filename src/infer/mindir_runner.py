@@ -96,14 +96,18 @@ def run_mindir(mindir_path: str, input_paths: Sequence[str], output_path: str) -
     return mean_ms
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mindir_path", required=True, help="exported .mindir file")
     parser.add_argument("--input_path", required=True, help="folder of .bin batches (one per model input, comma separated)")
     parser.add_argument("--output_path", default=".", help="folder receiving result_Files/ and time_Result/")
     parser.add_argument("--device_target", default="CPU", choices=["Ascend", "GPU", "CPU"])
     parser.add_argument("--device_id", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     ms.set_context(mode=ms.GRAPH_MODE)
     if args.device_target == "CPU":
         ms.set_device("CPU")

@@ -1,7 +1,7 @@
 """Building blocks shared by the 2D (TSN) and 3D (3D-ResNet) ResNets."""
-from mindspore import nn
+from mindspore import nn, ops
 
-__all__ = ["Bottleneck"]
+__all__ = ["Bottleneck", "ZeroPaddedMaxPool"]
 
 
 class Bottleneck(nn.Cell):
@@ -30,3 +30,44 @@ class Bottleneck(nn.Cell):
         out = self.bn3(self.conv3(out))
         residual = x if self.downsample is None else self.downsample(x)
         return self.relu(out + residual)
+
+
+class ZeroPaddedMaxPool(nn.Cell):
+    """PyTorch's ``MaxPool{2,3}d(kernel, stride, padding)`` for NON-NEGATIVE inputs (ReLU outputs).
+
+    Zeros are concatenated in front (``padding``) and behind (only as many as the last window
+    reads) and a valid max-pool follows. On a non-negative input zero padding gives the same
+    maximum as PyTorch's -inf padding. Why not MindSpore's padded pools: ``nn.MaxPool2d`` with
+    ``pad_mode="pad"`` has no ONNX converter, and ``MaxPool3D``'s explicit pads are exported as
+    ``SAME_UPPER``, which puts them behind instead of on both sides.
+    """
+
+    def __init__(self, kernel_size: int, stride: int, padding: int, dims: int):
+        super().__init__()
+        if dims not in (2, 3):
+            raise ValueError(f"ZeroPaddedMaxPool pools 2 or 3 spatial dimensions, got {dims}")
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dims = dims
+        self.pool = (ops.MaxPool(kernel_size, stride, pad_mode="VALID") if dims == 2
+                     else ops.MaxPool3D(kernel_size, stride, pad_mode="valid"))
+
+    def _pads(self, size: int):
+        outputs = (size + 2 * self.padding - self.kernel_size) // self.stride + 1
+        last_read = (outputs - 1) * self.stride - self.padding + self.kernel_size - 1
+        return self.padding, max(last_read - (size - 1), 0)
+
+    def construct(self, x):
+        for axis in range(2, 2 + self.dims):
+            front, back = self._pads(x.shape[axis])
+            pieces = (x,)
+            if front:
+                shape = x.shape[:axis] + (front,) + x.shape[axis + 1:]
+                pieces = (ops.zeros(shape, x.dtype),) + pieces
+            if back:
+                shape = x.shape[:axis] + (back,) + x.shape[axis + 1:]
+                pieces = pieces + (ops.zeros(shape, x.dtype),)
+            if len(pieces) > 1:
+                x = ops.concat(pieces, axis)
+        return self.pool(x)

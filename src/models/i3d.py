@@ -6,11 +6,13 @@ weights keep their keys (``Mixed_3b.b1b.conv3d.weight``) and BatchNorm follows t
 :mod:`src.models.weights` (``Conv3d_1a_7x7.bn.bn2d.gamma`` <-> ``Conv3d_1a_7x7.bn.weight``).
 
 Padding is TensorFlow's "SAME" as the port computes it from the input size:
-``total = max(k - s, 0)`` when ``size % s == 0`` else ``max(k - size % s, 0)``, ``front = total // 2``.
-It is always fused into the convolution / pooling operator (a separate pad copies whole feature
-maps and is slow on CPU). Stride-1 convolutions pad the same for every input size, so they are
-fixed at construction; the strided stem convolution and the pools compute their pads from the
-static input shape in ``construct`` (constants in graph mode).
+``total = max(k - s, 0)`` when ``size % s == 0`` else ``max(k - size % s, 0)``, ``front = total // 2``
+(:func:`same_pads`). It is always fused into the convolution / pooling operator (a separate pad
+copies whole feature maps and is slow on CPU). Stride-1 convolutions pad the same for every input
+size, so their pads are fixed at construction; the strided stem convolution and the pools use
+MindSpore's ``pad_mode="same"``, which is this rule for every input size and is exported to ONNX
+as ``SAME_UPPER``, the same rule again (explicit asymmetric pads are not: the ONNX exporter
+copies them in MindSpore's order).
 
 Input: float32 (B, C, T, H, W), C = 3 (rgb) or 2 (flow). Output: logits (B, num_classes), the
 per-position logits averaged over time (and over space when the input is larger than 224 px).
@@ -44,9 +46,8 @@ class Unit3D(nn.Cell):
         super().__init__()
         self.kernel_shape = tuple(kernel_shape)
         self.stride = tuple(stride)
-        self.pad_in_construct = any(s != 1 for s in self.stride)
-        if self.pad_in_construct:
-            conv_pad = {"pad_mode": "valid"}  # only holds the weight; construct pads per input size
+        if any(s != 1 for s in self.stride):
+            conv_pad = {"pad_mode": "same"}  # pads computed per input size (see the module docstring)
         else:
             pads = same_pads((1, 1, 1), self.kernel_shape, self.stride)  # stride 1: any size pads alike
             conv_pad = {"pad_mode": "pad", "padding": pads} if any(pads) else {"pad_mode": "valid"}
@@ -59,15 +60,7 @@ class Unit3D(nn.Cell):
         self.relu = nn.ReLU()
 
     def construct(self, x):
-        if self.pad_in_construct:
-            pads = same_pads(x.shape[2:], self.kernel_shape, self.stride)
-            conv = ops.Conv3D(self.conv3d.out_channels, self.kernel_shape, pad_mode="pad", pad=pads,
-                              stride=self.stride)
-            x = conv(x, self.conv3d.weight)
-            if self.conv3d.has_bias:
-                x = ops.bias_add(x, self.conv3d.bias)
-        else:
-            x = self.conv3d(x)
+        x = self.conv3d(x)
         if self.use_batch_norm:
             x = self.bn(x)
         if self.use_relu:
@@ -76,7 +69,7 @@ class Unit3D(nn.Cell):
 
 
 class MaxPool3dSame(nn.Cell):
-    """3D max-pool with the port's SAME padding.
+    """3D max-pool with the port's SAME padding (``pad_mode="same"``, see the module docstring).
 
     The port pads with zeros, MindSpore's pooling with -inf; every pool of the network reads a
     ReLU output (>= 0), where both give the same maximum.
@@ -86,10 +79,10 @@ class MaxPool3dSame(nn.Cell):
         super().__init__()
         self.kernel_size = tuple(kernel_size)
         self.stride = tuple(stride)
+        self.pool = ops.MaxPool3D(self.kernel_size, self.stride, pad_mode="same")
 
     def construct(self, x):
-        pads = same_pads(x.shape[2:], self.kernel_size, self.stride)
-        return ops.MaxPool3D(self.kernel_size, self.stride, pad_mode="pad", pad_list=pads)(x)
+        return self.pool(x)
 
 
 class InceptionModule(nn.Cell):
@@ -177,12 +170,27 @@ class InceptionI3d(nn.Cell):
         """Clip features (B, num_features = 1024): Mixed_5c averaged over time and space."""
         return self.feature_map(x).mean(axis=(2, 3, 4))
 
+    @staticmethod
+    def head_pool(x):
+        """The port's (2, 7, 7) stride-1 average pool, clamped to the map (it only fits 224 px
+        inputs; smaller maps pool what they have).
+
+        Written as a mean of shifted time slices and a 2D average pool because MindSpore's
+        AvgPool3D has no ONNX converter; the result is the same average.
+        """
+        batch, channels, t, h, w = x.shape
+        kernel_t, kernel_h, kernel_w = (min(HEAD_POOL_KERNEL[0], t), min(HEAD_POOL_KERNEL[1], h),
+                                        min(HEAD_POOL_KERNEL[2], w))
+        steps = t - kernel_t + 1
+        summed = x[:, :, :steps]
+        for shift in range(1, kernel_t):
+            summed = summed + x[:, :, shift:shift + steps]
+        pooled = ops.AvgPool((kernel_h, kernel_w), 1, pad_mode="VALID")(
+            summed.reshape(batch, channels * steps, h, w) / kernel_t)
+        return pooled.reshape(batch, channels, steps, h - kernel_h + 1, w - kernel_w + 1)
+
     def construct(self, x):
-        x = self.feature_map(x)
-        # The port's (2, 7, 7) average pool only fits 224 px inputs; smaller maps pool what they have.
-        t, h, w = x.shape[2:]
-        kernel = (min(HEAD_POOL_KERNEL[0], t), min(HEAD_POOL_KERNEL[1], h), min(HEAD_POOL_KERNEL[2], w))
-        x = ops.avg_pool3d(x, kernel, 1)
+        x = self.head_pool(self.feature_map(x))
         x = self.logits(self.dropout(x))
         return ops.mean(x, axis=(2, 3, 4))
 

@@ -17,10 +17,10 @@ Two variants share one class:
 Input (N, C, H, W); ``forward_features`` returns globally average-pooled (N, 2048) features and
 ``construct`` adds ``fc`` when the network was built with ``num_classes > 0``.
 """
-from mindspore import nn
+from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
-from .blocks import Bottleneck
+from .blocks import Bottleneck, ZeroPaddedMaxPool
 
 __all__ = ["ResNet2d", "Bottleneck2d", "STAGE_BLOCKS_2D"]
 
@@ -33,6 +33,26 @@ def conv2d(in_planes: int, out_planes: int, kernel_size: int, stride: int = 1) -
     return nn.Conv2d(in_planes, out_planes, kernel_size, stride=stride, pad_mode="pad",
                      padding=(kernel_size - 1) // 2, has_bias=False,
                      weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
+
+
+class CeilAvgPool2x2(nn.Cell):
+    """2x2 average pool, stride 2, ceil mode, padding not counted (the "vd" shortcut's pool).
+
+    An odd height or width gets its last row / column repeated, so the last window averages the
+    values it has, as ``ceil_mode=True, count_include_pad=False`` does; a valid pool follows.
+    Written this way because MindSpore's ceil-mode pool (AvgPool3D) has no ONNX converter.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.AvgPool2d(2, 2)
+
+    def construct(self, x):
+        if x.shape[2] % 2:
+            x = ops.concat((x, x[:, :, -1:]), 2)
+        if x.shape[3] % 2:
+            x = ops.concat((x, x[:, :, :, -1:]), 3)
+        return self.pool(x)
 
 
 class Bottleneck2d(Bottleneck):
@@ -61,7 +81,7 @@ class ResNet2d(nn.Cell):
             self.conv1 = conv2d(in_channels, 64, 7, 2)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, 2, pad_mode="pad", padding=1)
+        self.maxpool = ZeroPaddedMaxPool(3, 2, 1, dims=2)  # reads ReLU outputs
         self.in_planes = 64
         blocks = STAGE_BLOCKS_2D[depth]
         self.layer1 = self._make_stage(64, blocks[0], 1)
@@ -75,8 +95,7 @@ class ResNet2d(nn.Cell):
         if not self.avg_down:
             return nn.SequentialCell([conv2d(self.in_planes, out_planes, 1, stride),
                                       nn.BatchNorm2d(out_planes)])
-        pool = (nn.AvgPool2d(2, 2, pad_mode="pad", padding=0, ceil_mode=True, count_include_pad=False)
-                if stride > 1 else nn.Identity())
+        pool = CeilAvgPool2x2() if stride > 1 else nn.Identity()
         return nn.SequentialCell([pool, conv2d(self.in_planes, out_planes, 1), nn.BatchNorm2d(out_planes)])
 
     def _make_stage(self, planes: int, num_blocks: int, stride: int) -> nn.SequentialCell:

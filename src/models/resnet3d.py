@@ -20,7 +20,7 @@ Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
-from .blocks import Bottleneck
+from .blocks import Bottleneck, ZeroPaddedMaxPool
 from .registry import in_channels_for, register_model
 
 __all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
@@ -119,7 +119,8 @@ class ResNet3d(nn.Cell):
                             (conv1_t_size // 2, 3, 3))
         self.bn1 = nn.BatchNorm3d(widths[0])
         self.relu = nn.ReLU()
-        self.maxpool = None if no_max_pool else nn.MaxPool3d(3, 2, pad_mode="pad", padding=1)
+        # Reads ReLU outputs, so zero padding is exact (and exports to ONNX; see ZeroPaddedMaxPool).
+        self.maxpool = None if no_max_pool else ZeroPaddedMaxPool(3, 2, 1, dims=3)
         self.in_planes = widths[0]
         self.layer1 = self._make_stage(block, widths[0], blocks_per_stage[0], 1)
         self.layer2 = self._make_stage(block, widths[1], blocks_per_stage[1], 2)

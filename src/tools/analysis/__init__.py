@@ -1,0 +1,1 @@
+"""Model analysis tools (``python -m src.tools.analysis.<tool>``)."""
