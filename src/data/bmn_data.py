@@ -22,10 +22,19 @@ Targets (vectorised NumPy, same definitions as the ports): with the features cov
 ``duration = feature_frame / duration_frame * duration_second`` seconds and segments normalised by
 it,
 
-* ``gt_iou_map[d, s]``: max tIoU of proposal [s/T, (s+d+1)/T] with a ground-truth segment
-  ((duration, start) layout, like the network's map);
+* ``gt_iou_map``: for every map cell, the max tIoU of its proposal (:func:`src.models.bmn.proposal_steps`
+  / T, in the configured ``bm_layout``) with a ground-truth segment;
 * ``gt_start[t]`` / ``gt_end[t]``: max intersection-over-anchor of the anchor
   [(t-0.5)/T, (t+1.5)/T] with a ground-truth start / end region of width 3/T.
+
+Seconds of the proposals (``duration_rule``): ``feature_frame`` scales the [0, 1] positions by the
+same span as the targets; ``interval_floor`` by ``(duration_frame // feature_interval *
+feature_interval) / duration_frame * duration_second``, the rule of JJBOY's and mmaction2's
+post-processing behind the published figures (on ActivityNet-1.3 validation the two differ for
+1,572 of 4,728 videos).
+
+Videos of the evaluated split without annotations (``testing``, unlabelled) are kept: they get
+proposals, and the metric is skipped when no video of the split has ground truth.
 
 Datasets: :func:`create_bmn_dataset` gives batched columns ``(features, gt_iou_map, gt_start,
 gt_end)`` for training and ``(features, video_index)`` otherwise; ``dataset.video_source`` is the
@@ -43,6 +52,7 @@ import numpy as np
 from src.data.annotations import SPLIT_SUBSETS
 from src.data.dataset import dataset_from_source
 from src.metrics.proposal_metrics import temporal_iou
+from src.utils.bm_layout import proposal_steps
 from src.utils.io import read_json
 from src.utils.runtime import get_logger
 
@@ -94,11 +104,12 @@ class DataReport:
 class BMNVideo:
     """One video of a split: ``segments`` (G, 2) in seconds, clipped to the video and checked;
     ``duration`` is the span of the features in seconds (segments / duration, clipped to [0, 1],
-    are the normalised targets, and proposals * duration are seconds)."""
+    are the normalised targets); proposals * ``proposal_seconds`` are seconds (``duration_rule``)."""
     name: str
     duration: float
     segments: np.ndarray
     feature_file: str
+    proposal_seconds: float
 
     @property
     def official_id(self) -> str:
@@ -192,6 +203,21 @@ def _feature_duration(name: str, entry: dict, source: str) -> float:
     return seconds
 
 
+def _proposal_seconds(name: str, entry: dict, source: str, feature_span: float, duration_rule: str,
+                      feature_interval: int) -> float:
+    """Seconds that the [0, 1] proposal positions scale to, by ``duration_rule`` (module docstring)."""
+    if duration_rule == "feature_frame":
+        return feature_span
+    try:
+        frames = int(float(entry["duration_frame"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise BMNDataError(f"{source}: video {name} has no numeric 'duration_frame', which duration_rule "
+                           f"interval_floor needs; use --duration_rule feature_frame") from err
+    if frames <= 0:
+        raise BMNDataError(f"{source}: video {name} has duration_frame {frames}; it must be positive")
+    return (frames // feature_interval * feature_interval) / frames * float(entry["duration_second"])
+
+
 def _clean_segments(name: str, annotations, duration: float, report: DataReport) -> np.ndarray:
     """(G, 2) float64 segments clipped to the video's [0, duration] with end > start; problems counted."""
     kept = []
@@ -257,14 +283,14 @@ def load_feature_file(path: str, tscale: int, feat_dim: int) -> np.ndarray:
 
 # --- targets --------------------------------------------------------------------------------------
 
-def bmn_targets(segments: np.ndarray, tscale: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(gt_iou_map (T, T), gt_start (T,), gt_end (T,))`` float32 for normalised (G, 2) segments."""
+def bmn_targets(segments: np.ndarray, tscale: int,
+                bm_layout: str = "duration_start") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gt_iou_map (T, T), gt_start (T,), gt_end (T,))`` float32 for normalised (G, 2) segments;
+    the map in ``bm_layout``."""
     gap = 1.0 / tscale
     gt_min = np.clip(segments[:, 0], 0.0, 1.0)[:, None, None]
     gt_max = np.clip(segments[:, 1], 0.0, 1.0)[:, None, None]
-    duration = np.arange(tscale)[:, None]
-    start = np.arange(tscale)[None, :]
-    proposals = np.stack(np.broadcast_arrays(start * gap, (start + duration + 1) * gap), axis=-1)  # (T, T, 2)
+    proposals = proposal_steps(tscale, bm_layout) * gap  # (T, T, 2)
     gt_iou_map = temporal_iou(proposals, np.concatenate([gt_min, gt_max], axis=-1)[:, None]).max(axis=0)
 
     anchor_min = (np.arange(tscale) - 0.5) * gap
@@ -285,9 +311,10 @@ class BMNFeatureSource:
     """Random-access source of one split for ``GeneratorDataset`` (see the module docstring)."""
 
     def __init__(self, videos: List[BMNVideo], tscale: int, feat_dim: int, training: bool,
-                 ground_truth: Dict[str, List[List[float]]]):
+                 ground_truth: Dict[str, List[List[float]]], bm_layout: str = "duration_start"):
         self.videos = videos
         self.tscale = tscale
+        self.bm_layout = bm_layout
         self.feat_dim = feat_dim
         self.training = training
         self.ground_truth = ground_truth
@@ -301,12 +328,12 @@ class BMNFeatureSource:
 
     def video_info(self, index: int) -> dict:
         video = self.videos[int(index)]
-        return {"id": video.official_id, "name": video.name, "duration": video.duration}
+        return {"id": video.official_id, "name": video.name, "duration": video.proposal_seconds}
 
     def _training_item(self, index: int):
         video = self.videos[index]
         features = load_feature_file(video.feature_file, self.tscale, self.feat_dim)
-        return (features,) + bmn_targets(video.segments / video.duration, self.tscale)
+        return (features,) + bmn_targets(video.segments / video.duration, self.tscale, self.bm_layout)
 
     def __getitem__(self, index):
         index = int(index)
@@ -329,7 +356,8 @@ class BMNFeatureSource:
 
 
 def _build_source(annotation_path: str, video_info_path: str, feature_path: str, split: str,
-                  tscale: int, feat_dim: int) -> Tuple[BMNFeatureSource, DataReport]:
+                  tscale: int, feat_dim: int, bm_layout: str = "duration_start", duration_rule: str = "feature_frame",
+                  feature_interval: int = 16) -> Tuple[BMNFeatureSource, DataReport]:
     report = DataReport()
     database = read_annotation_database(annotation_path, video_info_path, report)
     feature_files = _list_feature_files(feature_path)
@@ -353,13 +381,14 @@ def _build_source(annotation_path: str, video_info_path: str, feature_path: str,
         if name not in feature_files:
             report.add(f"videos without a feature file in {feature_path} (skipped)", name)
             continue
-        videos.append(BMNVideo(name, duration, segments, feature_files[name]))
+        seconds = _proposal_seconds(name, entry, annotation_path, duration, duration_rule, feature_interval)
+        videos.append(BMNVideo(name, duration, segments, feature_files[name], seconds))
     if not videos:
         raise BMNDataError(f"no usable {split} video: {annotation_path} lists "
                            f"{sum(e['subset'] in subsets for e in database.values())} video(s) of subset "
                            f"{'/'.join(subsets)} and none has both annotations and a feature file in "
                            f"{feature_path}")
-    return BMNFeatureSource(videos, tscale, feat_dim, training, ground_truth), report
+    return BMNFeatureSource(videos, tscale, feat_dim, training, ground_truth, bm_layout), report
 
 
 _SOURCES: Dict[tuple, BMNFeatureSource] = {}
@@ -370,10 +399,12 @@ def build_bmn_source(cfg, split: str) -> BMNFeatureSource:
     the first build logs the clean-up report."""
     split = canonical_split(split)
     key = (os.path.abspath(cfg.annotation_path), cfg.video_info_path and os.path.abspath(cfg.video_info_path),
-           os.path.abspath(cfg.feature_path), split, cfg.tscale, cfg.feat_dim)
+           os.path.abspath(cfg.feature_path), split, cfg.tscale, cfg.feat_dim, cfg.bm_layout, cfg.duration_rule,
+           cfg.feature_interval)
     if key not in _SOURCES:
-        source, report = _build_source(cfg.annotation_path, cfg.video_info_path, cfg.feature_path,
-                                       split, cfg.tscale, cfg.feat_dim)
+        source, report = _build_source(cfg.annotation_path, cfg.video_info_path, cfg.feature_path, split,
+                                       cfg.tscale, cfg.feat_dim, cfg.bm_layout, cfg.duration_rule,
+                                       cfg.feature_interval)
         logger = get_logger()
         logger.info(f"BMN {split} split: {len(source)} videos from {cfg.annotation_path}"
                     + (f"; {len(report.counts)} kind(s) of problem:" if report.counts else ""))

@@ -1,179 +1,145 @@
-"""Make a small synthetic BMN data set in the real layouts, for demos and smoke runs.
+"""Make the BMN demo's long videos: the demo's motion events at known times among distractor motion.
 
-Video names, durations and action segments are a random sample of the real ActivityNet-1.3
-annotations (``--anet_dir``: anet_anno_action.json, video_info_new.csv, action_name.csv); only the
-features are synthetic. Writes::
+Each video (25 fps, ``--min_frames`` .. ``--max_frames`` frames, 128x171 like the recognition demo)
+shows one scene of the recognition demo's kind (textured background, a textured main object and
+2-3 smaller distractors that wander all the time). The main object stays still except during 1-3
+events, in which it performs one of the demo's motions (move left / right / up / down, rotate
+clockwise / anticlockwise) for 12-35% of the video; events never touch each other. The events
+are the ground truth. Writes::
 
-    OUT/activitynet/anet_anno_action.json   the sampled entries, copied from the real file
-    OUT/activitynet/video_info_new.csv      their rows of the real CSV (subset column included)
-    OUT/activitynet/action_name.csv         copied
-    OUT/activitynet/features/v_<id>.csv     header + 100 x 400 values per video
-    OUT/tabletennis/features/<video>.pkl    {"image_feature": (frames, 2048) float32}, 25 fps
-    OUT/tabletennis/labels_train.json       {"fps": 25, "gts": [{"url", "total_frames", "actions"}]}
-    OUT/tabletennis/labels_val.json         the same for the held-out long video(s)
+    OUT/videos/train/v_long_XXX.avi, OUT/videos/val/v_long_XXX.avi    MJPG AVI
+    OUT/anet_anno_action.json   {v_long_XXX: {duration_second, duration_frame, feature_frame,
+                                 annotations: [{segment: [s, e] seconds, label}]}}  (BSN/BMN layout)
+    OUT/video_info_new.csv      video, numFrame, seconds, fps, rfps, subset (training / validation), featureFrame
 
-Features: every step is background noise plus, inside an action, a class direction (a part shared
-by all actions plus a random part per class) scaled by a soft, noisy "actionness" profile: logistic
-ramps of a few percent of the segment around the (jittered) boundaries, so boundaries are learnable
-but not trivial. The table-tennis videos are long (minutes) with many short strokes and carry, on
-purpose, the usual label / feature mismatches (features shorter than ``total_frames``, a label
-without a pickle, a pickle without a label) for ``src.applications.tabletennis build`` to report.
+``feature_frame`` is the span of the snippet features that ``python -m src.tools.data.extract_features``
+computes with ``--snippet_frames`` / ``--interval`` (the same values must be used there).
 
-Example: ``python -m src.demo.make_bmn_demo --out /tmp/bmn_demo --num_videos 100 --seed 0``
+Example: ``python -m src.demo.make_bmn_demo --out demo_work/bmn_long --num_train 48 --num_val 16 --seed 0``
 """
 import csv
+import functools
+import glob
 import json
+import math
 import os
-import pickle
-import shutil
 import sys
+from typing import List, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
+from src.demo.make_demo_dataset import (CLASS_MOTIONS, DEFAULT_CLASSES, DISTRACTOR_COUNT, DISTRACTOR_SIZE,
+                                        MIDDLE_BOX, MOVE_HEADING_JITTER, MOVE_SPEED, NUISANCE_SPIN, OBJECT_SIZE,
+                                        REFERENCE_SIDE, SPIN_SPEED, distractor_track, draw_sprite, luma,
+                                        make_sprite, textured_background, write_avi)
 from src.metrics.proposal_metrics import SUMMARY_KEYS, proposal_metrics
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
+from src.tools.data.extract_features import snippet_count
+from src.tools.data.videos import DONE, VideoOutcome, report_outcomes, run_per_video
 
-TSCALE, ANET_DIM, TT_DIM, TT_FPS = 100, 400, 2048, 25
-DEFAULT_ANET_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
-                                                 "activitynet"))
-TT_CLASSES = ["serve", "forehand", "backhand", "push", "smash", "block", "chop", "lob"]
-
-
-def _soft_profile(times: np.ndarray, segments: np.ndarray, ramp: np.ndarray) -> np.ndarray:
-    """Actionness in [0, 1] at ``times`` for (G, 2) segments with logistic ramps of width ``ramp``."""
-    rise = 1.0 / (1.0 + np.exp(-(times[None, :] - segments[:, :1]) / ramp[:, None]))
-    fall = 1.0 / (1.0 + np.exp(-(segments[:, 1:] - times[None, :]) / ramp[:, None]))
-    return rise * fall  # (G, len(times))
+FPS = 25.0
+HEIGHT, WIDTH = 128, 171
+EVENT_SHARE = (0.12, 0.35)  # length of an event, fraction of the video
+MIN_GAP = 12  # frames between two events, and before the first / after the last
 
 
-def class_directions(num_classes: int, dim: int, rng: np.random.Generator) -> np.ndarray:
-    """(classes, dim) signal directions: a part shared by all actions ("actionness") plus a class part,
-    scaled so the signal along a direction is several times the per-dimension noise."""
-    shared = rng.normal(0.0, 1.0, dim)
-    directions = (shared[None, :] + rng.normal(0.0, 1.0, (num_classes, dim))) / np.sqrt(2.0)
-    return directions / np.sqrt(8.0)
+def plan_events(rng: np.random.Generator, num_frames: int) -> List[Tuple[int, int, str]]:
+    """1-3 non-touching ``(first frame, end frame (exclusive), class)`` events."""
+    count = int(rng.integers(1, 4))
+    lengths = (rng.uniform(*EVENT_SHARE, count) * num_frames).astype(int)
+    while lengths.sum() + MIN_GAP * (count + 1) > num_frames:
+        lengths = (lengths * 0.8).astype(int)
+    free = num_frames - lengths.sum() - MIN_GAP * (count + 1)
+    gaps = MIN_GAP + np.floor(rng.dirichlet(np.ones(count + 1)) * free).astype(int)
+    events, cursor = [], 0
+    for length, gap in zip(lengths, gaps[:-1]):
+        cursor += gap
+        events.append((int(cursor), int(cursor + length), str(rng.choice(DEFAULT_CLASSES))))
+        cursor += length
+    return events
 
 
-def synthetic_features(times: np.ndarray, segments: np.ndarray, class_ids: np.ndarray, directions: np.ndarray,
-                       rng: np.random.Generator, signal: float, noise: float) -> np.ndarray:
-    """(len(times), dim) float32 features: noise + actionness-weighted class directions."""
-    features = rng.normal(0.0, noise, (len(times), directions.shape[1]))
-    features += rng.normal(0.0, 0.3 * noise, directions.shape[1])  # per-video offset ("scene")
-    if len(segments):
-        lengths = segments[:, 1] - segments[:, 0]
-        ramp = np.maximum(0.04 * lengths * rng.uniform(0.5, 1.5, len(segments)), 1e-3)
-        jitter = rng.normal(0.0, 0.02, segments.shape) * lengths[:, None]
-        profile = _soft_profile(times, segments + jitter, ramp)
-        profile *= rng.uniform(0.7, 1.3, profile.shape[0])[:, None]  # per-action strength
-        features += signal * profile.T @ directions[class_ids]
-    return features.astype(np.float32)
+def event_track(rng: np.random.Generator, events: List[Tuple[int, int, str]], num_frames: int, unit: float
+                ) -> np.ndarray:
+    """(T, 4) ``[centre_x, centre_y, angle, scale]`` of the main object: still outside the events
+    (a slight incidental spin), the event's motion inside them."""
+    velocity = np.zeros((num_frames, 2))
+    spin = np.full(num_frames, rng.uniform(-NUISANCE_SPIN, NUISANCE_SPIN) / 4)
+    for first, end, class_name in events:
+        motion = CLASS_MOTIONS[class_name]
+        if motion.heading is not None:
+            heading = math.radians(motion.heading + rng.uniform(-MOVE_HEADING_JITTER, MOVE_HEADING_JITTER))
+            velocity[first:end] = np.array([math.cos(heading), math.sin(heading)]) * rng.uniform(*MOVE_SPEED) * unit
+        if motion.spin:
+            spin[first:end] = motion.spin * rng.uniform(*SPIN_SPEED)
+    start = np.array([WIDTH / 2, HEIGHT / 2]) + rng.uniform(-MIDDLE_BOX / 2, MIDDLE_BOX / 2, 2) * (WIDTH, HEIGHT)
+    centres = np.mod(start + np.cumsum(velocity, axis=0) - velocity[0], (WIDTH, HEIGHT))
+    angles = rng.uniform(0, 360) + np.cumsum(spin) - spin[0]
+    return np.column_stack([centres, angles, np.ones(num_frames)])
 
 
-def _read_real_annotations(anet_dir: str):
-    paths = {name: os.path.join(anet_dir, name) for name in ("anet_anno_action.json", "video_info_new.csv",
-                                                             "action_name.csv")}
-    for path in paths.values():
-        if not os.path.isfile(path):
-            raise ToolError(f"{path} not found; pass --anet_dir, the folder of the real ActivityNet annotation "
-                            f"files (anet_anno_action.json, video_info_new.csv, action_name.csv)")
-    with open(paths["anet_anno_action.json"], "r", encoding="utf-8") as handle:
-        database = json.load(handle)
-    with open(paths["video_info_new.csv"], "r", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header, rows = reader.fieldnames, {row["video"]: row for row in reader}
-    with open(paths["action_name.csv"], "r", encoding="utf-8", newline="") as handle:
-        classes = [row[0] for row in csv.reader(handle)][1:]
-    return database, header, rows, classes, paths["action_name.csv"]
+def render_long_video(seed: int, index: int, num_frames: int) -> Tuple[np.ndarray, List[Tuple[int, int, str]]]:
+    """Frames (T, H, W, 3) uint8 BGR and the events of long video ``index``; deterministic in
+    (seed, index)."""
+    rng = np.random.default_rng([seed, index])
+    unit = min(HEIGHT, WIDTH) / REFERENCE_SIDE
+    background = textured_background(rng, HEIGHT, WIDTH)
+    background_luma = luma(background.mean(axis=(0, 1)))
+    sprite = make_sprite(rng, min(HEIGHT, WIDTH) * rng.uniform(*OBJECT_SIZE), background_luma)
+    events = plan_events(rng, num_frames)
+    objects = []
+    for _ in range(rng.integers(DISTRACTOR_COUNT[0], DISTRACTOR_COUNT[1] + 1)):
+        distractor = make_sprite(rng, min(HEIGHT, WIDTH) * rng.uniform(*DISTRACTOR_SIZE), background_luma)
+        objects.append((distractor, distractor_track(rng, num_frames, HEIGHT, WIDTH, unit)))
+    objects.append((sprite, event_track(rng, events, num_frames, unit)))
+    video = np.empty((num_frames, HEIGHT, WIDTH, 3), np.uint8)
+    for frame_index in range(num_frames):
+        frame = background.copy()
+        for layer, path in objects:
+            x, y, angle, scale = path[frame_index]
+            draw_sprite(frame, layer, (x, y), angle, scale)
+        video[frame_index] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+    return video, events
 
 
-def _usable(entry: dict) -> bool:
-    duration = entry["duration_second"]
-    return bool(entry["annotations"]) and all(0 <= a["segment"][0] < a["segment"][1] <= duration
-                                              for a in entry["annotations"])
+def _write_long_video(item, seed: int, out_dir: str) -> Tuple[VideoOutcome, dict]:
+    index, subset, num_frames = item
+    name = f"v_long_{index:03d}"
+    video, events = render_long_video(seed, index, num_frames)
+    write_avi(os.path.join(out_dir, "videos", "train" if subset == "training" else "val", name + ".avi"), video, FPS)
+    return VideoOutcome(name, DONE), {"name": name, "subset": subset, "num_frames": num_frames, "events": events}
 
 
-def make_activitynet(out_dir: str, num_videos: int, val_fraction: float, rng: np.random.Generator,
-                     anet_dir: str, signal: float, noise: float) -> dict:
-    database, header, rows, classes, action_names = _read_real_annotations(anet_dir)
-    by_subset = {subset: sorted(name for name, entry in database.items()
-                                if rows.get(name, {}).get("subset") == subset and _usable(entry))
-                 for subset in ("training", "validation")}
-    num_val = max(1, int(round(num_videos * val_fraction)))
-    chosen = {"training": rng.choice(by_subset["training"], num_videos - num_val, replace=False),
-              "validation": rng.choice(by_subset["validation"], num_val, replace=False)}
-    names = sorted(np.concatenate(list(chosen.values())).tolist())
-    class_index = {name: index for index, name in enumerate(classes)}
-    directions = class_directions(len(classes), ANET_DIM, rng)
-
-    folder = os.path.join(out_dir, "activitynet")
-    feature_dir = os.path.join(folder, "features")
-    os.makedirs(feature_dir, exist_ok=True)
-    column_header = ",".join(f"f{i}" for i in range(ANET_DIM))
-    for name in tqdm(names, desc="activitynet features", unit="video", dynamic_ncols=True):
-        entry = database[name]
-        span = entry["feature_frame"] / entry["duration_frame"] * entry["duration_second"]
-        times = (np.arange(TSCALE) + 0.5) / TSCALE * span
-        segments = np.array([a["segment"] for a in entry["annotations"]], dtype=np.float64)
-        class_ids = np.array([class_index[a["label"]] for a in entry["annotations"]])
-        features = synthetic_features(times, segments, class_ids, directions, rng, signal, noise)
-        np.savetxt(os.path.join(feature_dir, f"{name}.csv"), features, fmt="%.4f", delimiter=",",
-                   header=column_header, comments="")
-    with open(os.path.join(folder, "anet_anno_action.json"), "w", encoding="utf-8") as handle:
-        json.dump({name: database[name] for name in names}, handle)
-    with open(os.path.join(folder, "video_info_new.csv"), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
+def make_long_videos(out_dir: str, num_train: int, num_val: int, seed: int, frame_range: Tuple[int, int],
+                     snippet_frames: int, interval: int, num_workers: int = 1) -> dict:
+    """Write the videos, anet_anno_action.json and video_info_new.csv (module docstring)."""
+    for folder in ("train", "val"):
+        os.makedirs(os.path.join(out_dir, "videos", folder), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(frame_range[0], frame_range[1] + 1, num_train + num_val)
+    items = [(index, "training" if index < num_train else "validation", int(lengths[index]))
+             for index in range(num_train + num_val)]
+    results = run_per_video(functools.partial(_write_long_video, seed=seed, out_dir=out_dir), items, num_workers,
+                            "long videos")
+    report_outcomes([outcome for outcome, _ in results], False, "long videos")
+    database, rows = {}, []
+    for _, video in results:
+        frames = video["num_frames"]
+        feature_frames = (snippet_count(frames, snippet_frames, interval) - 1) * interval + snippet_frames
+        database[video["name"]] = {
+            "duration_second": frames / FPS, "duration_frame": frames, "feature_frame": feature_frames,
+            "annotations": [{"segment": [first / FPS, end / FPS], "label": label}
+                            for first, end, label in video["events"]]}
+        rows.append({"video": video["name"], "numFrame": frames, "seconds": frames / FPS, "fps": FPS, "rfps": FPS,
+                     "subset": video["subset"], "featureFrame": feature_frames})
+    with open(os.path.join(out_dir, "anet_anno_action.json"), "w", encoding="utf-8") as handle:
+        json.dump(database, handle, indent=1)
+    with open(os.path.join(out_dir, "video_info_new.csv"), "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows[name] for name in names)
-    shutil.copyfile(action_names, os.path.join(folder, "action_name.csv"))
-    return {"training": len(chosen["training"]), "validation": len(chosen["validation"])}
-
-
-def _strokes(seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """(G, 2) stroke segments in seconds: 0.6-2.4 s long, 0.8-4 s apart."""
-    segments, cursor = [], rng.uniform(1.0, 3.0)
-    while True:
-        length = rng.uniform(0.6, 2.4)
-        if cursor + length > seconds - 0.5:
-            break
-        segments.append((cursor, cursor + length))
-        cursor += length + rng.uniform(0.8, 4.0)
-    return np.round(np.array(segments).reshape(-1, 2), 2)
-
-
-def make_tabletennis(out_dir: str, num_videos: int, seconds: float, rng: np.random.Generator, signal: float,
-                     noise: float) -> dict:
-    folder = os.path.join(out_dir, "tabletennis")
-    feature_dir = os.path.join(folder, "features")
-    os.makedirs(feature_dir, exist_ok=True)
-    directions = class_directions(len(TT_CLASSES), TT_DIM, rng)
-    labels = {"train": [], "val": []}
-    for index in tqdm(range(num_videos), desc="table-tennis features", unit="video", dynamic_ncols=True):
-        name = f"match_{index:03d}"
-        length = seconds * rng.uniform(0.8, 1.2)
-        segments = _strokes(length, rng)
-        class_ids = rng.integers(0, len(TT_CLASSES), len(segments))
-        total_frames = int(length * TT_FPS)
-        # mismatch on purpose: the first video's features stop in the middle of its last action
-        feature_frames = int(segments[-1].mean() * TT_FPS) if index == 0 else total_frames
-        times = (np.arange(feature_frames) + 0.5) / TT_FPS
-        features = synthetic_features(times, segments, class_ids, directions, rng, signal, noise)
-        with open(os.path.join(feature_dir, f"{name}.pkl"), "wb") as handle:
-            pickle.dump({"image_feature": features}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        actions = [{"label_ids": [int(c)], "label_names": [TT_CLASSES[c]], "start_id": float(s), "end_id": float(e)}
-                   for (s, e), c in zip(segments, class_ids)]
-        labels["val" if index == num_videos - 1 else "train"].append(
-            {"url": f"https://example.invalid/{name}.mp4", "total_frames": total_frames, "actions": actions})
-    # a label without features and a pickle without label, as real collections have
-    labels["train"].append({"url": "https://example.invalid/match_missing.mp4", "total_frames": 1000,
-                            "actions": [{"label_ids": [0], "label_names": [TT_CLASSES[0]], "start_id": 2.0,
-                                         "end_id": 3.0}]})
-    with open(os.path.join(feature_dir, "match_unlabelled.pkl"), "wb") as handle:
-        pickle.dump({"image_feature": rng.normal(0, noise, (200, TT_DIM)).astype(np.float32)}, handle)
-    for split, gts in labels.items():
-        with open(os.path.join(folder, f"labels_{split}.json"), "w", encoding="utf-8") as handle:
-            json.dump({"fps": TT_FPS, "gts": gts}, handle, indent=1)
-    return {split: len(gts) for split, gts in labels.items()}
+        writer.writerows(rows)
+    return {"training": num_train, "validation": num_val,
+            "events": sum(len(video["events"]) for _, video in results)}
 
 
 def prior_baseline(annotation_path: str, video_info_path: str, num_proposals: int = 100) -> dict:
@@ -205,77 +171,78 @@ def prior_baseline(annotation_path: str, video_info_path: str, num_proposals: in
     return {key: metrics[key] for key in SUMMARY_KEYS}
 
 
-DEMO_VIDEOS, DEMO_LONG_VIDEOS = 100, 3
+DEMO_TRAIN, DEMO_VAL = 48, 16
+DEMO_SNIPPET, DEMO_INTERVAL = 16, 8
+RECOGNIZER_CONFIG = "configs/bmn/demo_recognizer.yaml"
+BMN_CONFIGS = {"duration_start": "configs/bmn/demo.yaml", "start_end": "configs/bmn/demo_start_end.yaml"}
 
 
 def run_bmn_demo(demo) -> dict:
-    """The BMN part of ``python -m src.demo`` (``demo`` runs and times the commands): generate the
-    data, train + evaluate BMN on the ActivityNet-style videos (train.py, configs/bmn/demo.yaml),
-    export it, build table-tennis instances, train on them and infer the held-out long video.
+    """The BMN part of ``python -m src.demo`` (``demo`` runs and times the commands): a flow
+    recognizer trained on the recognition demo's videos gives snippet features of generated long
+    videos; BMN (both conventions) is trained on the training videos' features; the held-out videos
+    go through the one long-video command (videos -> flow -> features -> BMN -> proposals, scored).
     Returns the figures reached, with a feature-blind baseline for comparison."""
-    data = demo.path("bmn")
-    anet, tt = os.path.join(data, "activitynet"), os.path.join(data, "tabletennis")
-    instances = os.path.join(data, "tabletennis_instances")
-    demo.run("generate the BMN demo data", ["-m", "src.demo.make_bmn_demo", "--out", data, "--num_videos",
-                                            str(DEMO_VIDEOS), "--num_long_videos", str(DEMO_LONG_VIDEOS),
-                                            "--seed", "0"],
-             done=os.path.exists(os.path.join(tt, "labels_val.json")))
-    anet_paths = ["--feature_path", os.path.join(anet, "features"),
-                  "--annotation_path", os.path.join(anet, "anet_anno_action.json"),
-                  "--video_info_path", os.path.join(anet, "video_info_new.csv")]
-    out = demo.path("bmn_activitynet")
-    demo.run("train + evaluate BMN (ActivityNet-style features)",
-             ["train.py", "--config_path", "configs/bmn/demo.yaml", "--save_dir", out] + anet_paths)
-    with open(os.path.join(out, "checkpoints", "history.json"), encoding="utf-8") as handle:
-        history = json.load(handle)
-    best = max(history, key=lambda record: record["metric"])
-    demo.run("export BMN to MINDIR", ["export.py", "--config_path", "configs/bmn/demo.yaml", "--checkpoint_path",
-                                      os.path.join(out, "checkpoints", "bmn_demo_best.ckpt"), "--batch_size", "1",
-                                      "--file_format", "MINDIR", "--file_name", demo.path("bmn_demo")])
+    from src.config import load_config
+    from src.demo.runner import ROOT, _history, _trained_all_epochs
 
-    demo.run("build table-tennis BMN instances (8 s windows)",
-             ["-m", "src.applications.tabletennis", "build", "--feature_dir", os.path.join(tt, "features"),
-              "--train_labels", os.path.join(tt, "labels_train.json"), "--val_labels",
-              os.path.join(tt, "labels_val.json"), "--out_dir", instances,
-              "--config_path", "configs/bmn/tabletennis.yaml"])
-    tt_out = demo.path("bmn_tabletennis")
-    demo.run("train BMN on the table-tennis windows",
-             ["train.py", "--config_path", "configs/bmn/tabletennis.yaml", "--dataset", "demo_tabletennis",
-              "--feature_path", os.path.join(instances, "features"),
-              "--annotation_path", os.path.join(instances, "label.json"), "--num_epochs", "2",
-              "--lr_de_epochs", "2", "--batch_size", "4", "--num_workers", "2", "--checkpoints_num_keep", "1",
-              "--save_dir", tt_out])
-    submission = demo.path("bmn_tabletennis_submission.json")
-    demo.run("infer the held-out long video (4 s windows, merged)",
-             ["-m", "src.applications.tabletennis", "infer", "--feature_dir", os.path.join(tt, "features"),
-              "--checkpoint_path", os.path.join(tt_out, "checkpoints", "bmn_demo_tabletennis_best.ckpt"),
-              "--label_file", os.path.join(tt, "labels_val.json"), "--out", submission,
-              "--config_path", "configs/bmn/tabletennis.yaml"])
-    with open(os.path.splitext(submission)[0] + "_metrics.json", encoding="utf-8") as handle:
-        long_video = json.load(handle)
-
-    baseline = prior_baseline(os.path.join(anet, "anet_anno_action.json"), os.path.join(anet, "video_info_new.csv"))
-    figures = {f"{key} (best epoch {best['epoch']})": best["eval"][key] for key in SUMMARY_KEYS}
-    figures.update({f"baseline {key}": baseline[key] for key in ("AR@100", "AUC")})
-    figures["train seconds"] = round(sum(record["epoch_seconds"] for record in history), 1)
-    figures["train ms/step (batch 4)"] = round(1000 * history[-1]["step_seconds"])
-    figures["long video AR (all proposals)"] = long_video["AR@all"]
-    figures["long video AUC"] = long_video["AUC"]
+    demo.prepare_videos()
+    recognizer_out = demo.path("bmn_recognizer")
+    history_path = os.path.join(recognizer_out, "checkpoints", "history.json")
+    demo.run("train the feature recognizer (R3D-10 flow)",
+             ["train.py", "--config_path", RECOGNIZER_CONFIG, "--save_dir", recognizer_out,
+              "--video_path", demo.path("flow"), "--annotation_path", demo.path("annotation", "demo_01.json")],
+             done=_trained_all_epochs(_history(history_path), load_config(os.path.join(ROOT, RECOGNIZER_CONFIG))))
+    recognizer = os.path.join(recognizer_out, "checkpoints", "resnet3d_demo_flow_best.ckpt")
+    data = demo.path("bmn_long")
+    annotation, video_info = os.path.join(data, "anet_anno_action.json"), os.path.join(data, "video_info_new.csv")
+    demo.run("generate the long videos", [
+        "-m", "src.demo.make_bmn_demo", "--out", data, "--num_train", str(DEMO_TRAIN), "--num_val", str(DEMO_VAL),
+        "--snippet_frames", str(DEMO_SNIPPET), "--interval", str(DEMO_INTERVAL), "--seed", "0", "--num_workers", "2"],
+             done=os.path.isfile(video_info))
+    features = os.path.join(data, "features")
+    demo.run("snippet features of the training videos (DIS flow -> R3D-10)", [
+        "-m", "src.tools.data.extract_features", "--src_path", os.path.join(data, "videos", "train"),
+        "--dst_path", features, "--flow_config", RECOGNIZER_CONFIG, "--flow_checkpoint", recognizer,
+        "--snippet_frames", str(DEMO_SNIPPET), "--interval", str(DEMO_INTERVAL),
+        "--tscale", str(load_config(os.path.join(ROOT, BMN_CONFIGS["duration_start"])).tscale),
+        "--subset", "training", "--num_workers", "2"])
+    figures = {}
+    for layout, config in BMN_CONFIGS.items():
+        out = demo.path(f"bmn_{layout}")
+        demo.run(f"train BMN ({layout})", ["train.py", "--config_path", config, "--save_dir", out,
+                                           "--feature_path", features, "--annotation_path", annotation,
+                                           "--video_info_path", video_info])
+        history = _history(os.path.join(out, "checkpoints", "history.json"))
+        # the last epoch's weights: no held-out video takes part in training or in choosing an epoch
+        last = glob.glob(os.path.join(out, "checkpoints", f"bmn_demo-{history[-1]['epoch']}_*.ckpt"))[0]
+        held_out = demo.path(f"bmn_{layout}_held_out")
+        demo.run(f"held-out long videos -> proposals ({layout}, one command)", [
+            "-m", "src.applications.proposals", "--src_path", os.path.join(data, "videos", "val"),
+            "--out_dir", held_out, "--flow_config", RECOGNIZER_CONFIG, "--flow_checkpoint", recognizer,
+            "--bmn_config", config, "--bmn_checkpoint", last, "--ground_truth", annotation,
+            "--video_info", video_info, "--snippet_frames", str(DEMO_SNIPPET), "--interval", str(DEMO_INTERVAL)])
+        with open(os.path.join(held_out, "metrics.json"), encoding="utf-8") as handle:
+            metrics = json.load(handle)
+        figures.update({f"{layout} {key}": metrics[key] for key in SUMMARY_KEYS})
+        figures[f"{layout} train seconds"] = round(sum(record["epoch_seconds"] for record in history), 1)
+        figures[f"{layout} long-video command, s per minute of video"] = metrics["seconds_per_video_minute"]
+    baseline = prior_baseline(annotation, video_info)
+    figures.update({f"baseline {key}": baseline[key] for key in SUMMARY_KEYS})
     return figures
 
 
 def build_parser():
     parser = tool_parser("src.demo.make_bmn_demo", __doc__)
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--num_videos", type=int, default=100, help="ActivityNet-style videos (train + validation)")
-    parser.add_argument("--val_fraction", type=float, default=0.2, help="share of validation videos")
-    parser.add_argument("--num_long_videos", type=int, default=3,
-                        help="table-tennis-style long videos (the last one is the validation video)")
-    parser.add_argument("--long_seconds", type=float, default=120.0, help="mean length of a long video (s)")
-    parser.add_argument("--signal", type=float, default=1.0, help="strength of the action signal")
-    parser.add_argument("--noise", type=float, default=1.0, help="standard deviation of the feature noise")
+    parser.add_argument("--num_train", type=int, default=DEMO_TRAIN, help="training videos")
+    parser.add_argument("--num_val", type=int, default=DEMO_VAL, help="held-out (validation) videos")
+    parser.add_argument("--min_frames", type=int, default=300, help="frames of the shortest video")
+    parser.add_argument("--max_frames", type=int, default=450, help="frames of the longest video")
+    parser.add_argument("--snippet_frames", type=int, default=DEMO_SNIPPET, help="frames per feature snippet")
+    parser.add_argument("--interval", type=int, default=DEMO_INTERVAL, help="frames between snippet starts")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--anet_dir", default=DEFAULT_ANET_DIR, help="folder of the real ActivityNet annotation files")
+    parser.add_argument("--num_workers", type=int, default=1, help="parallel worker processes")
     return parser
 
 
@@ -283,17 +250,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        check_positive("num_videos", args.num_videos)
-        check_positive("num_long_videos", args.num_long_videos)
-        if args.num_videos < 2 or not 0 < args.val_fraction < 1:
-            raise ToolError("--num_videos must be >= 2 and --val_fraction in (0, 1)")
-        rng = np.random.default_rng(args.seed)
-        anet = make_activitynet(args.out, args.num_videos, args.val_fraction, rng, args.anet_dir, args.signal,
-                                args.noise)
-        tt = make_tabletennis(args.out, args.num_long_videos, args.long_seconds, rng, args.signal, args.noise)
-        print(f"wrote {args.out}: ActivityNet-style {anet['training']} training + {anet['validation']} validation "
-              f"videos (activitynet/), table-tennis-style {tt['train']} training + {tt['val']} validation label "
-              f"entries (tabletennis/)")
+        for name in ("num_train", "num_val", "snippet_frames", "interval"):
+            check_positive(name, getattr(args, name))
+        if not args.snippet_frames + 4 * MIN_GAP <= args.min_frames <= args.max_frames:
+            raise ToolError(f"need {args.snippet_frames + 4 * MIN_GAP} <= --min_frames <= --max_frames")
+        made = make_long_videos(args.out, args.num_train, args.num_val, args.seed, (args.min_frames, args.max_frames),
+                                args.snippet_frames, args.interval, args.num_workers)
+        print(f"wrote {args.out}: {made['training']} training + {made['validation']} validation long videos with "
+              f"{made['events']} events")
         return 0
 
     return run_main(body)

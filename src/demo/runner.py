@@ -3,7 +3,7 @@
 ``python -m src.demo --model i3d|resnet3d|tsn|bmn|all [--work_dir demo_work]``
 
 Every step runs the same command a user would (``python -m src.demo.make_demo_dataset`` /
-``make_bmn_demo``, ``python -m src.tools.data.*``, ``python -m src.applications.tabletennis``,
+``make_bmn_demo``, ``python -m src.tools.data.*``, ``python -m src.applications.proposals``,
 ``train.py``, ``eval.py``, ``export.py``) with the demo configs in ``configs/*/demo*.yaml``, prints
 its wall time, and the run ends with a table of the figures it reached (also written to
 ``<work_dir>/summary_<model>.json`` and ``.md``). When the demo is started again, the generated
@@ -66,7 +66,8 @@ class Demo:
     def prepare_videos(self) -> None:
         """Demo videos (UCF101 layout) -> frames -> flow -> annotation JSON."""
         data = self.path("data")
-        self.run("generate the demo videos", ["-m", "src.demo.make_demo_dataset", "--out", data],
+        self.run("generate the demo videos",
+                 ["-m", "src.demo.make_demo_dataset", "--out", data, "--num_workers", "2"],
                  done=os.path.exists(os.path.join(data, "ucfTrainTestlist", "testlist01.txt")))
         self.run("extract RGB frames", ["-m", "src.tools.data.generate_rgb_jpgs", "--src_path",
                                         os.path.join(data, "videos"), "--dst_path", self.path("jpg"),

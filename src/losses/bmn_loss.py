@@ -7,7 +7,9 @@
   #high / #medium and #high / #low, so each band contributes about as many as the high band.
 * PEM classification: weighted binary logistic loss on map channel 1, positives at IoU > 0.9.
 
-Only proposals inside the video (start + duration < T in the (duration, start) map) count.
+Only the map cells that hold a proposal count (``valid_proposal_mask`` of the map's
+``bm_layout``). ``eps`` is the constant inside the logs: 1e-6 in JJBOY's code, 1e-5 in mmaction2's
+(the classification term differs by about 1e-4 relative between the two).
 
 Robustness: the ports divide by the number of positives / sampled entries and give NaN for a batch
 without positive or without high-IoU proposal; every such ratio here is guarded (denominators are at
@@ -21,15 +23,15 @@ Randomness: the uniform draws of the sampling come from ``ops.UniformReal`` seed
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.bmn import valid_proposal_mask
+from src.utils.bm_layout import valid_proposal_mask
 
 __all__ = ["BMNLoss", "BMNWithLoss", "binary_logistic_loss"]
 
-EPS = 1e-5
+DEFAULT_EPS = 1e-5
 RATIO_RANGE = (1.05, 21.0)
 
 
-def binary_logistic_loss(score, target, threshold=0.5, mask=None):
+def binary_logistic_loss(score, target, threshold=0.5, mask=None, eps=DEFAULT_EPS):
     """Class-balanced binary logistic loss of the ports (TEM and PEM classification).
 
     With ``mask`` (PEM), only entries where mask = 1 count and the loss is a sum over them divided
@@ -45,28 +47,30 @@ def binary_logistic_loss(score, target, threshold=0.5, mask=None):
     ratio = ops.clamp(num_entries / num_positive, RATIO_RANGE[0], RATIO_RANGE[1])
     coef_negative = 0.5 * ratio / (ratio - 1.0)
     coef_positive = 0.5 * ratio
-    log_likelihood = (coef_positive * positive * ops.log(score + EPS)
-                      + coef_negative * negative * ops.log(1.0 - score + EPS))
+    log_likelihood = (coef_positive * positive * ops.log(score + eps)
+                      + coef_negative * negative * ops.log(1.0 - score + eps))
     return -log_likelihood.sum() / num_entries
 
 
 class BMNLoss(nn.Cell):
     """``construct(confidence_map, start, end, gt_iou_map, gt_start, gt_end)`` ->
-    ``(total, tem, pem_reg, pem_cls)``; maps in (duration, start) layout, shapes (B, 2, T, T) /
-    (B, T) / (B, T, T)."""
+    ``(total, tem, pem_reg, pem_cls)``; maps in the ``bm_layout`` of the network, shapes
+    (B, 2, T, T) / (B, T) / (B, T, T)."""
 
-    def __init__(self, tscale: int, weight_tem: float = 1.0, weight_pem_reg: float = 10.0,
-                 weight_pem_cls: float = 1.0, high_iou: float = 0.7, low_iou: float = 0.3,
-                 positive_iou: float = 0.9):
+    def __init__(self, tscale: int, bm_layout: str = "duration_start", eps: float = DEFAULT_EPS,
+                 weight_tem: float = 1.0, weight_pem_reg: float = 10.0, weight_pem_cls: float = 1.0,
+                 high_iou: float = 0.7, low_iou: float = 0.3, positive_iou: float = 0.9):
         super().__init__()
-        self.bm_mask = Tensor(valid_proposal_mask(tscale))
+        self.bm_mask = Tensor(valid_proposal_mask(tscale, bm_layout))
+        self.eps = eps
         self.weights = (weight_tem, weight_pem_reg, weight_pem_cls)
         self.high_iou, self.low_iou, self.positive_iou = high_iou, low_iou, positive_iou
         seed, seed2 = _random_seeds()
         self.uniform = ops.UniformReal(seed=seed, seed2=seed2)
 
     def tem_loss(self, start, end, gt_start, gt_end):
-        return binary_logistic_loss(start, gt_start) + binary_logistic_loss(end, gt_end)
+        return (binary_logistic_loss(start, gt_start, eps=self.eps)
+                + binary_logistic_loss(end, gt_end, eps=self.eps))
 
     def pem_reg_loss(self, score, gt_iou_map):
         high = ops.cast(gt_iou_map > self.high_iou, ms.float32)
@@ -84,7 +88,7 @@ class BMNLoss(nn.Cell):
         return 0.5 * squared.sum() / ops.maximum(weights.sum(), 1.0)
 
     def pem_cls_loss(self, score, gt_iou_map):
-        return binary_logistic_loss(score, gt_iou_map, self.positive_iou, self.bm_mask)
+        return binary_logistic_loss(score, gt_iou_map, self.positive_iou, self.bm_mask, self.eps)
 
     def construct(self, confidence_map, start, end, gt_iou_map, gt_start, gt_end):
         gt_iou_map = gt_iou_map * self.bm_mask
@@ -110,7 +114,8 @@ class BMNWithLoss(nn.Cell):
     def __init__(self, net, loss: BMNLoss = None):
         super().__init__(auto_prefix=False)
         self.net = net
-        self.loss = loss if loss is not None else BMNLoss(net.tscale)
+        # localizers without a bm_layout attribute have the (duration, start) map
+        self.loss = loss if loss is not None else BMNLoss(net.tscale, getattr(net, "bm_layout", "duration_start"))
 
     def construct(self, features, gt_iou_map, gt_start, gt_end):
         confidence_map, start, end = self.net(features)

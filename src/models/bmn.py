@@ -1,69 +1,79 @@
 """BMN: Boundary-Matching Network for temporal action proposal generation (Lin et al., ICCV 2019).
 
-Layer for layer the network of the public PyTorch ports (JJBOY, mmaction2, PaddleVideo), with the
-same parameter names (``x_1d_b.0.weight``, ``x_3d_p.0.weight``, ...) and 4,978,564 trainable
-parameters at feat_dim 400, so weights convert 1:1 (MindSpore's Conv1d keeps its kernel as
-(out, in/groups, 1, k)):
+Layer for layer the network of the public PyTorch ports (JJBOY, mmaction2), with the same
+parameter names (``x_1d_b.0.weight``, ``x_3d_p.0.weight``, ...) and 4,978,564 trainable parameters
+at feat_dim 400, so weights convert 1:1 (MindSpore's Conv1d keeps its kernel as (out, in/groups,
+1, k); :meth:`BMN.adapt_torch_state_dict` reshapes the ports' (out, in/groups, k) kernels and drops
+their fixed ``sample_mask``):
 
 * ``x_1d_b`` base module, ``x_1d_s`` / ``x_1d_e`` start / end heads (TEM),
-* ``x_1d_p`` PEM 1-D features, the boundary-matching (BM) layer, ``x_3d_p`` Conv3d with kernel
-  (num_sample, 1, 1), ``x_2d_p`` Conv2d stack ending in a 2-channel sigmoid map.
+* ``x_1d_p`` PEM 1-D features (``pem_channels`` wide: 256 in JJBOY / mmaction2, 128 in
+  PaddleVideo), the boundary-matching (BM) layer, ``x_3d_p`` Conv3d with kernel (num_sample, 1, 1),
+  ``x_2d_p`` Conv2d stack ending in a 2-channel sigmoid map.
 
 Input (B, feat_dim, T), outputs ``(confidence_map (B, 2, T, T), start (B, T), end (B, T))``.
+Channel 0 of the map is the IoU regression score, channel 1 the classification score.
 
-**Map indexing: (duration, start)**, as in mmaction2 and PaddleVideo. ``confidence_map[b, :, d, s]``
-scores the proposal that starts at step ``s`` and lasts ``d + 1`` steps, i.e. the normalised segment
-``[s / T, (s + d + 1) / T]``; entries with ``s + d >= T`` run past the video end and are masked by
-the loss and ignored by post-processing. Channel 0 is the IoU regression score, channel 1 the
-classification score.
+Two map layouts (``bm_layout``), the two conventions of the public code; same parameters, different
+sampling and indexing. With r = prop_boundary_ratio and positions in steps:
+
+* ``duration_start`` (JJBOY October 2019, mmaction2, PaddleVideo): ``map[d, s]`` is the proposal
+  [s, s + d + 1] (steps s .. s + d); it exists when s + d < T and is sampled over
+  [s - r L, s + d + r L] with L = d + 1.
+* ``start_end`` (JJBOY June 2020, commit a92c1d79): ``map[i, j]`` is the proposal [i, j + 1]; it
+  exists when i <= j and is sampled over [i - r L, j + 1 + r L] with L = j - i + 2, one bin wider.
+
+:func:`src.utils.bm_layout.proposal_steps` gives every cell's [start, end] in steps and
+:func:`~src.utils.bm_layout.valid_proposal_mask` the cells that exist; the sampling, the training
+targets, the loss mask and the post-processing read the layout only through these two, so both
+conventions share one code path.
 
 Speed. The ports multiply the (B, C, T) features with a fixed, mostly zero (T, num_sample * T * T)
 sampling matrix (each sample interpolates two neighbouring steps) and run the Conv3d over the
 (B, C, num_sample, T, T) result; these two steps dominate the cost. Both are linear, so here
 
 1. the Conv3d kernel is applied first: (512 * num_sample, C) x (C, T) per video, cheap;
-2. the sampling is ONE batched matmul with a constant tiled sampling matrix: proposals are grouped
-   in tiles of 10 durations x 10 starts, and each tile multiplies only the (bin, time) rows its
+2. the sampling is ONE batched matmul with a constant tiled sampling matrix: existing proposals are
+   grouped in tiles of 10 x 10 map cells, and each tile multiplies only the (bin, time) rows its
    proposals read (gathered once), skipping about 80 % of the zero entries;
-3. a gather places the tiles in the (duration, start) map; proposals past the video end get the
-   Conv3d bias only, as in the ports.
+3. a gather places the tiles in the map; cells without a proposal get the Conv3d bias only, as in
+   the ports.
 
 The result equals the ports' formulation up to float rounding (``tests/test_bmn_model.py`` checks
-it against the dense matmul and the sampling matrix against a direct construction).
+it against the dense matmul and the sampling matrices against direct constructions).
 """
-from typing import Tuple
+from typing import Mapping, Tuple
 
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from .registry import register_model
+from src.utils.bm_layout import BM_LAYOUTS, LAYOUT_ORIGIN, check_bm_layout, proposal_steps, valid_proposal_mask
 
-__all__ = ["BMN", "bmn", "valid_proposal_mask", "sample_points", "sampling_taps",
-           "tiled_sampling"]
+from .registry import register_model
+from .weights import to_numpy, unwrap_torch_state_dict
+
+__all__ = ["BMN", "bmn", "BM_LAYOUTS", "valid_proposal_mask", "proposal_steps", "sample_points", "sampling_taps",
+           "tiled_sampling", "dense_sampling_matrix", "check_bm_layout"]
 
 HIDDEN_1D, HIDDEN_2D, HIDDEN_3D = 256, 128, 512
-TILE = (10, 10)  # (durations, starts) per tile of the sampling matmul; measured fastest at T = 100
+TILE = (10, 10)  # map cells per tile of the sampling matmul; measured fastest at T = 100
 
 
-def valid_proposal_mask(tscale: int) -> np.ndarray:
-    """(T, T) float32 mask in (duration, start) layout: 1 where start + duration < T."""
-    duration = np.arange(tscale)[:, None]
-    start = np.arange(tscale)[None, :]
-    return (start + duration < tscale).astype(np.float32)
+def sample_points(tscale: int, num_sample: int, num_sample_perbin: int, prop_boundary_ratio: float,
+                  bm_layout: str = "duration_start") -> np.ndarray:
+    """(T, T, num_sample * num_sample_perbin) float64 sample positions of every map cell.
 
-
-def sample_points(tscale: int, num_sample: int, num_sample_perbin: int,
-                  prop_boundary_ratio: float) -> np.ndarray:
-    """(T_duration, T_start, num_sample * num_sample_perbin) float64 sample positions.
-
-    Proposal (d, s) spans steps s .. s + d; it is extended by ``prop_boundary_ratio`` of its length
-    on both sides and sampled at evenly spaced points, the same float64 arithmetic as the ports.
+    The sampled span is the proposal's, extended by ``prop_boundary_ratio`` of the convention's
+    length on both sides (see the module docstring), in the ports' float64 arithmetic.
     """
-    duration = np.arange(tscale, dtype=np.float64)[:, None]
-    start = np.arange(tscale, dtype=np.float64)[None, :]
-    center_len = duration + 1.0
-    seg_min = start - center_len * prop_boundary_ratio
-    seg_max = (start + duration) + center_len * prop_boundary_ratio
+    steps = proposal_steps(tscale, bm_layout)
+    if bm_layout == "duration_start":
+        low, high = steps[..., 0], steps[..., 1] - 1.0  # the ports sample from s to s + d
+    else:
+        low, high = steps[..., 0], steps[..., 1]  # [i, j + 1]
+    center_len = (high - low) + 1.0
+    seg_min = low - center_len * prop_boundary_ratio
+    seg_max = high + center_len * prop_boundary_ratio
     step = (seg_max - seg_min) / (num_sample * num_sample_perbin - 1.0)
     return seg_min[..., None] + step[..., None] * np.arange(num_sample * num_sample_perbin)
 
@@ -82,15 +92,16 @@ def _interpolation_taps(points: np.ndarray, tscale: int):
     return index, weight, inside
 
 
-def sampling_taps(tscale: int, num_sample: int, num_sample_perbin: int, prop_boundary_ratio: float):
-    """Non-zero entries of the sampling, one per (time step, bin, proposal inside the video).
+def sampling_taps(tscale: int, num_sample: int, num_sample_perbin: int, prop_boundary_ratio: float,
+                  bm_layout: str = "duration_start"):
+    """Non-zero entries of the sampling, one per (time step, bin, existing proposal).
 
-    Returns ``(time, bin, proposal, weight)``; ``proposal`` numbers the V = T (T + 1) / 2 proposals
-    inside the video (start + duration < T) in row-major (duration, start) order, and ``weight``
-    (float32) is the bin's average of the interpolation weights (summed in float64, as the ports).
+    Returns ``(time, bin, proposal, weight)``; ``proposal`` numbers the cells of
+    :func:`valid_proposal_mask` in row-major map order, and ``weight`` (float32) is the bin's
+    average of the interpolation weights (summed in float64, as the ports).
     """
-    points = sample_points(tscale, num_sample, num_sample_perbin, prop_boundary_ratio)
-    points = points[valid_proposal_mask(tscale).astype(bool)]  # (V, num_sample * num_sample_perbin)
+    points = sample_points(tscale, num_sample, num_sample_perbin, prop_boundary_ratio, bm_layout)
+    points = points[valid_proposal_mask(tscale, bm_layout).astype(bool)]  # (V, num_sample * num_sample_perbin)
     num_valid = points.shape[0]
     index, weight, inside = _interpolation_taps(points, tscale)
     proposal, sample, tap = np.nonzero(inside)
@@ -104,26 +115,38 @@ def sampling_taps(tscale: int, num_sample: int, num_sample_perbin: int, prop_bou
     return time, bin_index, proposal, weight[keep]
 
 
+def dense_sampling_matrix(tscale: int, num_sample: int, num_sample_perbin: int, prop_boundary_ratio: float,
+                          bm_layout: str = "duration_start") -> np.ndarray:
+    """The ports' (T, num_sample * T * T) float32 ``sample_mask``: ``features (B, C, T) @ matrix``
+    gives the BM features (B, C, num_sample, T, T) in the map layout ``bm_layout``."""
+    time, bin_index, proposal, weight = sampling_taps(tscale, num_sample, num_sample_perbin,
+                                                      prop_boundary_ratio, bm_layout)
+    row, col = np.nonzero(valid_proposal_mask(tscale, bm_layout))
+    matrix = np.zeros((tscale, num_sample, tscale, tscale), dtype=np.float32)
+    matrix[time, bin_index, row[proposal], col[proposal]] = weight
+    return matrix.reshape(tscale, -1)
+
+
 def tiled_sampling(tscale: int, num_sample: int, num_sample_perbin: int, prop_boundary_ratio: float,
-                   tile: Tuple[int, int] = TILE):
+                   bm_layout: str = "duration_start", tile: Tuple[int, int] = TILE):
     """The sampling as K dense tiles of nearby proposals, for :meth:`BMN.proposal_feature_map`.
 
-    Proposals inside the video are grouped in tiles of ``tile`` = (durations, starts); a tile reads
+    Existing proposals are grouped in tiles of ``tile`` = (rows, columns) of the map; a tile reads
     only the (bin, time) rows its proposals sample. Returns
 
     * ``row_index`` (K * R,) int32: the rows (bin * T + time) each tile reads, zero-padded to R;
-    * ``tile_matrix`` (K, S, R) float32: the weights of the tile's S = durations * starts slots;
-    * ``map_index`` (T * T,) int32: for every (duration, start) of the map, its slot k * S + s, or
-      K * S (an all-zero row) for proposals past the video end.
+    * ``tile_matrix`` (K, S, R) float32: the weights of the tile's S = rows * columns slots;
+    * ``map_index`` (T * T,) int32: for every map cell, its slot k * S + s, or K * S (an all-zero
+      row) for cells without a proposal.
     """
     time, bin_index, proposal, weight = sampling_taps(tscale, num_sample, num_sample_perbin,
-                                                      prop_boundary_ratio)
+                                                      prop_boundary_ratio, bm_layout)
     row = bin_index * tscale + time
-    duration, start = np.nonzero(valid_proposal_mask(tscale))
-    tiles_per_duration = -(-tscale // tile[1])
-    tile_id = (duration // tile[0]) * tiles_per_duration + start // tile[1]
+    map_row, map_col = np.nonzero(valid_proposal_mask(tscale, bm_layout))
+    tiles_per_row = -(-tscale // tile[1])
+    tile_id = (map_row // tile[0]) * tiles_per_row + map_col // tile[1]
     _, tile_of_proposal = np.unique(tile_id, return_inverse=True)
-    slot_of_proposal = (duration % tile[0]) * tile[1] + start % tile[1]
+    slot_of_proposal = (map_row % tile[0]) * tile[1] + map_col % tile[1]
     num_tiles, slots = tile_of_proposal.max() + 1, tile[0] * tile[1]
     # group the entries by tile once (stable sort), then each tile's distinct rows
     entry_tile = tile_of_proposal[proposal]
@@ -137,14 +160,14 @@ def tiled_sampling(tscale: int, num_sample: int, num_sample_perbin: int, prop_bo
         row_index[k, :len(rows)] = rows
         tile_matrix[k, slot_of_proposal[proposal[entries]], np.searchsorted(rows, row[entries])] = weight[entries]
     map_index = np.full(tscale * tscale, num_tiles * slots, dtype=np.int32)
-    map_index[duration * tscale + start] = tile_of_proposal * slots + slot_of_proposal
+    map_index[map_row * tscale + map_col] = tile_of_proposal * slots + slot_of_proposal
     return row_index.reshape(-1), tile_matrix, map_index
 
 
 def _conv1d(in_channels, out_channels, kernel_size, group=1):
-    padding = kernel_size // 2
-    return nn.Conv1d(in_channels, out_channels, kernel_size, pad_mode="pad" if padding else "valid",
-                     padding=padding, group=group, has_bias=True)
+    # "same" = kernel_size // 2 on both sides for these odd kernels; explicit pads would reach ONNX
+    # in the wrong order (the exporter copies MindSpore's (top, bottom, left, right) as they are).
+    return nn.Conv1d(in_channels, out_channels, kernel_size, pad_mode="same", group=group, has_bias=True)
 
 
 def _conv2d(in_channels, out_channels, kernel_size):
@@ -157,16 +180,21 @@ class BMN(nn.Cell):
     """Boundary-Matching Network; see the module docstring for layout and indexing."""
 
     def __init__(self, tscale: int = 100, feat_dim: int = 400, num_sample: int = 32,
-                 num_sample_perbin: int = 3, prop_boundary_ratio: float = 0.5):
+                 num_sample_perbin: int = 3, prop_boundary_ratio: float = 0.5,
+                 bm_layout: str = "duration_start", pem_channels: int = HIDDEN_1D):
         super().__init__()
         if feat_dim % 4:
             raise ValueError(f"BMN feat_dim must be divisible by 4 (grouped convs), got {feat_dim}")
-        if tscale < 2 or num_sample < 1 or num_sample_perbin < 1:
+        if tscale < 2 or num_sample < 1 or num_sample_perbin < 1 or pem_channels < 1:
             raise ValueError(f"bad BMN sizes: tscale={tscale}, num_sample={num_sample}, "
-                             f"num_sample_perbin={num_sample_perbin}")
+                             f"num_sample_perbin={num_sample_perbin}, pem_channels={pem_channels}")
         self.tscale = tscale
         self.feat_dim = feat_dim
         self.num_sample = num_sample
+        self.bm_layout = check_bm_layout(bm_layout)
+        self.sampling = (num_sample_perbin, prop_boundary_ratio)
+        self.pem_channels = pem_channels
+        self.conversion_notes = []  # what adapt_torch_state_dict changed, for the converter to print
 
         self.x_1d_b = nn.SequentialCell([_conv1d(feat_dim, HIDDEN_1D, 3, group=4), nn.ReLU(),
                                          _conv1d(HIDDEN_1D, HIDDEN_1D, 3, group=4), nn.ReLU()])
@@ -174,11 +202,11 @@ class BMN(nn.Cell):
                                          _conv1d(HIDDEN_1D, 1, 1), nn.Sigmoid()])
         self.x_1d_e = nn.SequentialCell([_conv1d(HIDDEN_1D, HIDDEN_1D, 3, group=4), nn.ReLU(),
                                          _conv1d(HIDDEN_1D, 1, 1), nn.Sigmoid()])
-        self.x_1d_p = nn.SequentialCell([_conv1d(HIDDEN_1D, HIDDEN_1D, 3), nn.ReLU()])
+        self.x_1d_p = nn.SequentialCell([_conv1d(HIDDEN_1D, pem_channels, 3), nn.ReLU()])
         # Only the kernel of this Conv3d is used (fused with the BM layer, see the module docstring);
         # the cell stays so parameter names and shapes match the ports.
         self.x_3d_p = nn.SequentialCell([
-            nn.Conv3d(HIDDEN_1D, HIDDEN_3D, (num_sample, 1, 1), stride=(num_sample, 1, 1),
+            nn.Conv3d(pem_channels, HIDDEN_3D, (num_sample, 1, 1), stride=(num_sample, 1, 1),
                       pad_mode="valid", has_bias=True),
             nn.ReLU()])
         self.x_2d_p = nn.SequentialCell([_conv2d(HIDDEN_3D, HIDDEN_2D, 1), nn.ReLU(),
@@ -187,7 +215,7 @@ class BMN(nn.Cell):
                                          _conv2d(HIDDEN_2D, 2, 1), nn.Sigmoid()])
 
         row_index, tile_matrix, map_index = tiled_sampling(tscale, num_sample, num_sample_perbin,
-                                                           prop_boundary_ratio)
+                                                           prop_boundary_ratio, bm_layout)
         # Constants, not parameters: not trained and not written to checkpoints.
         self.row_index = Tensor(row_index)
         self.tile_matrix = Tensor(tile_matrix)
@@ -195,12 +223,12 @@ class BMN(nn.Cell):
         self.relu = nn.ReLU()
 
     def proposal_feature_map(self, pem_features):
-        """BM layer + ``x_3d_p`` (see the module docstring): (B, 256, T) -> (B, 512, T, T), ReLU applied."""
+        """BM layer + ``x_3d_p`` (see the module docstring): (B, C, T) -> (B, 512, T, T), ReLU applied."""
         batch = pem_features.shape[0]
         conv3d = self.x_3d_p[0]
-        # (512, 256, N, 1, 1) -> (512 * N, 256), rows ordered (out channel, bin).
-        kernel = conv3d.weight.reshape(HIDDEN_3D, HIDDEN_1D, self.num_sample).transpose(0, 2, 1)
-        kernel = kernel.reshape(HIDDEN_3D * self.num_sample, HIDDEN_1D)
+        # (512, C, N, 1, 1) -> (512 * N, C), rows ordered (out channel, bin).
+        kernel = conv3d.weight.reshape(HIDDEN_3D, self.pem_channels, self.num_sample).transpose(0, 2, 1)
+        kernel = kernel.reshape(HIDDEN_3D * self.num_sample, self.pem_channels)
         projected = [ops.matmul(kernel, pem_features[i]).reshape(HIDDEN_3D, self.num_sample * self.tscale)
                      for i in range(batch)]
         rows = ops.concat(projected, 0).T  # (N * T, B * 512): rows (bin, time), columns (video, channel)
@@ -219,16 +247,62 @@ class BMN(nn.Cell):
         confidence_map = self.x_2d_p(self.proposal_feature_map(self.x_1d_p(base)))
         return confidence_map, start, end
 
+    def sampling_layout_of(self, sample_mask: np.ndarray) -> str:
+        """The ``bm_layout`` whose sampling matrix equals a port's ``sample_mask`` (T, N * T * T),
+        or "" when neither does (another tscale / num_sample / ratio)."""
+        for layout in (self.bm_layout,) + tuple(other for other in BM_LAYOUTS if other != self.bm_layout):
+            expected = dense_sampling_matrix(self.tscale, self.num_sample, *self.sampling, bm_layout=layout)
+            if sample_mask.shape == expected.shape and np.allclose(sample_mask, expected, atol=1e-6):
+                return layout
+        return ""
+
+    def adapt_torch_state_dict(self, state: Mapping, load_fc: bool = True) -> dict:
+        """A JJBOY / mmaction2 state dict in this network's form (``load_fc`` is accepted for the
+        converter's common call and ignored: BMN has no classifier).
+
+        Unwraps ``state_dict`` / ``module.``, reshapes Conv1d kernels (out, in/groups, k) to
+        (out, in/groups, 1, k), and drops the fixed ``sample_mask`` after checking that it is this
+        network's sampling (noted in ``conversion_notes``): a checkpoint of the other convention is
+        refused, naming it.
+        """
+        del load_fc
+        tensors = unwrap_torch_state_dict(state)
+        sample_mask = tensors.pop("sample_mask", None)
+        if sample_mask is not None:
+            mask = to_numpy(sample_mask)
+            layout = self.sampling_layout_of(mask)
+            if not layout:
+                raise ValueError(f"the checkpoint's sample_mask (shape {mask.shape}) is neither BMN convention at "
+                                 f"tscale {self.tscale}, num_sample {self.num_sample}, num_sample_perbin "
+                                 f"{self.sampling[0]}, prop_boundary_ratio {self.sampling[1]}; set these to "
+                                 f"the checkpoint's")
+            if layout != self.bm_layout:
+                raise ValueError(f"the checkpoint was trained with bm_layout {layout} "
+                                 f"({LAYOUT_ORIGIN[layout]}), the network uses {self.bm_layout}; convert and "
+                                 f"run it with bm_layout {layout} (pt2ckpt: --kwargs bm_layout={layout})")
+            self.conversion_notes.append(f"dropped the checkpoint's sample_mask: the fixed sampling matrix of "
+                                         f"bm_layout {layout}, rebuilt by the network (not a weight)")
+        by_name = {param.name: param for param in self.get_parameters()}
+        adapted = {}
+        for key, value in tensors.items():
+            param = by_name.get(key)
+            if param is not None and len(param.shape) == 4 and len(np.shape(value)) == 3 and key.startswith("x_1d"):
+                value = to_numpy(value)[:, :, None, :]
+            adapted[key] = value
+        return adapted
+
 
 def _bmn_kwargs_from_config(cfg) -> dict:
     return {"tscale": cfg.tscale, "feat_dim": cfg.feat_dim, "num_sample": cfg.num_sample,
-            "num_sample_perbin": cfg.num_sample_perbin, "prop_boundary_ratio": cfg.prop_boundary_ratio}
+            "num_sample_perbin": cfg.num_sample_perbin, "prop_boundary_ratio": cfg.prop_boundary_ratio,
+            "bm_layout": cfg.bm_layout, "pem_channels": cfg.pem_channels}
 
 
 @register_model("bmn", config_adapter=_bmn_kwargs_from_config, layout="NCT", task="localization")
 def bmn(tscale: int = 100, feat_dim: int = 400, num_sample: int = 32, num_sample_perbin: int = 3,
-        prop_boundary_ratio: float = 0.5, num_classes=None) -> BMN:
+        prop_boundary_ratio: float = 0.5, bm_layout: str = "duration_start", pem_channels: int = HIDDEN_1D,
+        num_classes=None) -> BMN:
     """Build BMN. ``num_classes`` is accepted for the factory's common keywords and ignored:
     proposals are class-agnostic."""
     del num_classes
-    return BMN(tscale, feat_dim, num_sample, num_sample_perbin, prop_boundary_ratio)
+    return BMN(tscale, feat_dim, num_sample, num_sample_perbin, prop_boundary_ratio, bm_layout, pem_channels)

@@ -1,11 +1,12 @@
 """BMN post-processing (proposals from the network's maps) and the BMN evaluation.
 
-Per video, with T steps, start / end probabilities and the (duration, start) confidence maps:
+Per video, with T steps, start / end probabilities and the confidence maps in the network's
+``bm_layout`` (:func:`src.models.bmn.proposal_steps` gives each map cell's [s, e] in steps):
 
 1. candidate boundaries: start step 0 and end step T-1 always, plus every step that is a local peak
    or above 0.5 * the maximum;
-2. candidates: every (start s, duration d) with end e = s + d + 1 < T on candidate boundaries,
-   segment [s / T, e / T], score = start[s] * end[e] * cls[d, s] * reg[d, s];
+2. candidates: every map cell holding a proposal [s, e] with e < T on candidate boundaries,
+   segment [s / T, e / T], score = start[s] * end[e] * cls[cell] * reg[cell];
 3. Gaussian Soft-NMS down to ``top_k`` (a kept proposal of width w decays the others whose tIoU
    with it exceeds t1 + (t2 - t1) * w by exp(-tIoU^2 / alpha));
 4. seconds: segment * the duration covered by the features.
@@ -24,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from src.metrics.proposal_metrics import temporal_iou
+from src.utils.bm_layout import proposal_steps, valid_proposal_mask
 
 __all__ = ["PROPOSALS_FILE", "CURVE_FILE", "SoftNMSParams", "boundary_candidates", "map_candidates", "soft_nms",
            "video_proposals", "postprocess_videos", "write_proposals"]
@@ -55,19 +57,19 @@ def boundary_candidates(scores: np.ndarray, always: int) -> np.ndarray:
     return keep
 
 
-def map_candidates(start: np.ndarray, end: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+def map_candidates(start: np.ndarray, end: np.ndarray, confidence: np.ndarray,
+                   bm_layout: str = "duration_start") -> np.ndarray:
     """(N, 3) candidates ``[tmin, tmax, score]`` in [0, 1] units from one video's outputs.
 
-    ``start``/``end`` (T,), ``confidence`` (2, T, T) in (duration, start) layout (reg, cls).
+    ``start``/``end`` (T,), ``confidence`` (2, T, T) in ``bm_layout`` (channels reg, cls).
     """
     tscale = len(start)
-    duration, begin = np.nonzero(np.ones((tscale, tscale), dtype=bool))
-    finish = begin + duration + 1
-    inside = finish < tscale
-    duration, begin, finish = duration[inside], begin[inside], finish[inside]
+    steps = proposal_steps(tscale, bm_layout).astype(np.int64)
+    row, col = np.nonzero(valid_proposal_mask(tscale, bm_layout).astype(bool) & (steps[..., 1] < tscale))
+    begin, finish = steps[row, col, 0], steps[row, col, 1]
     chosen = boundary_candidates(start, 0)[begin] & boundary_candidates(end, tscale - 1)[finish]
-    duration, begin, finish = duration[chosen], begin[chosen], finish[chosen]
-    score = start[begin] * end[finish] * confidence[1, duration, begin] * confidence[0, duration, begin]
+    row, col, begin, finish = row[chosen], col[chosen], begin[chosen], finish[chosen]
+    score = start[begin] * end[finish] * confidence[1, row, col] * confidence[0, row, col]
     return np.stack([begin / tscale, finish / tscale, score], axis=1).astype(np.float64)
 
 
@@ -94,22 +96,23 @@ def soft_nms(candidates: np.ndarray, params: SoftNMSParams, width_unit: float = 
 
 
 def video_proposals(start: np.ndarray, end: np.ndarray, confidence: np.ndarray, duration: float,
-                    params: SoftNMSParams) -> List[dict]:
+                    params: SoftNMSParams, bm_layout: str = "duration_start") -> List[dict]:
     """One video's proposals ``[{"score", "segment": [s, e] seconds}]``, best first."""
-    kept = soft_nms(map_candidates(start, end, confidence), params)
+    kept = soft_nms(map_candidates(start, end, confidence, bm_layout), params)
     return [{"score": float(score), "segment": [float(max(0.0, tmin) * duration), float(min(1.0, tmax) * duration)]}
             for tmin, tmax, score in kept]
 
 
 def _video_job(item) -> Tuple[str, List[dict]]:
-    video_id, duration, start, end, confidence, params = item
-    return video_id, video_proposals(start, end, confidence, duration, params)
+    video_id, duration, start, end, confidence, params, bm_layout = item
+    return video_id, video_proposals(start, end, confidence, duration, params, bm_layout)
 
 
-def postprocess_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_workers: int = 1) -> Dict[str, List[dict]]:
-    """``{video_id: proposals}`` for ``(video_id, duration, start, end, confidence)`` tuples,
-    over ``num_workers`` processes."""
-    items = [tuple(output) + (params,) for output in outputs]
+def postprocess_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_workers: int = 1,
+                       bm_layout: str = "duration_start") -> Dict[str, List[dict]]:
+    """``{video_id: proposals}`` for ``(video_id, duration, start, end, confidence)`` tuples (maps in
+    ``bm_layout``), over ``num_workers`` processes."""
+    items = [tuple(output) + (params, bm_layout) for output in outputs]
     bar = dict(total=len(items), desc="post-processing", unit="video", dynamic_ncols=True, leave=False)
     if num_workers <= 1 or len(items) < SERIAL_BELOW:
         return dict(_video_job(item) for item in tqdm(items, **bar))

@@ -4,7 +4,7 @@ the AR-AN curve of Soft-NMS proposals. Exported input: ``(N, feat_dim, tscale)``
 from src.data.bmn_data import create_bmn_dataset
 from src.engine.builders import load_network
 from src.infer.bins import default_preprocess_path
-from src.losses.bmn_loss import BMNWithLoss
+from src.losses.bmn_loss import BMNLoss, BMNWithLoss
 from src.metrics.proposal_metrics import SUMMARY_KEYS
 
 from ..base import Task, register_task
@@ -27,15 +27,16 @@ class LocalizationTask(Task):
         return create_bmn_dataset(cfg, split, rank_id, group_size)
 
     def loss_network(self, cfg, net):
-        return BMNWithLoss(net)
+        return BMNWithLoss(net, BMNLoss(net.tscale, cfg.bm_layout, cfg.bmn_loss_eps))
 
     def evaluator(self, cfg, net, out_dir):
-        return lambda: evaluate_localizer(cfg, net, "val", out_dir)
+        dataset = create_bmn_dataset(cfg, "val")  # read now: a bad split stops the run before training
+        return lambda: evaluate_localizer(cfg, net, dataset, out_dir)
 
     def evaluate(self, cfg, out_dir):
         if not cfg.checkpoint_path:
             raise ValueError("set --checkpoint_path to the checkpoint to evaluate")
-        return evaluate_localizer(cfg, load_network(cfg, cfg.checkpoint_path), "val", out_dir)
+        return evaluate_localizer(cfg, load_network(cfg, cfg.checkpoint_path), cfg.eval_split, out_dir)
 
     def input_shape(self, cfg, batch_size):
         return (batch_size, cfg.feat_dim, cfg.tscale)

@@ -26,23 +26,33 @@ def score_proposals(outputs: Sequence[tuple], ground_truth: Dict, settings, out_
     """Proposals of ``(video_id, duration, start, end, confidence_map)`` outputs, written with their
     metrics, the AR-AN curve and the metrics JSON to ``out_dir``.
 
-    ``settings``: a configuration with the Soft-NMS keys, ``max_proposals`` and ``num_workers``.
-    Returns the summary: :data:`SUMMARY_KEYS` in percent, ``num_videos``, ``missing_videos``
-    (ground-truth videos without proposals, which count as zero recall), ``postprocess_ms_per_video``.
+    ``settings``: a configuration with the Soft-NMS keys, ``max_proposals``, ``num_workers`` and
+    ``bm_layout``. Returns the summary: :data:`SUMMARY_KEYS` in percent, ``num_videos``,
+    ``missing_videos`` (ground-truth videos without proposals, which count as zero recall),
+    ``postprocess_ms_per_video``. Without any ground-truth segment (unlabelled or ``testing``
+    videos) only the proposals are written and the summary has no metric.
     """
     started = time.time()
-    results = postprocess_videos(outputs, SoftNMSParams.from_config(settings), settings.num_workers)
+    results = postprocess_videos(outputs, SoftNMSParams.from_config(settings), settings.num_workers,
+                                 settings.bm_layout)
     postprocess_seconds = time.time() - started
     proposals_path = write_proposals(results, os.path.join(out_dir, PROPOSALS_FILE))
+    timing = {"num_videos": len(outputs), "proposals": os.path.basename(proposals_path),
+              "postprocess_ms_per_video": 1000.0 * postprocess_seconds / max(len(outputs), 1)}
+    logger = get_logger()
+    if not any(len(segments) for segments in ground_truth.values()):
+        logger.info(f"{title}: proposals of {len(outputs)} videos written to {proposals_path}; no ground truth, "
+                    f"so no metric (inference only)")
+        with open(os.path.join(out_dir, metrics_file), "w", encoding="utf-8") as handle:
+            json.dump(dict(timing, inference_only=True), handle, indent=1)
+        return dict(timing, inference_only=True)
     metrics = proposal_metrics(ground_truth, results, settings.max_proposals)
     plot_ar_an(metrics, os.path.join(out_dir, CURVE_FILE), title)
     missing = metrics.pop("missing_videos")
     summary = {key: metrics[key] for key in SUMMARY_KEYS}
-    summary.update(num_videos=len(outputs), missing_videos=len(missing), proposals=os.path.basename(proposals_path),
-                   postprocess_ms_per_video=1000.0 * postprocess_seconds / max(len(outputs), 1))
+    summary.update(timing, missing_videos=len(missing))
     with open(os.path.join(out_dir, metrics_file), "w", encoding="utf-8") as handle:
         json.dump(dict(summary, missing_video_ids=missing, **metrics), handle, indent=1)
-    logger = get_logger()
     logger.info(f"{title}: {summary_line(summary, SUMMARY_KEYS)} on {len(outputs)} videos; proposals "
                 f"{proposals_path}, metrics {os.path.join(out_dir, metrics_file)}")
     if missing:

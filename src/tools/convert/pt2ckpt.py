@@ -4,6 +4,12 @@
         --input rgb_imagenet.pt --output rgb_imagenet.ckpt
     python -m src.tools.convert.pt2ckpt --model resnet3d --num_classes 700 --kwargs model_depth=50 \\
         --input r3d50_K_200ep.pth --output r3d50_k700.ckpt
+    python -m src.tools.convert.pt2ckpt --model bmn --input BMN_best.pth.tar --output bmn.ckpt \\
+        --kwargs bm_layout=start_end     # JJBOY June 2020; 2019 files and mmaction2's: duration_start
+
+BMN checkpoints (JJBOY ``{'epoch', 'state_dict'}`` with ``module.`` keys, mmaction2 ``{'meta',
+'state_dict'}``) get their Conv1d kernels reshaped, and their fixed ``sample_mask`` is compared with
+both conventions and dropped (a note says so); a file of the other convention is refused, naming it.
 
 The network is built with the given keywords, every parameter is matched to its PyTorch key
 (:mod:`src.models.weights`) and the conversion stops with a full report on any missing, extra or
@@ -67,11 +73,15 @@ def convert(model: str, input_path: str, output_path: str, trust_pickle: bool = 
     net = create_model(model, **model_kwargs)
     state = load_torch_file(input_path, trust_pickle)
     if hasattr(net, "adapt_torch_state_dict"):
-        state = net.adapt_torch_state_dict(state, load_fc=load_fc)
+        try:
+            state = net.adapt_torch_state_dict(state, load_fc=load_fc)
+        except ValueError as error:
+            raise ValueError(f"{input_path}: {error}") from error
     params = convert_torch_state_dict(net, state, source=input_path)
     save_checkpoint_atomic(params, output_path)
     return {"tensors": len(params), "values": int(sum(p.size for p in params.values())),
-            "trainable": int(sum(p.size for p in net.trainable_params())), "output": output_path}
+            "trainable": int(sum(p.size for p in net.trainable_params())), "output": output_path,
+            "notes": list(getattr(net, "conversion_notes", ()))}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +108,8 @@ def main(argv=None) -> int:
             if getattr(args, key) is not None:
                 model_kwargs[key] = getattr(args, key)
         summary = convert(args.model, args.input, args.output, args.trust_pickle, args.load_fc, **model_kwargs)
+        for note in summary["notes"]:
+            print(f"note: {note}")
         print(f"converted {summary['tensors']} tensors ({summary['values']:,} values, "
               f"{summary['trainable']:,} trainable parameters) from {args.input} -> {summary['output']}")
         return 0

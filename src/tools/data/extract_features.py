@@ -1,0 +1,356 @@
+"""Snippet features of videos from the zoo's own recognizers, in the ActivityNet (BSN/BMN) layout.
+
+    python -m src.tools.data.extract_features --src_path VIDEOS --dst_path FEATURES \\
+        [--rgb_config configs/tsn/demo_rgb.yaml --rgb_checkpoint tsn_rgb.ckpt] \\
+        [--flow_config configs/tsn/demo_flow.yaml --flow_checkpoint tsn_flow.ckpt] [--tscale 100]
+
+``--src_path`` is a video file or a folder of them (any depth). Each video is decoded (frames
+resized to the short side ``resize_short`` of the first stream's config), cut into snippets of
+``--snippet_frames`` frames, one every ``--interval`` frames (16 and 16: the ActivityNet features),
+and every snippet goes through the recognizer's ``forward_features`` (pooled features before the
+classifier): a clip model (I3D, 3D-ResNet) takes the snippet's frames, a segment model (TSN) its
+centre frame (``new_length`` flow pairs for flow). Frames are centre-cropped to ``spatial_size``
+and normalised as the recognizer's config says. One stream or both: the flow stream reads the flow
+of consecutive frames (``--flow_method``, DIS by default: about 100x faster than TV-L1), and with
+both the feature of a snippet is [RGB, flow] concatenated, as in the ActivityNet features.
+
+The (snippets, D) sequence is rescaled to ``--tscale`` steps by the BSN/BMN interpolation (0 keeps
+the snippets) and written as ``<dst_path>/v_<video>.csv`` (a header row, one row per step), with
+``<dst_path>/video_info_new.csv`` (video, numFrame, seconds, fps, rfps, subset, featureFrame; subset
+``--subset``). A video whose csv exists is skipped (resumable; ``--overwrite true`` redoes it);
+videos are processed in ``--num_workers`` processes behind one progress bar. A video shorter than
+one snippet, or one that cannot be decoded, is reported naming the file and skipped.
+"""
+import csv
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from src.config import load_config
+from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
+from src.tools.cli import ToolError, add_run_options, check_positive, run_main, tool_parser
+from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, VideoOutcome, report_outcomes,
+                                   run_per_video)
+
+__all__ = ["VIDEO_INFO_FILE", "SnippetStream", "StreamSpec", "list_videos", "decode_video", "frames_flow",
+           "snippet_count", "bsn_rescale", "feature_file", "write_feature_csv", "read_feature_csv",
+           "write_video_info", "read_video_info", "check_feature_length", "extract_video", "build_parser", "main"]
+
+VIDEO_INFO_FILE = "video_info_new.csv"
+VIDEO_INFO_HEADER = ["video", "numFrame", "seconds", "fps", "rfps", "subset", "featureFrame"]
+BATCH = 8  # snippets per forward pass (fixed, so graph mode compiles once)
+
+
+def list_videos(src_path: str) -> Dict[str, str]:
+    """``{name: path}`` of a video file or of every video under a folder (names are file stems)."""
+    if os.path.isfile(src_path):
+        return {os.path.splitext(os.path.basename(src_path))[0]: src_path}
+    if not os.path.isdir(src_path):
+        raise ToolError(f"{src_path} is neither a video file nor a folder; pass --src_path")
+    videos = {}
+    for folder, _, files in sorted(os.walk(src_path)):
+        for file_name in sorted(files):
+            if file_name.lower().endswith(VIDEO_EXTENSIONS):
+                videos.setdefault(os.path.splitext(file_name)[0], os.path.join(folder, file_name))
+    if not videos:
+        raise ToolError(f"no video file ({', '.join(VIDEO_EXTENSIONS)}) under {src_path}")
+    return videos
+
+
+def _resize_short(frame: np.ndarray, short_side: int) -> np.ndarray:
+    height, width = frame.shape[:2]
+    scale = short_side / min(height, width)
+    if short_side <= 0 or scale == 1:
+        return frame
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def decode_video(path: str, short_side: int) -> Tuple[np.ndarray, float]:
+    """``(frames (N, H, W, 3) uint8 RGB, fps)``; ToolError naming the file when it cannot be decoded."""
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise ToolError(f"cannot open {path}: not a video or an unsupported codec")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    frames = []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            frames.append(cv2.cvtColor(_resize_short(frame, short_side), cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    if not frames:
+        raise ToolError(f"{path} has no decodable frame")
+    if fps <= 0:
+        raise ToolError(f"{path} declares no frame rate; re-encode it with one")
+    return np.stack(frames), fps
+
+
+def frames_flow(frames: np.ndarray, method: str) -> np.ndarray:
+    """(N, H, W, 2) uint8 flow (x, y; 127.5 = still) of consecutive frames; the last pair repeats so
+    every frame has one."""
+    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
+    pairs = [flow_to_uint8(compute_flow(grey[i], grey[i + 1], method)) for i in range(len(grey) - 1)]
+    pairs.append(pairs[-1] if pairs else np.full(grey[0].shape + (2,), 128, np.uint8))
+    return np.stack(pairs)
+
+
+def snippet_count(num_frames: int, snippet_frames: int, interval: int) -> int:
+    """Snippets of a video: one every ``interval`` frames while a whole snippet fits."""
+    if num_frames < snippet_frames:
+        return 0
+    return (num_frames - snippet_frames) // interval + 1
+
+
+def bsn_rescale(features: np.ndarray, steps: int) -> np.ndarray:
+    """(steps, D) from (n, D) by the BSN/BMN rescaling: linear interpolation of the snippet sequence
+    (snippet k at position k + 0.5) averaged over 3 points inside each output step."""
+    count = len(features)
+    points_per_step = 3
+    edges = np.linspace(0.0, count, steps + 1)
+    offsets = (np.arange(points_per_step) + 0.5) / points_per_step
+    positions = edges[:-1, None] + offsets[None, :] * (edges[1:] - edges[:-1])[:, None]  # (steps, 3)
+    centres = np.arange(count) + 0.5
+    columns = [np.interp(positions.ravel(), centres, features[:, d]) for d in range(features.shape[1])]
+    return np.stack(columns, axis=1).reshape(steps, points_per_step, -1).mean(axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One recognizer stream: its config, checkpoint and modality."""
+    config_path: str
+    checkpoint: str
+    modality: str
+
+
+class SnippetStream:
+    """A recognizer in eval mode that maps a video's snippets to ``(snippets, num_features)``."""
+
+    def __init__(self, spec: StreamSpec):
+        import mindspore as ms
+        from mindspore import nn
+
+        from src.data.pipelines import _normalize
+        from src.engine.builders import load_network
+        from src.models.registry import model_layout
+        from src.transforms import CenterCrop, Compose, FormatShape
+
+        cfg = load_config(spec.config_path, {"mode": spec.modality})
+        ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
+        net = load_network(cfg, spec.checkpoint)
+        if not hasattr(net, "forward_features"):
+            raise ToolError(f"{cfg.model} ({spec.config_path}) has no forward_features; use a recognizer config")
+
+        class Features(nn.Cell):
+            def __init__(self, recognizer):
+                super().__init__()
+                self.recognizer = recognizer
+
+            def construct(self, x):
+                return self.recognizer.forward_features(x)
+
+        self.network = Features(net)
+        self.network.set_train(False)
+        self.tensor = ms.Tensor
+        self.modality = spec.modality
+        self.layout = model_layout(cfg.model)
+        self.new_length = cfg.new_length
+        self.num_features = int(net.num_features)
+        self.short_side = cfg.resize_short
+        self.spatial = Compose([CenterCrop(cfg.spatial_size), _normalize(cfg, spec.modality), FormatShape(self.layout)])
+
+    def _snippet_frames(self, start: int, snippet_frames: int, total: int) -> np.ndarray:
+        if self.layout == "NSCHW":  # one segment: new_length frames around the snippet's centre
+            first = start + (snippet_frames - self.new_length) // 2
+            return np.clip(np.arange(first, first + self.new_length), 0, total - 1)
+        return np.clip(np.arange(start, start + snippet_frames), 0, total - 1)
+
+    def features(self, frames: np.ndarray, snippet_frames: int, interval: int) -> np.ndarray:
+        """(snippets, num_features) float32 of ``frames`` ((N, H, W, C) uint8 of this modality)."""
+        count = snippet_count(len(frames), snippet_frames, interval)
+        views = []
+        for k in range(count):
+            indices = self._snippet_frames(k * interval, snippet_frames, len(frames))
+            results = self.spatial({"imgs": frames[indices], "modality": self.modality, "num_clips": 1,
+                                    "clip_len": len(indices)})
+            views.append(results["imgs"][0])
+        outputs = []
+        for first in range(0, count, BATCH):
+            batch = np.stack(views[first:first + BATCH])
+            padded = np.concatenate([batch, np.repeat(batch[-1:], BATCH - len(batch), axis=0)])
+            outputs.append(self.network(self.tensor(padded)).asnumpy()[:len(batch)])
+        return np.concatenate(outputs).astype(np.float32) if outputs else np.zeros((0, self.num_features), np.float32)
+
+
+def feature_file(dst_path: str, name: str) -> str:
+    return os.path.join(dst_path, f"{name if name.startswith('v_') else 'v_' + name}.csv")
+
+
+def write_feature_csv(path: str, features: np.ndarray) -> None:
+    """Header + one row per step, written to a temporary file first (a csv on disk is complete)."""
+    temporary = path + ".tmp"
+    header = ",".join(f"f{i}" for i in range(features.shape[1]))
+    np.savetxt(temporary, features, fmt="%.6f", delimiter=",", header=header, comments="")
+    os.replace(temporary, path)
+
+
+def read_feature_csv(path: str) -> np.ndarray:
+    try:
+        return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
+    except (OSError, ValueError) as err:
+        raise ToolError(f"cannot read feature file {path}: {err}") from err
+
+
+def write_video_info(path: str, rows: Dict[str, dict]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=VIDEO_INFO_HEADER)
+        writer.writeheader()
+        writer.writerows(rows[name] for name in sorted(rows))
+
+
+def read_video_info(path: str) -> Dict[str, dict]:
+    if not os.path.isfile(path):
+        return {}
+    with open(path, "r", encoding="utf-8", newline="") as handle:
+        return {row["video"]: row for row in csv.DictReader(handle)}
+
+
+def check_feature_length(path: str, features: np.ndarray, row: dict, tscale: int, interval: int) -> None:
+    """A feature file must have ``tscale`` rows, or (``tscale`` 0) the snippets its ``video_info``
+    row declares (featureFrame / interval); ToolError naming both files otherwise."""
+    expected = tscale or int(float(row["featureFrame"])) // interval
+    if len(features) != expected:
+        raise ToolError(f"feature file {path} has {len(features)} rows but its video_info row ({row['video']}: "
+                        f"featureFrame {row['featureFrame']}, interval {interval}, tscale {tscale}) says "
+                        f"{expected}; extract it again with --overwrite true")
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    streams: Tuple[StreamSpec, ...]
+    snippet_frames: int
+    interval: int
+    tscale: int
+    flow_method: str
+    subset: str
+
+
+_STREAMS: Dict[Tuple[StreamSpec, ...], List[SnippetStream]] = {}  # per process: built once
+
+
+def _streams(specs: Tuple[StreamSpec, ...]) -> List[SnippetStream]:
+    if specs not in _STREAMS:
+        _STREAMS[specs] = [SnippetStream(spec) for spec in specs]
+    return _STREAMS[specs]
+
+
+def extract_video(path: str, options: ExtractOptions) -> Tuple[np.ndarray, dict]:
+    """``(features (steps, D), video_info row)`` of one video file."""
+    streams = _streams(options.streams)
+    frames, fps = decode_video(path, streams[0].short_side)
+    count = snippet_count(len(frames), options.snippet_frames, options.interval)
+    if count == 0:
+        raise ToolError(f"{path} has {len(frames)} frames, fewer than one snippet of {options.snippet_frames}; "
+                        f"lower --snippet_frames or drop the video")
+    parts = []
+    for stream in streams:
+        source = frames_flow(frames, options.flow_method) if stream.modality == "flow" else frames
+        parts.append(stream.features(source, options.snippet_frames, options.interval))
+    features = np.concatenate(parts, axis=1)
+    if options.tscale:
+        features = bsn_rescale(features, options.tscale)
+    name = os.path.splitext(os.path.basename(path))[0]
+    feature_frames = (count - 1) * options.interval + options.snippet_frames
+    row = {"video": name if name.startswith("v_") else f"v_{name}", "numFrame": len(frames),
+           "seconds": round(len(frames) / fps, 3), "fps": fps, "rfps": fps, "subset": options.subset,
+           "featureFrame": feature_frames}
+    return features, row
+
+
+def _extract_job(item, options: ExtractOptions, dst_path: str, overwrite: bool) -> Tuple[VideoOutcome, Optional[dict]]:
+    """``(outcome, video_info row of a newly extracted video or None)``."""
+    name, path = item
+    out_file = feature_file(dst_path, name)
+    if os.path.isfile(out_file) and not overwrite:
+        return VideoOutcome(name, SKIPPED, "features exist"), None
+    try:
+        features, row = extract_video(path, options)
+    except ToolError as err:
+        return VideoOutcome(name, FAILED, str(err)), None
+    write_feature_csv(out_file, features)
+    return VideoOutcome(name, DONE), row
+
+
+def build_parser():
+    parser = tool_parser("src.tools.data.extract_features", __doc__)
+    parser.add_argument("--src_path", required=True, help="a video file or a folder of videos")
+    parser.add_argument("--dst_path", required=True, help="folder of the feature csv files and video_info_new.csv")
+    parser.add_argument("--rgb_config", default="", help="recognizer config of the RGB stream")
+    parser.add_argument("--rgb_checkpoint", default="", help="its checkpoint")
+    parser.add_argument("--flow_config", default="", help="recognizer config of the flow stream")
+    parser.add_argument("--flow_checkpoint", default="", help="its checkpoint")
+    parser.add_argument("--flow_method", default="dis", choices=FLOW_METHODS, help="optical flow of the flow stream")
+    parser.add_argument("--snippet_frames", type=int, default=16, help="frames per snippet")
+    parser.add_argument("--interval", type=int, default=16, help="frames between snippet starts")
+    parser.add_argument("--tscale", type=int, default=100, help="steps the features are rescaled to (0 = keep)")
+    parser.add_argument("--subset", default="testing", help="subset column of video_info_new.csv")
+    add_run_options(parser, overwrite_help="extract videos whose csv exists again")
+    return parser
+
+
+def stream_specs(rgb_config: str, rgb_checkpoint: str, flow_config: str = "",
+                 flow_checkpoint: str = "") -> Tuple[StreamSpec, ...]:
+    """The streams given (RGB first); ToolError unless each has a config and a checkpoint."""
+    specs = []
+    for modality, config, checkpoint in (("rgb", rgb_config, rgb_checkpoint), ("flow", flow_config, flow_checkpoint)):
+        if bool(config) != bool(checkpoint):
+            raise ToolError(f"give both --{modality}_config and --{modality}_checkpoint, or neither")
+        if config:
+            specs.append(StreamSpec(config, checkpoint, modality))
+    if not specs:
+        raise ToolError("give a recognizer: --rgb_config/--rgb_checkpoint and/or --flow_config/--flow_checkpoint")
+    for spec in specs:
+        for path in (spec.config_path, spec.checkpoint):
+            if not os.path.isfile(path):
+                raise ToolError(f"{path} does not exist")
+    return tuple(specs)
+
+
+def extract_all(videos: Dict[str, str], dst_path: str, options: ExtractOptions, num_workers: int = 1,
+                overwrite: bool = False) -> List[VideoOutcome]:
+    """Extract every video (resumable) and (re)write ``dst_path/video_info_new.csv``."""
+    os.makedirs(dst_path, exist_ok=True)
+    job = functools.partial(_extract_job, options=options, dst_path=dst_path, overwrite=overwrite)
+    results = run_per_video(job, sorted(videos.items()), num_workers, "snippet features")
+    info_path = os.path.join(dst_path, VIDEO_INFO_FILE)
+    rows = read_video_info(info_path)
+    rows.update({row["video"]: row for _, row in results if row is not None})
+    write_video_info(info_path, rows)
+    return [outcome for outcome, _ in results]
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        for name in ("snippet_frames", "interval"):
+            check_positive(name, getattr(args, name))
+        options = ExtractOptions(stream_specs(args.rgb_config, args.rgb_checkpoint, args.flow_config,
+                                              args.flow_checkpoint),
+                                 args.snippet_frames, args.interval, args.tscale, args.flow_method, args.subset)
+        outcomes = extract_all(list_videos(args.src_path), args.dst_path, options, args.num_workers,
+                               args.overwrite)
+        return report_outcomes(outcomes, args.strict, "videos")
+
+    return run_main(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
