@@ -71,6 +71,58 @@ def _choice(*choices: str) -> Callable:
     return parse
 
 
+def _integer(value) -> int:
+    """An integer as written: 3, "3" or 3.0; 2.7, "2.7" and booleans are errors (never truncated)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected an integer, got {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ConfigError(f"expected an integer, got {value!r}")
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"expected an integer, got {value!r}") from None
+
+
+_integer.__name__ = "int"
+
+
+def _in_range(parse: Callable, low=None, high=None, low_open=False) -> Callable:
+    """``parse`` followed by a check that the value (each item of a list) lies in [low, high]
+    (``low_open``: above ``low``)."""
+    bounds = " and ".join(text for text, bound in ((f"{'>' if low_open else '>='} {low}", low), (f"<= {high}", high))
+                          if bound is not None)
+
+    def check(value):
+        parsed = parse(value)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if item is None:
+                continue
+            if (low is not None and (item <= low if low_open else item < low)) or (high is not None and item > high):
+                raise ConfigError(f"must be {bounds}, got {item!r}")
+        return parsed
+    check.__name__ = parse.__name__
+    return check
+
+
+def _positive(parse: Callable) -> Callable:
+    return _in_range(parse, 0, low_open=True)
+
+
+def _non_negative(parse: Callable) -> Callable:
+    return _in_range(parse, 0)
+
+
+def _count(parse: Callable) -> Callable:
+    """Sizes and counts that cannot be zero."""
+    return _in_range(parse, 1)
+
+
+def _fraction(parse: Callable, low_open: bool = False) -> Callable:
+    return _in_range(parse, 0, 1, low_open=low_open)
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -83,8 +135,8 @@ def _opt(name, default, parse, help_text):
     return Option(name, default, parse, help_text)
 
 
-INTS, FLOATS, STRS = _list_of(int), _list_of(float), _list_of(str)
-OPT_STR, OPT_INT = _optional(str), _optional(int)
+INTS, FLOATS, STRS = _list_of(_integer), _list_of(float), _list_of(str)
+OPT_STR, OPT_INT = _optional(str), _optional(_integer)
 
 # Every key any entry point reads. Sections only group them for the reader.
 OPTIONS: List[Option] = [
@@ -92,16 +144,21 @@ OPTIONS: List[Option] = [
     _opt("model", "i3d", str, "registered model name (src/models): i3d, resnet3d, tsn, pptsn, bmn"),
     _opt("mode", "rgb", _choice("rgb", "flow"), "input stream of a recognizer"),
     _opt("dataset", "ucf101", str, "dataset name: ucf101, hmdb51, kinetics400, demo, activitynet, tabletennis"),
-    _opt("seed", 1, int, "seed for mindspore, dataset, numpy and random"),
+    _opt("seed", 1, _integer, "seed for mindspore, dataset, numpy and random"),
     _opt("context", "gr", _choice("gr", "py"), "gr = graph mode, py = PyNative"),
     _opt("device_target", "auto", _choice("auto", "Ascend", "GPU", "CPU"),
          "device kind; auto = Ascend, else GPU, else CPU: the first this MindSpore installation can use"),
-    _opt("device_id", 0, int, "device index (ignored under a distributed launcher, which sets DEVICE_ID)"),
+    _opt("device_id", 0, _non_negative(_integer),
+         "device index (ignored under a distributed launcher, which sets DEVICE_ID)"),
     _opt("distributed", False, parse_bool, "data-parallel training over mindspore.communication"),
-    _opt("num_workers", 2, int, "python worker processes of the data pipeline (1 = no multiprocessing)"),
+    _opt("num_workers", 2, _non_negative(_integer),
+         "python worker processes of the data pipeline (1 = no multiprocessing)"),
     _opt("amp_level", "O0", _choice("O0", "O1", "O2", "O3"), "automatic mixed precision level"),
     _opt("sink_mode", False, parse_bool, "data sink mode of Model.train"),
-    _opt("save_dir", "./output", str, "folder for checkpoints, logs, curves and results"),
+    _opt("save_dir", "./output", str, "folder for checkpoints, logs, curves and results (one training at a "
+         "time: a second one into the same folder is refused while the first runs)"),
+    _opt("summary_dir", "", str, "also write loss, lr and validation metrics per epoch as MindInsight scalars "
+         "(mindspore.SummaryRecord's events files) into this folder (empty = off)"),
     # --- data ---------------------------------------------------------------------------------
     _opt("video_path", "", str, "root of frame folders (or of video files when data_source=video)"),
     _opt("video_path_joint_flow", "", str, "flow frame root of joint evaluation (video_path is the RGB root)"),
@@ -111,66 +168,71 @@ OPTIONS: List[Option] = [
     _opt("data_source", "frames", _choice("frames", "list", "video"),
          "frames = frame folders + annotation JSON; list = 'path num_frames label' list files; "
          "video = decode video files on the fly"),
-    _opt("rgb_template", "image_{:05d}.jpg", str, "file name of RGB frame i (1-based)"),
-    _opt("flow_template", "flow_{}_{:05d}.jpg", str, "file name of flow frame i, {} = x or y"),
-    _opt("num_classes", 101, int, "classes of the checkpoint / network"),
-    _opt("spatial_size", 224, int, "crop size fed to the network"),
-    _opt("resize_short", 256, int, "short side frames are resized to before cropping (0 = keep)"),
-    _opt("train_sample_duration", 64, int, "frames per training clip"),
-    _opt("test_sample_duration", 64, int, "frames per test clip"),
-    _opt("frame_interval", 1, int, "temporal stride between the frames of a clip"),
-    _opt("num_val_samples", 1, int, "clips sampled uniformly per video at test time"),
-    _opt("num_segments", 3, int, "TSN segments per training sample"),
-    _opt("test_num_segments", 0, int, "TSN segments per test view (e.g. 25; 0 = num_segments)"),
-    _opt("new_length", 1, int, "frames per TSN segment (5 stacked flow pairs for flow TSN)"),
-    _opt("new_length_joint_flow", 0, int, "frames per TSN segment of the flow stream in joint evaluation "
+    _opt("rgb_template", "image_{:05d}.jpg", str, "file name of RGB frame i (mmaction2 rawframes: img_{:05d}.jpg)"),
+    _opt("flow_template", "flow_{}_{:05d}.jpg", str, "file name of flow frame i, {} = x or y (mmaction2: {}_{:05d}.jpg)"),
+    _opt("frame_start_index", 1, _in_range(_integer, 0, 1), "number in the file name of a folder's first frame (0 or 1)"),
+    _opt("num_classes", 101, _count(_integer), "classes of the checkpoint / network"),
+    _opt("spatial_size", 224, _count(_integer), "crop size fed to the network"),
+    _opt("resize_short", 256, _non_negative(_integer), "short side frames are resized to before cropping (0 = keep)"),
+    _opt("train_sample_duration", 64, _count(_integer), "frames per training clip"),
+    _opt("test_sample_duration", 64, _count(_integer), "frames per test clip"),
+    _opt("frame_interval", 1, _count(_integer), "temporal stride between the frames of a clip"),
+    _opt("num_val_samples", 1, _count(_integer), "clips sampled uniformly per video at test time"),
+    _opt("num_segments", 3, _count(_integer), "TSN segments per training sample"),
+    _opt("test_num_segments", 0, _non_negative(_integer), "TSN segments per test view (e.g. 25; 0 = num_segments)"),
+    _opt("new_length", 1, _count(_integer), "frames per TSN segment (5 stacked flow pairs for flow TSN)"),
+    _opt("new_length_joint_flow", 0, _non_negative(_integer),
+         "frames per TSN segment of the flow stream in joint evaluation "
          "(0 = new_length)"),
     _opt("train_crop", "random", _choice("random", "multiscale", "center"), "training spatial crop"),
     _opt("test_crop", "center", _choice("center", "three", "ten"), "test-time crops per clip"),
     _opt("flip", True, parse_bool, "random horizontal flip when training"),
     _opt("normalize", "i3d", _choice("i3d", "meanstd"), "i3d = scale to [-1, 1]; meanstd = (x/255 - mean) / std"),
     _opt("mean", [0.485, 0.456, 0.406], FLOATS, "per-channel mean for normalize=meanstd (flow: one value)"),
-    _opt("std", [0.229, 0.224, 0.225], FLOATS, "per-channel std for normalize=meanstd"),
+    _opt("std", [0.229, 0.224, 0.225], _positive(FLOATS), "per-channel std for normalize=meanstd"),
     # --- model --------------------------------------------------------------------------------
-    _opt("dropout_keep_prob", 0.5, float, "keep probability of the dropout before the classifier"),
-    _opt("model_depth", 50, int, "ResNet depth (3D-ResNet 10..200; TSN 50)"),
+    _opt("dropout_keep_prob", 0.5, _fraction(float, low_open=True),
+         "keep probability of the dropout before the classifier"),
+    _opt("model_depth", 50, _count(_integer), "ResNet depth (3D-ResNet 10..200; TSN 50)"),
     _opt("shortcut_type", "B", _choice("A", "B"), "3D-ResNet shortcut"),
-    _opt("widen_factor", 1.0, float, "3D-ResNet width multiplier"),
+    _opt("widen_factor", 1.0, _positive(float), "3D-ResNet width multiplier"),
     _opt("no_max_pool", False, parse_bool, "3D-ResNet: skip the stem max-pool"),
-    _opt("bn_momentum", None, _optional(float),
+    _opt("bn_momentum", None, _fraction(_optional(float)),
          "BatchNorm momentum, PyTorch convention (share of batch statistics); empty = the model's own"),
     _opt("partial_bn", False, parse_bool, "TSN: freeze every BatchNorm but the first"),
     # --- checkpoints / fine-tuning ------------------------------------------------------------
     _opt("checkpoint_path", "", str, "checkpoint to start from (pretrained, fine-tune source or resume)"),
-    _opt("finetune_num_classes", 0, int, "replace the classifier with this many classes (0 = no)"),
+    _opt("finetune_num_classes", 0, _non_negative(_integer), "replace the classifier with this many classes (0 = no)"),
     _opt("finetune_prefixes", [], STRS, "train only parameters whose names start with one of these"),
-    _opt("resume", False, parse_bool, "resume epoch and optimizer state from checkpoint_path"),
-    _opt("checkpoint_frequency", 1, int, "save a checkpoint every N epochs"),
-    _opt("checkpoints_num_keep", 5, int, "epoch checkpoints kept (the best one is kept apart)"),
+    _opt("resume", False, parse_bool, "resume epoch, optimizer state, history and best metric from "
+         "checkpoint_path (an epoch checkpoint of save_dir/checkpoints)"),
+    _opt("checkpoint_frequency", 1, _count(_integer), "save a checkpoint every N epochs"),
+    _opt("checkpoints_num_keep", 5, _count(_integer), "epoch checkpoints kept (the best one is kept apart)"),
     # --- optimisation -------------------------------------------------------------------------
     _opt("optimizer", "adam", _choice("adam", "sgd"), "optimizer"),
-    _opt("lr", 0.001, float, "base learning rate"),
+    _opt("lr", 0.001, _positive(float), "base learning rate"),
     _opt("lr_scheduler", "step", _choice("step", "cosine"), "learning-rate schedule"),
-    _opt("lr_de_rate", 0.1, float, "step decay factor"),
-    _opt("lr_de_epochs", [], INTS, "epochs after which the step schedule multiplies lr by lr_de_rate"),
-    _opt("warmup_epochs", 0, int, "linear warm-up epochs"),
-    _opt("momentum", 0.9, float, "SGD momentum"),
-    _opt("weight_decay", 0.0, float, "weight decay"),
-    _opt("batch_size", 8, int, "batch size per device"),
-    _opt("start_epoch", 0, int, "first epoch (set from the checkpoint when resuming)"),
-    _opt("num_epochs", 40, int, "training epochs"),
+    _opt("lr_de_rate", 0.1, _positive(float), "step decay factor"),
+    _opt("lr_de_epochs", [], _non_negative(INTS), "epochs after which the step schedule multiplies lr by lr_de_rate"),
+    _opt("warmup_epochs", 0, _non_negative(_integer), "linear warm-up epochs"),
+    _opt("momentum", 0.9, _fraction(float), "SGD momentum"),
+    _opt("weight_decay", 0.0, _non_negative(float), "weight decay"),
+    _opt("batch_size", 8, _count(_integer), "batch size per device"),
+    _opt("start_epoch", 0, _non_negative(_integer), "first epoch (set from the checkpoint when resuming)"),
+    _opt("num_epochs", 40, _count(_integer), "training epochs"),
     _opt("no_eval", False, parse_bool, "skip evaluation after each epoch"),
-    _opt("precise_bn_batches", 0, int, "recompute BatchNorm statistics from this many training batches "
+    _opt("precise_bn_batches", 0, _non_negative(_integer),
+         "recompute BatchNorm statistics from this many training batches "
          "before each epoch's checkpoint and evaluation (PreciseBN; 0 = keep the moving averages)"),
-    _opt("max_steps_per_epoch", 0, int, "cap on steps per epoch (0 = whole epoch); for smoke runs"),
+    _opt("max_steps_per_epoch", 0, _non_negative(_integer), "cap on steps per epoch (0 = whole epoch); for smoke runs"),
     # --- evaluation ---------------------------------------------------------------------------
     _opt("test_mode", "", _choice("", "rgb", "flow", "joint"), "eval stream; empty = same as mode"),
     _opt("rgb_path", "", str, "RGB checkpoint (joint evaluation), or a folder of checkpoints"),
     _opt("flow_path", "", str, "flow checkpoint for joint evaluation"),
     _opt("joint_fusion", "logits_sum", _choice("logits_sum", "softmax_avg"),
          "joint rule: sum of the two streams' logits, or weighted average of softmax scores"),
-    _opt("rgb_weight", 0.5, float, "RGB weight of softmax_avg fusion (flow gets 1 - rgb_weight)"),
-    _opt("eval_batch_size", 1, int, "videos per evaluation batch"),
+    _opt("rgb_weight", 0.5, _fraction(float), "RGB weight of softmax_avg fusion (flow gets 1 - rgb_weight)"),
+    _opt("eval_batch_size", 1, _count(_integer), "videos per evaluation batch"),
     # --- export -------------------------------------------------------------------------------
     _opt("file_name", "", str, "exported file name (default: <model>_<dataset>_<mode>)"),
     _opt("file_format", "MINDIR", _choice("MINDIR", "AIR", "ONNX"), "export format"),
@@ -185,17 +247,27 @@ OPTIONS: List[Option] = [
     # --- BMN ----------------------------------------------------------------------------------
     _opt("feature_path", "", str, "BMN feature folder (csv/npy per video, or table-tennis pickles)"),
     _opt("video_info_path", "", str, "BMN video_info_new.csv (BSN layout)"),
-    _opt("tscale", 100, int, "BMN temporal scale"),
-    _opt("feat_dim", 400, int, "BMN input feature dimension"),
-    _opt("num_sample", 32, int, "BMN boundary-matching samples per proposal"),
-    _opt("num_sample_perbin", 3, int, "BMN sub-samples per bin"),
-    _opt("prop_boundary_ratio", 0.5, float, "BMN proposal boundary extension ratio"),
-    _opt("soft_nms_alpha", 0.4, float, "Soft-NMS Gaussian alpha"),
-    _opt("soft_nms_low_threshold", 0.5, float, "Soft-NMS t1"),
-    _opt("soft_nms_high_threshold", 0.9, float, "Soft-NMS t2"),
-    _opt("max_proposals", 100, int, "proposals kept per video"),
-    _opt("window_frames", 100, int, "long-video inference window (frames)"),
-    _opt("train_window_frames", 200, int, "long-video training window (frames)"),
+    _opt("tscale", 100, _count(_integer), "BMN temporal scale"),
+    _opt("feat_dim", 400, _count(_integer), "BMN input feature dimension"),
+    _opt("num_sample", 32, _count(_integer), "BMN boundary-matching samples per proposal"),
+    _opt("num_sample_perbin", 3, _count(_integer), "BMN sub-samples per bin"),
+    _opt("prop_boundary_ratio", 0.5, _non_negative(float), "BMN proposal boundary extension ratio"),
+    _opt("bm_layout", "duration_start", _choice("duration_start", "start_end"),
+         "BMN map convention: duration_start (JJBOY 2019, mmaction2, PaddleVideo) or start_end (JJBOY June 2020)"),
+    _opt("pem_channels", 256, _count(_integer), "BMN PEM 1-D channels (256 JJBOY / mmaction2, 128 PaddleVideo)"),
+    _opt("bmn_loss_eps", 1e-5, _positive(float), "epsilon inside the logs of the BMN loss (JJBOY 1e-6, mmaction2 1e-5)"),
+    _opt("duration_rule", "feature_frame", _choice("feature_frame", "interval_floor"),
+         "seconds of a proposal: feature_frame / duration_frame * duration_second, or interval_floor = "
+         "(duration_frame // feature_interval * feature_interval) / duration_frame * duration_second (JJBOY, mmaction2)"),
+    _opt("feature_interval", 16, _count(_integer), "frames per feature snippet (ActivityNet features: 16)"),
+    _opt("eval_split", "val", _choice("val", "test"), "BMN: split eval.py scores (test videos without "
+         "annotations get proposals only)"),
+    _opt("soft_nms_alpha", 0.4, _positive(float), "Soft-NMS Gaussian alpha"),
+    _opt("soft_nms_low_threshold", 0.5, _fraction(float), "Soft-NMS t1"),
+    _opt("soft_nms_high_threshold", 0.9, _fraction(float), "Soft-NMS t2"),
+    _opt("max_proposals", 100, _count(_integer), "proposals kept per video"),
+    _opt("window_frames", 100, _count(_integer), "long-video inference window (frames)"),
+    _opt("train_window_frames", 200, _count(_integer), "long-video training window (frames)"),
     # --- cloud (openI / ModelArts) ------------------------------------------------------------
     _opt("openI", False, parse_bool, "run as an openI / ModelArts job (copy data in, results out)"),
     _opt("data_url", "", str, "job input (OBS or local path)"),
@@ -259,7 +331,7 @@ def _read_yaml(path: str, seen=()) -> Dict[str, Any]:
     with open(path, "r", encoding="utf-8") as handle:
         try:
             data = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of key: value")
@@ -276,8 +348,10 @@ def _argument_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
     for opt in OPTIONS:
         # Values stay strings here; Option.parse types them, so booleans are parsed correctly.
+        # Options whose empty default means "derived from another key" say so in their help.
+        shown_default = "" if "(default:" in opt.help else f" (default: {opt.default!r})"
         parser.add_argument(f"--{opt.name}", default=None, metavar=opt.parse.__name__.upper(),
-                            help=f"{opt.help} (default: {opt.default!r})")
+                            help=opt.help + shown_default)
     return parser
 
 
@@ -316,6 +390,12 @@ def save_config(cfg: Config, folder: str, name: str = "config.yaml") -> str:
     return path
 
 
-def describe(cfg: Config) -> str:
-    """The configuration as printed at the start of a run."""
-    return json.dumps(dict(cfg), indent=1, sort_keys=True, default=str)
+def describe(cfg: Config, changed_only: bool = False) -> str:
+    """The configuration as JSON; ``changed_only``: as a run logs it once at its start, one line of
+    ``key=value`` for the keys whose values differ from the defaults (the whole configuration is what
+    :func:`save_config` writes beside the run's outputs)."""
+    if not changed_only:
+        return json.dumps(dict(cfg), indent=1, sort_keys=True, default=str)
+    changed = {key: value for key, value in sorted(cfg.items())
+               if key not in _BY_NAME or _BY_NAME[key].default != value}
+    return ", ".join(f"{key}={json.dumps(value, default=str)}" for key, value in changed.items()) or "all defaults"
