@@ -140,6 +140,21 @@ def bench_memory(batch: int) -> dict:
     return {f"train_batch{batch}_memory": probe}
 
 
+def report(results: dict, path: str, decimals: int) -> None:
+    """Print ``results`` (figure -> value or {key: value}) as a table and write them as JSON to ``path``."""
+    print(f"{'figure':34s} {'value':>30s}")
+    for name, values in results.items():
+        if isinstance(values, dict):
+            text = ", ".join(f"{key} {value:.{decimals}f}" for key, value in values.items())
+        else:
+            text = f"{values:.2f}"
+        print(f"{name:34s} {text:>30s}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=1)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5, help="timed runs per figure (after 2 warm-up runs)")
@@ -157,18 +172,7 @@ def main() -> None:
         results.update(bench_memory(args.memory_batch))
     results["load_average_1min"] = os.getloadavg()[0]
 
-    print(f"{'figure':34s} {'value':>30s}")
-    for name, values in results.items():
-        if isinstance(values, dict):
-            text = ", ".join(f"{key} {value:.3f}" for key, value in values.items())
-        else:
-            text = f"{values:.2f}"
-        print(f"{name:34s} {text:>30s}")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=1)
-    print(f"wrote {RESULTS}")
-
+    report(results, RESULTS, decimals=3)
 
 if __name__ == "__main__":
     main()

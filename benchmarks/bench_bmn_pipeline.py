@@ -14,7 +14,6 @@ both boundary-matching conventions, and the long-video command per minute of vid
   of the BMN demo, untrained weights: seconds per minute of video.
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.bench_bmn import timed  # noqa: E402
+from benchmarks.bench_bmn import report, timed  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "bmn_pipeline.json")
 SNIPPET, BATCH = 16, 8
@@ -113,14 +112,7 @@ def main() -> None:
     results.update(bench_bmn(args.steps))
     results.update(bench_long_video())
     results["load_average_1min"] = os.getloadavg()[0]
-    for name, values in results.items():
-        text = (", ".join(f"{key} {value:.1f}" for key, value in values.items()) if isinstance(values, dict)
-                else f"{values:.2f}")
-        print(f"{name:34s} {text}")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=1)
-    print(f"wrote {RESULTS}")
+    report(results, RESULTS, decimals=1)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import pytest
 
 from src.engine.lr import build_lr_schedule
 from src.engine.trainer import train
-from src.models.weights import save_checkpoint_atomic
 from src.tasks.recognition import RecognitionTask
 from src.tools.cluster import make_rank_table, save_rank_table
 from src.utils.runtime import FolderLockedError, RunLock

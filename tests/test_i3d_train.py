@@ -2,7 +2,6 @@
 import os
 
 import mindspore as ms
-import mindspore.nn as nn
 import numpy as np
 
 from src.config import load_config

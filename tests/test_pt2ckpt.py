@@ -1,6 +1,6 @@
 """PyTorch -> MindSpore conversion and strict loading (src.models.weights, src.tools.convert.pt2ckpt).
 
-A PyTorch I3D written here with the public port's structure, names and SAME padding gets random
+A PyTorch I3D with the public port's structure, names and SAME padding (benchmarks/torch_models.py) gets random
 weights and BatchNorm statistics; its converted checkpoint must reproduce its outputs in MindSpore.
 """
 import os
@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn as tnn
 
 import mindspore as ms
 from mindspore import nn
 
+from benchmarks.torch_models import TorchI3D
 from src.models import create_model
 from src.models.i3d import Unit3D
 from src.models.weights import (convert_torch_state_dict, load_checkpoint_strict, ms_to_torch_name,
@@ -22,79 +22,6 @@ from src.tools.convert.pt2ckpt import convert, main as pt2ckpt_main, parse_kwarg
 
 ms.set_context(mode=ms.GRAPH_MODE)
 torch.set_num_threads(2)
-
-
-# ---- reference PyTorch I3D (the port's layout) -----------------------------------------------
-def port_same_pad(x, kernel, stride):
-    """Zero padding as the port computes it: total = k - s if size % s == 0 else k - size % s."""
-    pads = []
-    for size, k, s in zip(reversed(x.shape[2:]), reversed(kernel), reversed(stride)):
-        total = max(k - s, 0) if size % s == 0 else max(k - size % s, 0)
-        pads += [total // 2, total - total // 2]
-    return F.pad(x, pads)
-
-
-class TorchUnit3D(tnn.Module):
-    def __init__(self, cin, cout, kernel=(1, 1, 1), stride=(1, 1, 1), bn=True, bias=False, relu=True):
-        super().__init__()
-        self.kernel, self.stride, self.relu = kernel, stride, relu
-        self.conv3d = tnn.Conv3d(cin, cout, kernel, stride, padding=0, bias=bias)
-        self.bn = tnn.BatchNorm3d(cout, eps=1e-3, momentum=0.01) if bn else None
-
-    def forward(self, x):
-        x = self.conv3d(port_same_pad(x, self.kernel, self.stride))
-        if self.bn is not None:
-            x = self.bn(x)
-        return F.relu(x) if self.relu else x
-
-
-class TorchMaxPoolSame(tnn.MaxPool3d):
-    def forward(self, x):
-        return super().forward(port_same_pad(x, self.kernel_size, self.stride))
-
-
-class TorchInception(tnn.Module):
-    def __init__(self, cin, c):
-        super().__init__()
-        self.b0 = TorchUnit3D(cin, c[0])
-        self.b1a = TorchUnit3D(cin, c[1])
-        self.b1b = TorchUnit3D(c[1], c[2], (3, 3, 3))
-        self.b2a = TorchUnit3D(cin, c[3])
-        self.b2b = TorchUnit3D(c[3], c[4], (3, 3, 3))
-        self.b3a = TorchMaxPoolSame((3, 3, 3), (1, 1, 1))
-        self.b3b = TorchUnit3D(cin, c[5])
-
-    def forward(self, x):
-        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], 1)
-
-
-class TorchI3D(tnn.Module):
-    def __init__(self, num_classes, in_channels):
-        super().__init__()
-        self.Conv3d_1a_7x7 = TorchUnit3D(in_channels, 64, (7, 7, 7), (2, 2, 2))
-        self.MaxPool3d_2a_3x3 = TorchMaxPoolSame((1, 3, 3), (1, 2, 2))
-        self.Conv3d_2b_1x1 = TorchUnit3D(64, 64)
-        self.Conv3d_2c_3x3 = TorchUnit3D(64, 192, (3, 3, 3))
-        self.MaxPool3d_3a_3x3 = TorchMaxPoolSame((1, 3, 3), (1, 2, 2))
-        self.Mixed_3b = TorchInception(192, [64, 96, 128, 16, 32, 32])
-        self.Mixed_3c = TorchInception(256, [128, 128, 192, 32, 96, 64])
-        self.MaxPool3d_4a_3x3 = TorchMaxPoolSame((3, 3, 3), (2, 2, 2))
-        self.Mixed_4b = TorchInception(480, [192, 96, 208, 16, 48, 64])
-        self.Mixed_4c = TorchInception(512, [160, 112, 224, 24, 64, 64])
-        self.Mixed_4d = TorchInception(512, [128, 128, 256, 24, 64, 64])
-        self.Mixed_4e = TorchInception(512, [112, 144, 288, 32, 64, 64])
-        self.Mixed_4f = TorchInception(528, [256, 160, 320, 32, 128, 128])
-        self.MaxPool3d_5a_2x2 = TorchMaxPoolSame((2, 2, 2), (2, 2, 2))
-        self.Mixed_5b = TorchInception(832, [256, 160, 320, 32, 128, 128])
-        self.Mixed_5c = TorchInception(832, [384, 192, 384, 48, 128, 128])
-        self.logits = TorchUnit3D(1024, num_classes, bn=False, bias=True, relu=False)
-
-    def forward(self, x):
-        for child in list(self.children())[:-1]:
-            x = child(x)
-        kernel = [min(k, size) for k, size in zip((2, 7, 7), x.shape[2:])]
-        x = self.logits(F.avg_pool3d(x, kernel, stride=1))
-        return x.squeeze(3).squeeze(3).mean(2)
 
 
 def make_reference(num_classes, in_channels, calibration_clip, seed=0):

@@ -29,14 +29,13 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from src.config import load_config
-from src.data.flow import FLOW_METHODS
 from src.metrics.proposal_metrics import SUMMARY_KEYS, load_ground_truth, plot_ar_an, proposal_metrics, \
     strip_video_prefix
 from src.postprocess.bmn_proposals import SoftNMSParams, video_proposals, write_proposals
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
-from src.tools.data.extract_features import (VIDEO_INFO_FILE, ExtractOptions, check_feature_length, extract_all,
-                                             feature_file, list_videos, read_feature_csv, read_video_info,
-                                             stream_specs)
+from src.tools.data.extract_features import (VIDEO_INFO_FILE, ExtractOptions, add_snippet_options,
+                                             check_feature_length, extract_all, feature_file, list_videos,
+                                             read_feature_csv, read_video_info, stream_specs)
 from src.tools.data.videos import FAILED, report_outcomes
 
 __all__ = ["PROPOSALS_FILE", "plot_timeline", "run_proposals", "build_parser", "main"]
@@ -154,18 +153,12 @@ def build_parser():
     parser = tool_parser("src.applications.proposals", __doc__)
     parser.add_argument("--src_path", required=True, help="a video file or a folder of videos")
     parser.add_argument("--out_dir", required=True, help="folder of the proposals, timelines, features")
-    parser.add_argument("--rgb_config", default="", help="recognizer config of the RGB stream")
-    parser.add_argument("--rgb_checkpoint", default="", help="its checkpoint")
-    parser.add_argument("--flow_config", default="", help="recognizer config of the flow stream")
-    parser.add_argument("--flow_checkpoint", default="", help="its checkpoint")
-    parser.add_argument("--flow_method", default="dis", choices=FLOW_METHODS, help="optical flow method")
+    add_snippet_options(parser)
     parser.add_argument("--bmn_config", required=True, help="BMN config (tscale, feat_dim, bm_layout, Soft-NMS)")
     parser.add_argument("--bmn_checkpoint", required=True, help="BMN checkpoint")
     parser.add_argument("--ground_truth", default="", help="official or BSN/BMN ground truth (optional)")
     parser.add_argument("--video_info", default="", help="video_info_new.csv with the subsets of a BSN/BMN file")
     parser.add_argument("--subset", default="validation", help="ground-truth subset scored")
-    parser.add_argument("--snippet_frames", type=int, default=16, help="frames per snippet")
-    parser.add_argument("--interval", type=int, default=16, help="frames between snippet starts")
     parser.add_argument("--num_workers", type=int, default=1, help="processes extracting features")
     return parser
 

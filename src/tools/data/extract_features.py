@@ -288,10 +288,9 @@ def _extract_job(item, options: ExtractOptions, dst_path: str, overwrite: bool) 
     return VideoOutcome(name, DONE), row
 
 
-def build_parser():
-    parser = tool_parser("src.tools.data.extract_features", __doc__)
-    parser.add_argument("--src_path", required=True, help="a video file or a folder of videos")
-    parser.add_argument("--dst_path", required=True, help="folder of the feature csv files and video_info_new.csv")
+def add_snippet_options(parser) -> None:
+    """The recognizer streams and snippet sampling of feature extraction (also used by the
+    long-video proposals command)."""
     parser.add_argument("--rgb_config", default="", help="recognizer config of the RGB stream")
     parser.add_argument("--rgb_checkpoint", default="", help="its checkpoint")
     parser.add_argument("--flow_config", default="", help="recognizer config of the flow stream")
@@ -299,6 +298,13 @@ def build_parser():
     parser.add_argument("--flow_method", default="dis", choices=FLOW_METHODS, help="optical flow of the flow stream")
     parser.add_argument("--snippet_frames", type=int, default=16, help="frames per snippet")
     parser.add_argument("--interval", type=int, default=16, help="frames between snippet starts")
+
+
+def build_parser():
+    parser = tool_parser("src.tools.data.extract_features", __doc__)
+    parser.add_argument("--src_path", required=True, help="a video file or a folder of videos")
+    parser.add_argument("--dst_path", required=True, help="folder of the feature csv files and video_info_new.csv")
+    add_snippet_options(parser)
     parser.add_argument("--tscale", type=int, default=100, help="steps the features are rescaled to (0 = keep)")
     parser.add_argument("--subset", default="testing", help="subset column of video_info_new.csv")
     add_run_options(parser, overwrite_help="extract videos whose csv exists again")
