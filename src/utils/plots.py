@@ -41,7 +41,7 @@ def plot_training_curves(history: List[Dict], path: str, subject: str = "") -> s
     """Mean training loss per epoch and, when evaluated, the validation metric per epoch (its best
     epoch marked), with a legend. ``subject`` names what was trained, e.g. ``"i3d rgb, ucf101"``."""
     epochs = [h["epoch"] for h in history]
-    fig, loss_axis = plt.subplots(figsize=(7, 4))
+    fig, loss_axis = plt.subplots(figsize=(8, 4.5))
     lines = loss_axis.plot(epochs, [h["loss"] for h in history], "o-", color="tab:blue",
                            label="training loss (mean over the epoch's steps)")
     loss_axis.set_xlabel("epoch")
@@ -59,7 +59,9 @@ def plot_training_curves(history: List[Dict], path: str, subject: str = "") -> s
                                   label=f"best: epoch {best['epoch']}, {best['metric']:.2f}")
         metric_axis.set_ylabel(metric_label(name), color="tab:orange")
         heading = f"training loss and validation {name}"
-    loss_axis.legend(lines, [line.get_label() for line in lines], loc="best", fontsize=8)
+    # below the axes: inside them it hides the curves whatever corner it takes
+    loss_axis.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                     ncol=len(lines), fontsize=8, frameon=False)
     loss_axis.set_title(f"{subject}: {heading}" if subject else heading)
     return _save(fig, path)
 
