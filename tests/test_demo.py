@@ -4,6 +4,7 @@ import os
 import pytest
 
 from src.config import load_config
+from src.demo import make_demo_dataset
 from src.demo.runner import _history, _trained_all_epochs, format_table
 from src.models.registry import in_channels_for
 
@@ -20,6 +21,36 @@ def test_demo_configs_of_both_streams(model):
     assert flow.video_path.endswith("flow") and rgb.video_path.endswith("jpg")
     assert in_channels_for(rgb) == 3 and in_channels_for(flow) in (2, 10)
     assert rgb.save_dir != flow.save_dir
+    # weights trained from scratch: BN moving averages lag behind them, evaluation recomputes them
+    assert rgb.precise_bn_batches > 0 and flow.precise_bn_batches > 0
+
+
+# what joint evaluation (run with the RGB config) reads for both streams
+TEST_CLIP_KEYS = ("resize_short", "spatial_size", "test_sample_duration", "frame_interval", "num_val_samples",
+                  "test_num_segments", "test_crop", "normalize")
+
+
+@pytest.mark.parametrize("model", ["i3d", "resnet3d", "tsn"])
+def test_both_streams_are_trained_on_the_clips_joint_evaluation_reads(model):
+    rgb = load_config(os.path.join(ROOT, "configs", model, "demo_rgb.yaml"))
+    flow = load_config(os.path.join(ROOT, "configs", model, "demo_flow.yaml"))
+    assert {key: getattr(flow, key) for key in TEST_CLIP_KEYS} == {key: getattr(rgb, key) for key in TEST_CLIP_KEYS}
+    assert rgb.train_sample_duration == rgb.test_sample_duration == flow.train_sample_duration
+
+
+def test_default_demo_dataset_tests_unseen_scenes_that_every_class_shares():
+    args = make_demo_dataset.build_parser().parse_args(["--out", "unused"])
+    classes = make_demo_dataset.parse_classes(args.classes)
+    train, test = make_demo_dataset.plan_videos(classes, args.videos_per_class_train, args.videos_per_class_test,
+                                                args.clips_per_group)
+    train_scenes, test_scenes = {v.group for v in train}, {v.group for v in test}
+    assert not train_scenes & test_scenes
+    for videos, scenes in ((train, train_scenes), (test, test_scenes)):
+        for scene in scenes:  # appearance (the scene) never tells the class
+            assert {v.class_name for v in videos if v.group == scene} == set(classes)
+    # the frames of a training clip (frame_interval * sample duration) fit in every video
+    cfg = load_config(os.path.join(ROOT, "configs", "i3d", "demo_rgb.yaml"))
+    assert (cfg.train_sample_duration - 1) * cfg.frame_interval + 1 <= args.num_frames - 1  # flow: one fewer
 
 
 def test_summary_table():
