@@ -2,24 +2,19 @@
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import pytest
 
+from helpers import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.skipif(shutil.which("msrun") is None, reason="msrun (MindSpore's launcher) is not on PATH")
 def test_two_worker_msrun_training(tiny_frames, tmp_path):
     out = tmp_path / "dist"
-    env = dict(os.environ, SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=str(out), MASTER_PORT=str(_free_port()),
+    env = dict(os.environ, SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=str(out), MASTER_PORT=str(free_port()),
                EXTRA_ARGS="--model resnet3d --model_depth 10 --num_classes 2 --spatial_size 16 --resize_short 20 "
                           "--train_sample_duration 4 --test_sample_duration 4 --batch_size 2 --num_workers 1 "
                           "--optimizer sgd --lr 0.01 --no_eval True --normalize i3d --dataset demo")

@@ -18,6 +18,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from helpers import free_port
 from src.engine.lr import build_lr_schedule
 from src.engine.trainer import train
 from src.tasks.recognition import RecognitionTask
@@ -303,16 +304,10 @@ def read_scalars(path):
     return scalars
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.skipif(shutil.which("msrun") is None, reason="msrun (MindSpore's launcher) is not on PATH")
 def test_killed_distributed_worker_ends_the_job_with_a_report_then_resumes(tiny_frames, tmp_path):
     out = tmp_path / "dist"
-    env = dict(SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=str(out), MASTER_PORT=str(_free_port()),
+    env = dict(SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=str(out), MASTER_PORT=str(free_port()),
                EXTRA_ARGS="--model resnet3d --model_depth 10 --num_classes 2 --spatial_size 16 --resize_short 20 "
                           "--train_sample_duration 4 --test_sample_duration 4 --batch_size 1 --num_workers 1 "
                           "--optimizer sgd --lr 0.01 --no_eval True --dataset demo")
@@ -333,7 +328,7 @@ def test_killed_distributed_worker_ends_the_job_with_a_report_then_resumes(tiny_
     words = shlex.split(command)
     assert words[2].startswith("EXTRA_ARGS=") and words[2].endswith(" --resume True")
     assert words[-2].startswith(str(out / "checkpoints" / "resnet3d_demo_rgb-"))  # CHECKPOINT_PATH
-    env.update(MASTER_PORT=str(_free_port()))
+    env.update(MASTER_PORT=str(free_port()))
     resumed = subprocess.run(["bash", "-c", command], cwd=ROOT, env=dict(os.environ, **env), capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]

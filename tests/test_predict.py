@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers import decode_video
 from src.apis import inference_recognizer, init_recognizer, predict_videos
 from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
@@ -121,13 +122,7 @@ def test_one_video_with_rgb_and_flow_checkpoints_and_the_label_drawn(video_set, 
     scores = inference_recognizer(model, str(video)).scores
     assert scores.sum() == pytest.approx(1.0, abs=1e-5)
     assert result["predictions"][0]["top"][0]["score"] == pytest.approx(scores.max(), abs=1e-5)
-    capture = cv2.VideoCapture(result["predictions"][0]["drawn"])
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    frames = decode_video(result["predictions"][0]["drawn"])
     assert len(frames) == FRAMES
     assert frames[0][:2, :12].mean() < 25 < frames[0][16:, 16:].mean()  # the label's black box, top left
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import decode_video
 from src.demo import make_demo_dataset
 from src.demo.make_demo_dataset import FrameSpec, VideoSpec, render_video
 from src.tools.data import convert_rgb_to_flow, generate_n_frames, generate_rgb_jpgs, hmdb51_json, ucf101_json
@@ -34,18 +35,6 @@ def make_demo(out, seed=0):
         "--clips_per_group", "2", "--num_frames", str(FRAMES), "--height", str(HEIGHT), "--width", str(WIDTH)])
     assert status == 0
     return out
-
-
-def decode(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return np.stack(frames)
 
 
 def all_videos(root):
@@ -114,15 +103,15 @@ def test_demo_lists_follow_ucf101_formats(demo):
 
 def test_demo_video_shape_and_determinism(demo, tmp_path):
     first = demo / "videos" / "MoveLeft" / "v_MoveLeft_g08_c01.avi"
-    frames = decode(first)
+    frames = decode_video(first)
     assert frames.shape == (FRAMES, HEIGHT, WIDTH, 3)
     again = make_demo(tmp_path / "again", seed=0)
     other = make_demo(tmp_path / "other", seed=1)
     for relative in all_videos(demo / "videos"):
-        np.testing.assert_array_equal(decode(demo / "videos" / relative), decode(again / "videos" / relative))
+        np.testing.assert_array_equal(decode_video(demo / "videos" / relative), decode_video(again / "videos" / relative))
         assert (demo / "videos" / relative).read_bytes() == (again / "videos" / relative).read_bytes()
-        assert np.abs(decode(demo / "videos" / relative).astype(int)
-                      - decode(other / "videos" / relative)).mean() > 10
+        assert np.abs(decode_video(demo / "videos" / relative).astype(int)
+                      - decode_video(other / "videos" / relative)).mean() > 10
     # The video holds the rendered frames up to MJPG's loss (quality 95, subsampled chroma).
     rendered, _ = render_video(VideoSpec("MoveLeft", 8, 1, 1), FrameSpec(HEIGHT, WIDTH, FRAMES, 0, 25.0))
     assert np.abs(rendered.astype(int) - frames).mean() < 6
@@ -177,7 +166,7 @@ def test_frames_counts_sizes_and_content(demo, frames_root):
         names = sorted(p.name for p in folder.glob("image_*.jpg"))
         assert names == [f"image_{i:05d}.jpg" for i in range(1, FRAMES + 1)]
     folder = frames_root / "MoveRight" / "v_MoveRight_g01_c01"
-    decoded = decode(demo / "videos" / "MoveRight" / "v_MoveRight_g01_c01.avi")
+    decoded = decode_video(demo / "videos" / "MoveRight" / "v_MoveRight_g01_c01.avi")
     first = cv2.imread(str(folder / "image_00001.jpg"))
     last = cv2.imread(str(folder / f"image_{FRAMES:05d}.jpg"))
     assert first.shape == (HEIGHT, WIDTH, 3)
