@@ -221,6 +221,8 @@ OPTIONS: List[Option] = [
     _opt("start_epoch", 0, _non_negative(_integer), "first epoch (set from the checkpoint when resuming)"),
     _opt("num_epochs", 40, _count(_integer), "training epochs"),
     _opt("no_eval", False, parse_bool, "skip evaluation after each epoch"),
+    _opt("eval_interval", 1, _count(_integer),
+         "evaluate (and recompute precise BN statistics) every this many epochs; the last epoch always"),
     _opt("precise_bn_batches", 0, _non_negative(_integer),
          "recompute BatchNorm statistics from this many training batches "
          "before each epoch's checkpoint and evaluation (PreciseBN; 0 = keep the moving averages)"),
@@ -233,6 +235,8 @@ OPTIONS: List[Option] = [
          "joint rule: sum of the two streams' logits, or weighted average of softmax scores"),
     _opt("rgb_weight", 0.5, _fraction(float), "RGB weight of softmax_avg fusion (flow gets 1 - rgb_weight)"),
     _opt("eval_batch_size", 1, _count(_integer), "videos per evaluation batch"),
+    _opt("fold_bn", True, parse_bool, "fold BatchNorm into the preceding convolutions of networks loaded for "
+         "inference (eval, export, prediction): same outputs, fewer passes over the activations"),
     # --- export -------------------------------------------------------------------------------
     _opt("file_name", "", str, "exported file name (default: <model>_<dataset>_<mode>)"),
     _opt("file_format", "MINDIR", _choice("MINDIR", "AIR", "ONNX"), "export format"),

@@ -61,3 +61,11 @@ def test_training_with_precise_bn_logs_it(tiny_cfg):
     train(tiny_cfg)
     with open(f"{tiny_cfg.save_dir}/train.log", encoding="utf-8") as handle:
         assert "precise BN: statistics of 1 BatchNorms from 2 batches" in handle.read()
+
+
+def test_eval_interval_evaluates_every_nth_and_the_last_epoch(tiny_cfg):
+    tiny_cfg.update(num_epochs=3, eval_interval=2, precise_bn_batches=1)
+    history = train(tiny_cfg)["history"]
+    assert [h["epoch"] for h in history if h.get("metric") is not None] == [2, 3]
+    with open(f"{tiny_cfg.save_dir}/train.log", encoding="utf-8") as handle:
+        assert handle.read().count("precise BN: statistics") == 2  # only before the evaluations

@@ -8,6 +8,7 @@ import mindspore.nn as nn
 from src.config import stream_config
 from src.engine.lr import build_lr_schedule
 from src.models import build_model_from_config
+from src.models.fusion import fold_batchnorms
 from src.models.weights import load_checkpoint_strict
 from src.utils.runtime import effective_amp_level
 
@@ -43,12 +44,15 @@ def build_network(cfg, for_resume: bool = False):
 
 def load_network(cfg, checkpoint: str, mode: str = None):
     """A network of ``cfg.model`` in eval mode with ``checkpoint`` loaded strictly: of ``cfg.mode``, or
-    of the joint-evaluation stream ``mode`` ('rgb' | 'flow')."""
+    of the joint-evaluation stream ``mode`` ('rgb' | 'flow'). With ``cfg.fold_bn`` its BatchNorms are
+    folded into their convolutions (:mod:`src.models.fusion`): the network is for inference only."""
     if not os.path.isfile(checkpoint):
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     net = build_model_from_config(stream_config(cfg, mode) if mode else cfg, num_classes=output_classes(cfg))
     load_checkpoint_strict(net, checkpoint)
     net.set_train(False)
+    if cfg.fold_bn:
+        fold_batchnorms(net)
     return net
 
 

@@ -19,7 +19,7 @@ from src.utils.runtime import StopRequested
 
 __all__ = ["applied_learning_rate", "TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator",
            "ScalarSummary", "StopAtSafePoints", "checkpoint_name", "restore_training_state", "read_history",
-           "best_so_far", "HISTORY_FILE"]
+           "best_so_far", "evaluation_schedule", "HISTORY_FILE"]
 
 HISTORY_FILE = "history.json"
 BEST_METRIC_KEY = "best_metric"  # stored in <prefix>_best.ckpt beside epoch_num
@@ -129,18 +129,27 @@ class TrainMonitor(Callback):
                          f"{record['step_seconds'] * 1000:.0f} ms/step, {record['clips_per_second']:.1f} clips/s{eta}")
 
 
-class PreciseBNUpdater(Callback):
-    """At each epoch end, before checkpoints and evaluation, recompute the BatchNorm statistics
-    of ``net`` from ``num_batches`` batches of ``dataset`` (see :mod:`src.engine.precise_bn`)."""
+def evaluation_schedule(interval: int, num_epochs: int) -> Callable[[int], bool]:
+    """Whether an epoch (1-based) is evaluated: every ``interval``-th one and always the last."""
+    return lambda epoch: epoch % interval == 0 or epoch >= num_epochs
 
-    def __init__(self, net, dataset, num_batches: int, logger):
+
+class PreciseBNUpdater(Callback):
+    """At the end of each epoch that ``due(epoch)`` accepts (all by default), before checkpoints and
+    evaluation, recompute the BatchNorm statistics of ``net`` from ``num_batches`` batches of
+    ``dataset`` (see :mod:`src.engine.precise_bn`)."""
+
+    def __init__(self, net, dataset, num_batches: int, logger, due: Optional[Callable[[int], bool]] = None):
         super().__init__()
         self.net = net
         self.dataset = dataset
         self.num_batches = num_batches
         self.logger = logger
+        self.due = due or (lambda epoch: True)
 
     def on_train_epoch_end(self, run_context):
+        if not self.due(run_context.original_args().cur_epoch_num):
+            return
         start = time.time()
         used = recompute_bn_statistics(self.net, self.dataset.create_tuple_iterator(num_epochs=1), self.num_batches)
         self.logger.info(f"precise BN: statistics of {len(adapting_batch_norms(self.net))} BatchNorms from "
@@ -190,7 +199,7 @@ def _write_json_atomically(path: str, payload) -> None:
 
 
 class EpochEvaluator(Callback):
-    """Evaluate after each epoch, keep the best network as ``<prefix>_best.ckpt`` (with its metric,
+    """Evaluate after each epoch that ``due(epoch)`` accepts (all by default), keep the best network as ``<prefix>_best.ckpt`` (with its metric,
     so a resumed run only replaces it by a better epoch), write the history JSON and the loss/metric
     curve PNG.
 
@@ -201,9 +210,10 @@ class EpochEvaluator(Callback):
 
     def __init__(self, evaluate: Optional[Callable[[], Dict]], metric_name: str, net, monitor: TrainMonitor,
                  folder: str, prefix: str, logger, best: float = -np.inf, latest_dir: str = "", best_dir: str = "",
-                 subject: str = ""):
+                 subject: str = "", due: Optional[Callable[[int], bool]] = None):
         super().__init__()
         self.evaluate = evaluate
+        self.due = due or (lambda epoch: True)
         self.metric_name = metric_name
         self.net = net
         self.monitor = monitor
@@ -225,7 +235,7 @@ class EpochEvaluator(Callback):
 
     def on_train_epoch_end(self, run_context):
         record = self.monitor.history[-1]
-        if self.evaluate is not None:
+        if self.evaluate is not None and self.due(record["epoch"]):
             metrics = self.evaluate()
             self.net.set_train(True)
             value = float(metrics[self.metric_name])

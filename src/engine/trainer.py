@@ -20,8 +20,8 @@ from mindspore.train import Model
 from src.config import describe, save_config
 from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
 from src.engine.callbacks import (CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, ScalarSummary,
-                                  StopAtSafePoints, TrainMonitor, best_so_far, read_history,
-                                  restore_training_state)
+                                  StopAtSafePoints, TrainMonitor, best_so_far, evaluation_schedule,
+                                  read_history, restore_training_state)
 from src.models.weights import remove_stale_temp_files
 from src.tasks import task_of
 from src.utils.runtime import RunLock, StopRequested, StopSignals, get_logger, setup_runtime
@@ -119,11 +119,12 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
     callbacks = [monitor]
     keeper = None
     if run.is_main:
+        due = evaluation_schedule(cfg.eval_interval, cfg.num_epochs)
         if cfg.precise_bn_batches > 0:
             bn_cfg = cfg.copy()
             bn_cfg.num_workers = 1  # its own single-process loader: no workers to start every epoch
             bn_data = task.create_dataset(bn_cfg, "train", run.rank_id, run.group_size)
-            callbacks.append(PreciseBNUpdater(net, bn_data, cfg.precise_bn_batches, logger))
+            callbacks.append(PreciseBNUpdater(net, bn_data, cfg.precise_bn_batches, logger, due))
         # The evaluator reads its data now, so a missing or empty validation split stops the run
         # before the first step rather than after the first epoch.
         eval_dir = os.path.join(out_dir, "eval")
@@ -132,7 +133,7 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
         best = best_so_far(history, os.path.join(resumed_dir, f"{prefix}_best.ckpt"), start_epoch, logger) \
             if cfg.resume else -np.inf
         callbacks.append(EpochEvaluator(evaluate, task.best_metric, net, monitor, ckpt_dir, prefix, logger, best,
-                                        latest_dir, eval_dir, subject=prefix.replace("_", " ")))
+                                        latest_dir, eval_dir, subject=prefix.replace("_", " "), due=due))
         # After the evaluator: history.json always holds the epoch of the newest checkpoint, so a run
         # killed between the two resumes with its whole history.
         keeper = CheckpointKeeper(train_cell, ckpt_dir, prefix, steps, cfg.checkpoint_frequency,
