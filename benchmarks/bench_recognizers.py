@@ -8,7 +8,9 @@ For every case two worker processes build the same network on the same input: th
 architecture). Each compiles and warms up, then the parent alternates them — A B A B ... for
 ``--rounds`` rounds — and each turn times ``--steps`` training steps (forward, softmax
 cross-entropy, backward, SGD-momentum update) and ``--steps`` inference passes, so both sides see
-the same machine state. Both run with ``--threads`` threads.
+the same machine state. Both run with ``--threads`` threads. Each side infers the way its toolbox
+does by default: the zoo with BatchNorm folded into the convolutions (what eval.py and export.py
+run), PyTorch in eval mode under ``no_grad``.
 
 Reported per case: the median step time of each side, the ratio of the medians (zoo / PyTorch:
 below 1 means faster than PyTorch) and the ratio of every round (its spread shows the machine's
@@ -52,18 +54,34 @@ def case_input(case: str, batch: int):
     return x, rng.integers(0, NUM_CLASSES, batch)
 
 
+def _zoo_network(case: str):
+    import mindspore as ms
+
+    from src.config import load_config
+    from src.models import build_model_from_config
+
+    ms.set_seed(0)
+    return build_model_from_config(load_config("", dict(CASES[case][0], num_classes=NUM_CLASSES,
+                                                        dropout_keep_prob=1.0)))
+
+
+def build_inference_network(case: str):
+    """The zoo's network of ``case`` as its inference runs it (eval.py, export.py): eval mode,
+    BatchNorm folded into the convolutions (``src.models.fusion``)."""
+    from src.models.fusion import fold_batchnorms
+
+    net = _zoo_network(case)
+    fold_batchnorms(net)
+    return net
+
+
 def build_case(case: str, batch: int):
     """``(network, train step cell, input, labels)`` of the zoo's side of ``case``: softmax
     cross-entropy and SGD with momentum."""
     import mindspore as ms
     import mindspore.nn as nn
 
-    from src.config import load_config
-    from src.models import build_model_from_config
-
-    ms.set_seed(0)
-    net = build_model_from_config(load_config("", dict(CASES[case][0], num_classes=NUM_CLASSES,
-                                                       dropout_keep_prob=1.0)))
+    net = _zoo_network(case)
     x, y = case_input(case, batch)
     loss_net = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
     train = nn.TrainOneStepCell(loss_net, nn.Momentum(net.trainable_params(), 0.001, 0.9))
@@ -76,15 +94,14 @@ def _mindspore_steps(case: str, batch: int, threads: int):
 
     ms.set_context(mode=ms.GRAPH_MODE, runtime_num_threads=threads)
     ms.set_device("CPU")
-    net, train, x, y = build_case(case, batch)
+    _, train, x, y = build_case(case, batch)
+    inference_net = build_inference_network(case)
 
     def train_step():
-        net.set_train(True)
         train(x, y).asnumpy()
 
     def infer_step():
-        net.set_train(False)
-        net(x).asnumpy()
+        inference_net(x).asnumpy()
     return train_step, infer_step
 
 

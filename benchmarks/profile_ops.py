@@ -4,8 +4,8 @@
 [--inference]``
 
 Runs each case of ``bench_recognizers.CASES`` in graph mode under ``mindspore.Profiler`` (CPU
-kernels are timed one by one), then prints and writes, per case, the share of each operator type
-and the slowest operator instances. Writes ``benchmarks/results/profile_<case>[_infer].json`` and
+kernels are timed one by one; inference runs the BatchNorm-folded network that eval.py runs), then
+prints and writes, per case, the share of each operator type and the slowest operator instances. Writes ``benchmarks/results/profile_<case>[_infer].json`` and
 a bar chart ``.png`` beside it. Profiling adds some overhead per kernel: compare shares, and take
 step times from ``bench_recognizers.py``.
 """
@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.bench_recognizers import CASES, RESULTS, ROOT, build_case  # noqa: E402
+from benchmarks.bench_recognizers import CASES, RESULTS, ROOT, build_case, build_inference_network  # noqa: E402
 
 
 def profile_case(case: str, batch: int, steps: int, inference: bool, out_dir: str) -> None:
@@ -29,9 +29,9 @@ def profile_case(case: str, batch: int, steps: int, inference: bool, out_dir: st
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
-    net, train, x, y = build_case(case, batch)
+    _, train, x, y = build_case(case, batch)
     if inference:
-        net.set_train(False)
+        net = build_inference_network(case)
         step = lambda: net(x).asnumpy()  # noqa: E731
     else:
         step = lambda: train(x, y).asnumpy()  # noqa: E731

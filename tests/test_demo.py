@@ -5,7 +5,7 @@ import pytest
 
 from src.config import load_config
 from src.demo import make_demo_dataset
-from src.demo.runner import _history, _trained_all_epochs, format_table
+from src.demo.runner import _history, _trained_all_epochs, format_table, main, spread_table
 from src.models.registry import in_channels_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +56,21 @@ def test_default_demo_dataset_tests_unseen_scenes_that_every_class_shares():
 def test_summary_table():
     table = format_table("tsn", {"flow top-1": 97.2222, "fusion": "logits_sum"})
     assert table.splitlines() == ["| tsn | value |", "|---|---|", "| flow top-1 | 97.22 |", "| fusion | logits_sum |"]
+
+
+def test_spread_table_of_repeated_runs():
+    runs = [{"figures": {"rgb top-1": rgb, "fusion": "logits_sum"}, "seconds": seconds}
+            for rgb, seconds in ((88.89, 401.0), (83.33, 420.4), (86.11, 398.2))]
+    assert spread_table("i3d", runs).splitlines() == [
+        "| i3d | run 1 | run 2 | run 3 | min–max (spread) |",
+        "|---|---|---|---|---|",
+        "| rgb top-1 | 88.89 | 83.33 | 86.11 | 83.33–88.89 (5.56) |",
+        "| whole demo (s) | 401 | 420 | 398 | 398–420 |"]
+
+
+def test_repeats_must_be_positive():
+    with pytest.raises(SystemExit, match="--repeats"):
+        main(["--repeats", "0"])
 
 
 def test_a_finished_training_is_not_run_again(tmp_path):

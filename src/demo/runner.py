@@ -8,6 +8,8 @@ Every step runs the same command a user would (``python -m src.demo.make_demo_da
 its wall time, and the run ends with a table of the figures it reached (also written to
 ``<work_dir>/summary_<model>.json`` and ``.md``). When the demo is started again, the generated
 videos and every training that ran all its epochs are kept (delete the work folder to start over).
+``--repeats N`` runs it N times, in ``<work_dir>/run_1`` ... ``run_N``, and writes the figures of
+every run and their spread to ``<work_dir>/spread_<model>.json`` and ``.md``.
 """
 import argparse
 import json
@@ -90,7 +92,7 @@ class Demo:
                                            "--annotation_path", self.path("annotation", "demo_01.json")],
                  done=_trained_all_epochs(_history(history_path), load_config(os.path.join(ROOT, config))))
         history = _history(history_path)
-        best = max(h["metric"] for h in history)
+        best = max(h["metric"] for h in history if h.get("metric") is not None)
         return {"checkpoint": os.path.join(out, "checkpoints", f"{model}_demo_{mode}_best.ckpt"), "top1": best,
                 "train_seconds": round(sum(h["epoch_seconds"] for h in history), 1),
                 "step_seconds": history[-1]["step_seconds"]}
@@ -134,31 +136,74 @@ def format_table(model: str, figures: Dict) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = tool_parser("src.demo", __doc__)
-    parser.add_argument("--model", default="i3d", choices=MODELS + ("all",), help="what the demo trains")
-    parser.add_argument("--work_dir", default="demo_work", help="folder of every demo output")
-    parser.add_argument("--flow_method", default="dis", choices=("dis", "farneback", "tvl1"),
-                        help="optical flow of the demo (TV-L1 is the I3D paper's, ~100x slower on CPU)")
-    return parser
+def spread_table(model: str, runs: List[Dict]) -> str:
+    """Markdown table of ``runs`` (figures and total seconds of each repeat) with the range of
+    every numeric figure across them."""
+    keys = [key for key, value in runs[0]["figures"].items() if isinstance(value, float)]
+    lines = [f"| {model} | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | min–max (spread) |",
+             "|---" * (len(runs) + 2) + "|"]
+    for key in keys:
+        values = [run["figures"][key] for run in runs]
+        lines.append(f"| {key} | " + " | ".join(f"{v:.2f}" for v in values) +
+                     f" | {min(values):.2f}–{max(values):.2f} ({max(values) - min(values):.2f}) |")
+    seconds = [run["seconds"] for run in runs]
+    lines.append("| whole demo (s) | " + " | ".join(f"{s:.0f}" for s in seconds) +
+                 f" | {min(seconds):.0f}–{max(seconds):.0f} |")
+    return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    demo = Demo(args.work_dir, args.flow_method)
+def run_once(work_dir: str, models, flow_method: str) -> Dict[str, Dict]:
+    """One demo of ``models`` in ``work_dir``: per model its figures, step timings and seconds."""
+    demo = Demo(work_dir, flow_method)
     start = time.time()
-    tables = []
-    for model in (MODELS if args.model == "all" else (args.model,)):
+    results = {}
+    for model in models:
+        model_start, first_step = time.time(), len(demo.timings)
         figures = run_model(demo, model)
         table = format_table(model, figures)
-        tables.append(table)
+        results[model] = {"figures": figures, "timings": demo.timings[first_step:],
+                          "seconds": round(time.time() - model_start, 1), "table": table}
         with open(demo.path(f"summary_{model}.json"), "w", encoding="utf-8") as handle:
-            json.dump({"figures": figures, "timings": demo.timings}, handle, indent=1)
+            json.dump({key: results[model][key] for key in ("figures", "timings", "seconds")}, handle, indent=1)
         with open(demo.path(f"summary_{model}.md"), "w", encoding="utf-8") as handle:
             handle.write(table + "\n")
     print("\n[demo] step timings:")
     for timing in demo.timings:
         print(f"  {timing['seconds']:8.1f} s  {timing['step']}")
     print(f"[demo] total {time.time() - start:.1f} s\n")
-    print("\n\n".join(tables))
+    print("\n\n".join(result["table"] for result in results.values()))
+    return results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = tool_parser("src.demo", __doc__)
+    parser.add_argument("--model", default="i3d", choices=MODELS + ("all",), help="what the demo trains")
+    parser.add_argument("--work_dir", default="demo_work", help="folder of every demo output")
+    parser.add_argument("--flow_method", default="dis", choices=("dis", "farneback", "tvl1"),
+                        help="optical flow of the demo (TV-L1 is the I3D paper's, ~100x slower on CPU)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run the whole demo this many times, each in its own folder <work_dir>/run_<k> "
+                             "(from scratch when that folder is new), and tabulate the spread of the figures")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
+    models = MODELS if args.model == "all" else (args.model,)
+    if args.repeats == 1:
+        run_once(args.work_dir, models, args.flow_method)
+        return 0
+    runs = [run_once(os.path.join(args.work_dir, f"run_{k}"), models, args.flow_method)
+            for k in range(1, args.repeats + 1)]
+    for model in models:
+        per_run = [run[model] for run in runs]
+        table = spread_table(model, per_run)
+        with open(os.path.join(args.work_dir, f"spread_{model}.json"), "w", encoding="utf-8") as handle:
+            json.dump([{key: run[key] for key in ("figures", "timings", "seconds")} for run in per_run], handle,
+                      indent=1)
+        with open(os.path.join(args.work_dir, f"spread_{model}.md"), "w", encoding="utf-8") as handle:
+            handle.write(table + "\n")
+        print(f"\n[demo] {args.repeats} runs of {model}:\n{table}")
     return 0
