@@ -65,13 +65,15 @@ def _zoo_network(case: str):
                                                         dropout_keep_prob=1.0)))
 
 
-def build_inference_network(case: str):
-    """The zoo's network of ``case`` as its inference runs it (eval.py, export.py): eval mode,
-    BatchNorm folded into the convolutions (``src.models.fusion``)."""
+def build_inference_network(case: str, fold_bn: bool = True):
+    """The zoo's network of ``case`` in eval mode as its inference runs it (eval.py, export.py):
+    BatchNorm folded into the convolutions (``src.models.fusion``) unless ``fold_bn`` is False."""
     from src.models.fusion import fold_batchnorms
 
     net = _zoo_network(case)
-    fold_batchnorms(net)
+    net.set_train(False)
+    if fold_bn:
+        fold_batchnorms(net)
     return net
 
 

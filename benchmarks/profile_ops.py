@@ -1,12 +1,12 @@
 """Per-operator profile of one training step (forward, backward, SGD) or of inference.
 
 ``python benchmarks/profile_ops.py [--cases r3d50_16x112,tsn50_3x224] [--batch 1] [--steps 3]
-[--inference]``
+[--inference [--keep_bn]]``
 
 Runs each case of ``bench_recognizers.CASES`` in graph mode under ``mindspore.Profiler`` (CPU
-kernels are timed one by one; inference runs the BatchNorm-folded network that eval.py runs), then
-prints and writes, per case, the share of each operator type and the slowest operator instances. Writes ``benchmarks/results/profile_<case>[_infer].json`` and
-a bar chart ``.png`` beside it. Profiling adds some overhead per kernel: compare shares, and take
+kernels are timed one by one; inference runs the BatchNorm-folded network that eval.py runs, or
+with ``--keep_bn`` the network as trained), then prints and writes, per case, the share of each operator type and the slowest operator instances. Writes ``benchmarks/results/profile_<case>[_infer].json`` and
+a bar chart ``.png`` beside it (``_infer_bn`` with ``--keep_bn``). Profiling adds some overhead per kernel: compare shares, and take
 step times from ``bench_recognizers.py``.
 """
 import argparse
@@ -23,15 +23,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.bench_recognizers import CASES, RESULTS, ROOT, build_case, build_inference_network  # noqa: E402
 
 
-def profile_case(case: str, batch: int, steps: int, inference: bool, out_dir: str) -> None:
-    """Run inside the child process: warm up, then profile ``steps`` steps into ``out_dir``."""
+def profile_case(case: str, batch: int, steps: int, inference: str, out_dir: str) -> None:
+    """Run inside the child process: warm up, then profile ``steps`` steps into ``out_dir``.
+    ``inference``: "" (a train step), "folded" (eval.py's network) or "bn" (BatchNorm kept)."""
     import mindspore as ms
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
     _, train, x, y = build_case(case, batch)
     if inference:
-        net = build_inference_network(case)
+        net = build_inference_network(case, fold_bn=inference == "folded")
         step = lambda: net(x).asnumpy()  # noqa: E731
     else:
         step = lambda: train(x, y).asnumpy()  # noqa: E731
@@ -82,11 +83,14 @@ def plot(summary: dict, title: str, path: str, max_types: int = 12) -> None:
     plt.close(fig)
 
 
-def run(case: str, batch: int, steps: int, inference: bool, top: int) -> dict:
+WHAT = {"": "train step", "folded": "inference", "bn": "inference, BatchNorm kept"}
+
+
+def run(case: str, batch: int, steps: int, inference: str, top: int) -> dict:
     out_dir = tempfile.mkdtemp(prefix=f"profile_{case}_")
     try:
         command = [sys.executable, os.path.abspath(__file__), "--child",
-                   f"{case},{batch},{steps},{int(inference)},{out_dir}"]
+                   f"{case},{batch},{steps},{inference},{out_dir}"]
         done = subprocess.run(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, GLOG_v="3"),
                               capture_output=True, text=True)
         if done.returncode != 0:
@@ -94,7 +98,7 @@ def run(case: str, batch: int, steps: int, inference: bool, top: int) -> dict:
         summary = summarise(out_dir, steps, top)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    summary.update(case=case, batch=batch, steps=steps, what="inference" if inference else "train step")
+    summary.update(case=case, batch=batch, steps=steps, what=WHAT[inference])
     return summary
 
 
@@ -104,19 +108,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3, help="profiled steps after the compiling one")
     parser.add_argument("--inference", action="store_true", help="profile inference instead of training")
+    parser.add_argument("--keep_bn", action="store_true",
+                        help="with --inference: profile the network with its BatchNorms (not folded)")
     parser.add_argument("--top", type=int, default=10, help="slowest operator instances listed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         case, batch, steps, inference, out_dir = args.child.split(",", 4)
-        profile_case(case, int(batch), int(steps), bool(int(inference)), out_dir)
+        profile_case(case, int(batch), int(steps), inference, out_dir)
         return
+    inference = ("bn" if args.keep_bn else "folded") if args.inference else ""
     os.makedirs(RESULTS, exist_ok=True)
     for case in args.cases.split(","):
         if case not in CASES:
             parser.error(f"unknown case {case!r}; choose from {', '.join(CASES)}")
-        summary = run(case, args.batch, args.steps, args.inference, args.top)
-        stem = os.path.join(RESULTS, f"profile_{case}" + ("_infer" if args.inference else ""))
+        summary = run(case, args.batch, args.steps, inference, args.top)
+        stem = os.path.join(RESULTS, f"profile_{case}" + {"": "", "folded": "_infer", "bn": "_infer_bn"}[inference])
         with open(stem + ".json", "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=1)
         plot(summary, f"{case}, batch {args.batch}, {summary['what']}", stem + ".png")
