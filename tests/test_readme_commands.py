@@ -100,6 +100,8 @@ def check_tool(module_name: str, args, where: str) -> None:
     """``python -m module_name args``: the tool's parser accepts the arguments."""
     try:
         module = importlib.import_module(module_name)
+        if hasattr(module, "__path__"):  # a package runs as its __main__ module
+            module = importlib.import_module(f"{module_name}.__main__")
     except ImportError as err:
         pytest.fail(f"{where}: module {module_name} cannot be imported ({err})")
     if not hasattr(module, "build_parser"):
