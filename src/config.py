@@ -236,7 +236,7 @@ OPTIONS: List[Option] = [
     _opt("rgb_weight", 0.5, _fraction(float), "RGB weight of softmax_avg fusion (flow gets 1 - rgb_weight)"),
     _opt("eval_batch_size", 1, _count(_integer), "videos per evaluation batch"),
     _opt("fold_bn", True, parse_bool, "fold BatchNorm into the preceding convolutions of networks loaded for "
-         "inference (eval, export, prediction): same outputs, fewer passes over the activations"),
+         "inference (eval, export, prediction): same outputs, one operator fewer per BatchNorm"),
     # --- export -------------------------------------------------------------------------------
     _opt("file_name", "", str, "exported file name (default: <model>_<dataset>_<mode>)"),
     _opt("file_format", "MINDIR", _choice("MINDIR", "AIR", "ONNX"), "export format"),
