@@ -5,9 +5,11 @@
 
 Runs each case of ``bench_recognizers.CASES`` in graph mode under ``mindspore.Profiler`` (CPU
 kernels are timed one by one; inference runs the BatchNorm-folded network that eval.py runs, or
-with ``--keep_bn`` the network as trained), then prints and writes, per case, the share of each operator type and the slowest operator instances. Writes ``benchmarks/results/profile_<case>[_infer].json`` and
-a bar chart ``.png`` beside it (``_infer_bn`` with ``--keep_bn``). Profiling adds some overhead per kernel: compare shares, and take
-step times from ``bench_recognizers.py``.
+with ``--keep_bn`` the network as trained), then prints and writes, per case, the share of each
+operator type and the slowest operator instances. Writes
+``benchmarks/results/profile_<case>[_infer|_infer_bn].json`` and a bar chart ``.png`` beside it.
+Profiling adds some overhead per kernel: compare shares, and take step times from
+``bench_recognizers.py``.
 """
 import argparse
 import csv
@@ -83,7 +85,8 @@ def plot(summary: dict, title: str, path: str, max_types: int = 12) -> None:
     plt.close(fig)
 
 
-WHAT = {"": "train step", "folded": "inference", "bn": "inference, BatchNorm kept"}
+# what is profiled -> (its description, the suffix of the result files)
+WHAT = {"": ("train step", ""), "folded": ("inference", "_infer"), "bn": ("inference, BatchNorm kept", "_infer_bn")}
 
 
 def run(case: str, batch: int, steps: int, inference: str, top: int) -> dict:
@@ -98,7 +101,7 @@ def run(case: str, batch: int, steps: int, inference: str, top: int) -> dict:
         summary = summarise(out_dir, steps, top)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    summary.update(case=case, batch=batch, steps=steps, what=WHAT[inference])
+    summary.update(case=case, batch=batch, steps=steps, what=WHAT[inference][0])
     return summary
 
 
@@ -123,7 +126,7 @@ def main() -> None:
         if case not in CASES:
             parser.error(f"unknown case {case!r}; choose from {', '.join(CASES)}")
         summary = run(case, args.batch, args.steps, inference, args.top)
-        stem = os.path.join(RESULTS, f"profile_{case}" + {"": "", "folded": "_infer", "bn": "_infer_bn"}[inference])
+        stem = os.path.join(RESULTS, f"profile_{case}" + WHAT[inference][1])
         with open(stem + ".json", "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=1)
         plot(summary, f"{case}, batch {args.batch}, {summary['what']}", stem + ".png")

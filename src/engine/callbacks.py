@@ -134,6 +134,10 @@ def evaluation_schedule(interval: int, num_epochs: int) -> Callable[[int], bool]
     return lambda epoch: epoch % interval == 0 or epoch >= num_epochs
 
 
+def _every_epoch(epoch: int) -> bool:
+    return True
+
+
 class PreciseBNUpdater(Callback):
     """At the end of each epoch that ``due(epoch)`` accepts (all by default), before checkpoints and
     evaluation, recompute the BatchNorm statistics of ``net`` from ``num_batches`` batches of
@@ -145,7 +149,7 @@ class PreciseBNUpdater(Callback):
         self.dataset = dataset
         self.num_batches = num_batches
         self.logger = logger
-        self.due = due or (lambda epoch: True)
+        self.due = due or _every_epoch
 
     def on_train_epoch_end(self, run_context):
         if not self.due(run_context.original_args().cur_epoch_num):
@@ -199,9 +203,9 @@ def _write_json_atomically(path: str, payload) -> None:
 
 
 class EpochEvaluator(Callback):
-    """Evaluate after each epoch that ``due(epoch)`` accepts (all by default), keep the best network as ``<prefix>_best.ckpt`` (with its metric,
-    so a resumed run only replaces it by a better epoch), write the history JSON and the loss/metric
-    curve PNG.
+    """Evaluate after each epoch that ``due(epoch)`` accepts (all by default), keep the best network
+    as ``<prefix>_best.ckpt`` (with its metric, so a resumed run only replaces it by a better epoch),
+    write the history JSON and the loss/metric curve PNG.
 
     ``evaluate`` writes its result files (confusion matrix, results JSON, proposals ...) to
     ``latest_dir``; those of the best epoch are copied to ``best_dir``, so the files beside a run
@@ -213,7 +217,7 @@ class EpochEvaluator(Callback):
                  subject: str = "", due: Optional[Callable[[int], bool]] = None):
         super().__init__()
         self.evaluate = evaluate
-        self.due = due or (lambda epoch: True)
+        self.due = due or _every_epoch
         self.metric_name = metric_name
         self.net = net
         self.monitor = monitor
