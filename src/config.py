@@ -187,6 +187,8 @@ OPTIONS: List[Option] = [
     _opt("train_crop", "random", _choice("random", "multiscale", "center"), "training spatial crop"),
     _opt("test_crop", "center", _choice("center", "three", "ten"), "test-time crops per clip"),
     _opt("flip", True, parse_bool, "random horizontal flip when training"),
+    _opt("flip_label_pairs", [], STRS, "classes a horizontal flip turns into each other, as 'A:B' "
+         "(MoveLeft:MoveRight, 'Pushing something from left to right:...'); a mirrored clip gets the other label"),
     _opt("normalize", "i3d", _choice("i3d", "meanstd"), "i3d = scale to [-1, 1]; meanstd = (x/255 - mean) / std"),
     _opt("mean", [0.485, 0.456, 0.406], FLOATS, "per-channel mean for normalize=meanstd (flow: one value)"),
     _opt("std", [0.229, 0.224, 0.225], _positive(FLOATS), "per-channel std for normalize=meanstd"),

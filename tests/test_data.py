@@ -222,6 +222,48 @@ def test_label_outside_labels_and_empty_split(tmp_path):
         build_video_source(cfg, "train")
 
 
+def _half_bright_videos(root):
+    """One video per class whose frames are dark on the left and bright on the right."""
+    frame = np.zeros((H, W, 3), np.uint8)
+    frame[:, W // 2:] = 250
+    database = {}
+    for label in CLASSES:
+        folder = os.path.join(root, "jpg", label, f"v_{label}_g01_c01")
+        os.makedirs(folder)
+        for i in range(FRAMES):
+            cv2.imwrite(os.path.join(folder, f"image_{i + 1:05d}.jpg"), frame)
+        database[f"v_{label}_g01_c01"] = {"subset": "training", "annotations": {"label": label}}
+    (root / "anno.json").write_text(json.dumps({"labels": CLASSES, "database": database}))
+    return dict(video_path=str(root / "jpg"), annotation_path=str(root / "anno.json"), num_classes=2,
+                train_crop="center", resize_short=0, spatial_size=32, train_sample_duration=8)
+
+
+def test_a_mirrored_clip_gets_the_label_of_its_mirror_class(tmp_path):
+    cfg = load_config("", dict(_half_bright_videos(tmp_path), flip=True, flip_label_pairs=["MoveLeft:MoveRight"]))
+    source = build_video_source(cfg, "train")
+    seen = set()
+    for _ in range(24):  # a fair coin per draw: both outcomes show up
+        for index, original in enumerate((0, 1)):
+            imgs, label = source[index]
+            mirrored = imgs[0, 0, 16, 0] > imgs[0, 0, 16, -1]  # bright side moved to the left
+            assert label == (1 - original if mirrored else original)
+            seen.add(bool(mirrored))
+    assert seen == {True, False}
+    # without pairs a mirrored clip keeps its label
+    plain = build_video_source(load_config("", dict(_half_bright_videos(tmp_path / "plain"), flip=True)), "train")
+    assert {int(plain[0][1]) for _ in range(24)} == {0}
+
+
+@pytest.mark.parametrize("pairs, message", [(["MoveLeft:Jump"], r"\['Jump'\] are not among"),
+                                            (["MoveLeft"], "two different classes"),
+                                            (["MoveLeft:MoveLeft"], "two different classes"),
+                                            (["MoveLeft:MoveRight", "MoveRight:MoveLeft"], "names a class twice")])
+def test_bad_flip_label_pairs_name_the_config_and_the_classes(tmp_path, pairs, message):
+    cfg = load_config("", dict(_half_bright_videos(tmp_path), flip_label_pairs=pairs))
+    with pytest.raises(AnnotationError, match=message):
+        build_video_source(cfg, "train")
+
+
 def test_list_label_outside_class_index(tmp_path):
     (tmp_path / "classInd.txt").write_text("1 A\n2 B\n")
     (tmp_path / "trainlist01.txt").write_text("A/v_a.avi 3\n")

@@ -12,7 +12,7 @@ import functools
 import multiprocessing
 import os
 import warnings
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import mindspore.dataset as ds
 import numpy as np
@@ -42,9 +42,13 @@ class VideoClipSource:
     Random draws come from ``numpy.random.default_rng([seed, index, draw])`` where ``draw`` counts
     the items this process has produced, so a run is reproducible for a given seed and worker count
     while every epoch draws new crops.
+
+    A clip its pipeline mirrored (``flip`` set by :class:`RandomHorizontalFlip`) gets the label
+    ``mirrored_labels`` gives its class, when it gives one (left <-> right in direction classes).
     """
 
-    def __init__(self, streams: Sequence[dict], class_names: Sequence[str], seed: int, test_mode: bool):
+    def __init__(self, streams: Sequence[dict], class_names: Sequence[str], seed: int, test_mode: bool,
+                 mirrored_labels: Optional[Dict[int, int]] = None):
         """``streams``: dicts with ``modality``, ``reader``, ``records`` (aligned across streams),
         ``temporal`` (sampler; each stream's draws use the same seed, so equal samplers pick equal
         frames) and ``pipeline``."""
@@ -55,6 +59,7 @@ class VideoClipSource:
         self.class_names = list(class_names)
         self.seed = seed
         self.test_mode = test_mode
+        self.mirrored_labels = dict(mirrored_labels or {})
         self._draws = 0
 
     @property
@@ -73,7 +78,7 @@ class VideoClipSource:
         seed_words = [self.seed, index] if self.test_mode else [self.seed, index, self._draws]
         self._draws += 1
         num_frames = min(stream["records"][index].num_frames for stream in self.streams)
-        outputs = []
+        outputs, mirrored = [], False
         for stream in self.streams:
             record = stream["records"][index]
             sampled = stream["temporal"]({"total_frames": num_frames, "rng": np.random.default_rng(seed_words)})
@@ -81,9 +86,13 @@ class VideoClipSource:
                            rng=np.random.default_rng(seed_words + [1]))
             results["imgs"] = stream["reader"].read(record.path, results["frame_inds"])
             results["img_shape"] = results["imgs"].shape[1:3]
-            imgs = stream["pipeline"](results)["imgs"]
-            outputs.append(imgs if self.test_mode else imgs[0])
-        label = np.int32(self.records[index].label)
+            results = stream["pipeline"](results)
+            mirrored = bool(results.get("flip", False))  # equal draws: every stream flips alike
+            outputs.append(results["imgs"] if self.test_mode else results["imgs"][0])
+        label = self.records[index].label
+        if mirrored:
+            label = self.mirrored_labels.get(label, label)
+        label = np.int32(label)
         return tuple(outputs) + ((label, np.int32(index)) if self.test_mode else (label,))
 
 
@@ -211,7 +220,26 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
                    f"--finetune_num_classes {len(class_names)} to fine-tune)")
         raise AnnotationError(f"{cfg.annotation_path} has {len(class_names)} classes but {fix}")
     _warn_short(streams[0]["records"], frames_wanted, f"{split} videos")
-    return VideoClipSource(streams, class_names, cfg.seed, test_mode=split != "train")
+    return VideoClipSource(streams, class_names, cfg.seed, test_mode=split != "train",
+                           mirrored_labels=mirrored_labels(cfg.flip_label_pairs, class_names,
+                                                           cfg.config_path or "the configuration"))
+
+
+def mirrored_labels(pairs: Sequence[str], class_names: Sequence[str], where: str) -> Dict[int, int]:
+    """``['A:B', ...]`` -> ``{index(A): index(B), index(B): index(A), ...}`` over ``class_names``."""
+    mapping = {}
+    for pair in pairs:
+        names = [name.strip() for name in pair.split(":")]
+        unknown = [name for name in names if name not in class_names]
+        if len(names) != 2 or unknown or names[0] == names[1]:
+            raise AnnotationError(
+                f"{where}: flip_label_pairs entry {pair!r} must be two different classes of the annotation "
+                f"as 'A:B'" + (f"; {unknown} are not among {list(class_names)}" if unknown else ""))
+        first, second = (class_names.index(name) for name in names)
+        if first in mapping or second in mapping:
+            raise AnnotationError(f"{where}: flip_label_pairs names a class twice ({pair!r})")
+        mapping.update({first: second, second: first})
+    return mapping
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,7 +16,8 @@ shows it directly. Train and test use disjoint groups, as in UCF101 (test groups
 train groups at g08), so the test split measures generalisation to unseen scenes.
 
 Horizontal flipping changes the label of this dataset (MoveLeft <-> MoveRight, clockwise <->
-anticlockwise): train on it without random flips.
+anticlockwise): train on it without random flips, or with
+``--flip_label_pairs MoveLeft:MoveRight,RotateClockwise:RotateAnticlockwise``.
 
 Written files (the real UCF101 formats, CRLF line endings like the originals)::
 
