@@ -1,10 +1,11 @@
 """The demo's recognizers: each trains an RGB and a flow stream from its demo configs."""
+import json
 import os
 
 import pytest
 
 from src.config import load_config
-from src.demo import make_demo_dataset
+from src.demo import make_demo_dataset, runner
 from src.demo.runner import _history, _trained_all_epochs, format_table, main, spread_table
 from src.models.registry import in_channels_for
 
@@ -81,3 +82,26 @@ def test_a_finished_training_is_not_run_again(tmp_path):
     assert not _trained_all_epochs(_history(str(history)), cfg)
     history.write_text('[{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]')
     assert _trained_all_epochs(_history(str(history)), cfg)
+
+
+@pytest.mark.parametrize("per_run, seeds", [("False", [5, 5, 5]), ("True", [5, 6, 7])])
+def test_repeats_train_with_one_seed_or_one_seed_per_run(tmp_path, monkeypatch, per_run, seeds):
+    used = []
+
+    def fake_run_once(work_dir, models, flow_method, seed):
+        used.append(seed)
+        return {"i3d": {"figures": {"rgb top-1": 80.0 + seed}, "seed": seed, "timings": [], "seconds": 1.0}}
+
+    monkeypatch.setattr(runner, "run_once", fake_run_once)
+    assert main(["--repeats", "3", "--seed", "5", "--seed_per_run", per_run, "--work_dir", str(tmp_path)]) == 0
+    assert used == seeds
+    assert [run["seed"] for run in json.loads((tmp_path / "spread_i3d.json").read_text())] == seeds
+
+
+def test_every_training_of_the_demo_gets_its_seed(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(runner.subprocess, "run", lambda args, **kwargs: commands.append(args))
+    demo = runner.Demo(str(tmp_path), "dis", seed=7)
+    demo.run("train", ["train.py", "--config_path", "c.yaml"])
+    demo.run("export", ["export.py", "--config_path", "c.yaml"])
+    assert commands[0][-3:] == ["c.yaml", "--seed", "7"] and "--seed" not in commands[1]

@@ -9,7 +9,8 @@ its wall time, and the run ends with a table of the figures it reached (also wri
 ``<work_dir>/summary_<model>.json`` and ``.md``). When the demo is started again, the generated
 videos and every training that ran all its epochs are kept (delete the work folder to start over).
 ``--repeats N`` runs it N times, in ``<work_dir>/run_1`` ... ``run_N``, and writes the figures of
-every run and their spread to ``<work_dir>/spread_<model>.json`` and ``.md``.
+every run and their spread to ``<work_dir>/spread_<model>.json`` and ``.md``. Every training uses
+``--seed`` (default 1, the configs' default); with ``--seed_per_run True`` run k uses seed + k - 1.
 """
 import argparse
 import glob
@@ -20,7 +21,7 @@ import sys
 import time
 from typing import Dict, List
 
-from src.config import load_config
+from src.config import load_config, parse_bool
 from src.demo.make_bmn_demo import run_bmn_demo
 from src.tools.cli import tool_parser
 
@@ -44,9 +45,10 @@ def _history(history_path: str) -> List[Dict]:
 class Demo:
     """Runs the demo's commands in order, timing each one."""
 
-    def __init__(self, work_dir: str, flow_method: str):
+    def __init__(self, work_dir: str, flow_method: str, seed: int = 1):
         self.work = os.path.abspath(work_dir)
         self.flow_method = flow_method
+        self.seed = seed  # of every training (initialisation, data order, augmentation)
         self.timings: List[Dict] = []
         os.makedirs(self.work, exist_ok=True)
 
@@ -58,6 +60,8 @@ class Demo:
         if done:
             print(f"[demo] {title}: already done", flush=True)
             return
+        if args[0] == "train.py":
+            args = args + ["--seed", str(self.seed)]
         print(f"\n[demo] {title}\n[demo] $ python {' '.join(args)}", flush=True)
         start = time.time()
         subprocess.run([sys.executable] + args, cwd=ROOT, check=True)
@@ -155,19 +159,20 @@ def spread_table(model: str, runs: List[Dict]) -> str:
     return "\n".join(lines)
 
 
-def run_once(work_dir: str, models, flow_method: str) -> Dict[str, Dict]:
+def run_once(work_dir: str, models, flow_method: str, seed: int = 1) -> Dict[str, Dict]:
     """One demo of ``models`` in ``work_dir``: per model its figures, step timings and seconds."""
-    demo = Demo(work_dir, flow_method)
+    demo = Demo(work_dir, flow_method, seed)
     start = time.time()
     results = {}
     for model in models:
         model_start, first_step = time.time(), len(demo.timings)
         figures = run_model(demo, model)
         table = format_table(model, figures)
-        results[model] = {"figures": figures, "timings": demo.timings[first_step:],
+        results[model] = {"figures": figures, "seed": seed, "timings": demo.timings[first_step:],
                           "seconds": round(time.time() - model_start, 1), "table": table}
         with open(demo.path(f"summary_{model}.json"), "w", encoding="utf-8") as handle:
-            json.dump({key: results[model][key] for key in ("figures", "timings", "seconds")}, handle, indent=1)
+            json.dump({key: results[model][key] for key in ("figures", "seed", "timings", "seconds")}, handle,
+                      indent=1)
         with open(demo.path(f"summary_{model}.md"), "w", encoding="utf-8") as handle:
             handle.write(table + "\n")
     print("\n[demo] step timings:")
@@ -187,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=1,
                         help="run the whole demo this many times, each in its own folder <work_dir>/run_<k> "
                              "(from scratch when that folder is new), and tabulate the spread of the figures")
+    parser.add_argument("--seed", type=int, default=1, help="seed of every training of the demo")
+    parser.add_argument("--seed_per_run", type=parse_bool, default=False,
+                        help="with --repeats: run k trains with seed + k - 1, so the spread shows how much the "
+                             "result depends on the seed (the default repeats one seed: reproducibility)")
     return parser
 
 
@@ -196,16 +205,17 @@ def main(argv=None) -> int:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
     models = MODELS if args.model == "all" else (args.model,)
     if args.repeats == 1:
-        run_once(args.work_dir, models, args.flow_method)
+        run_once(args.work_dir, models, args.flow_method, args.seed)
         return 0
-    runs = [run_once(os.path.join(args.work_dir, f"run_{k}"), models, args.flow_method)
+    runs = [run_once(os.path.join(args.work_dir, f"run_{k}"), models, args.flow_method,
+                     args.seed + (k - 1 if args.seed_per_run else 0))
             for k in range(1, args.repeats + 1)]
     for model in models:
         per_run = [run[model] for run in runs]
         table = spread_table(model, per_run)
         with open(os.path.join(args.work_dir, f"spread_{model}.json"), "w", encoding="utf-8") as handle:
-            json.dump([{key: run[key] for key in ("figures", "timings", "seconds")} for run in per_run], handle,
-                      indent=1)
+            json.dump([{key: run[key] for key in ("figures", "seed", "timings", "seconds")} for run in per_run],
+                      handle, indent=1)
         with open(os.path.join(args.work_dir, f"spread_{model}.md"), "w", encoding="utf-8") as handle:
             handle.write(table + "\n")
         print(f"\n[demo] {args.repeats} runs of {model}:\n{table}")
