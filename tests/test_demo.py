@@ -96,6 +96,9 @@ def test_repeats_train_with_one_seed_or_one_seed_per_run(tmp_path, monkeypatch, 
     assert main(["--repeats", "3", "--seed", "5", "--seed_per_run", per_run, "--work_dir", str(tmp_path)]) == 0
     assert used == seeds
     assert [run["seed"] for run in json.loads((tmp_path / "spread_i3d.json").read_text())] == seeds
+    header = (tmp_path / "spread_i3d.md").read_text().splitlines()[0]
+    assert header == ("| i3d | run 1 (seed 5) | run 2 (seed 6) | run 3 (seed 7) | min–max (spread) |" if per_run == "True"
+                      else "| i3d | run 1 | run 2 | run 3 | min–max (spread) |")
 
 
 def test_every_training_of_the_demo_gets_its_seed(tmp_path, monkeypatch):

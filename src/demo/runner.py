@@ -145,9 +145,11 @@ def format_table(model: str, figures: Dict) -> str:
 
 def spread_table(model: str, runs: List[Dict]) -> str:
     """Markdown table of ``runs`` (figures and total seconds of each repeat) with the range of
-    every numeric figure across them."""
+    every numeric figure across them; runs trained with different seeds name their seed."""
     keys = [key for key, value in runs[0]["figures"].items() if isinstance(value, float)]
-    lines = [f"| {model} | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | min–max (spread) |",
+    seeds = [run.get("seed") for run in runs]
+    names = [f"run {i + 1}" + (f" (seed {seed})" if len(set(seeds)) > 1 else "") for i, seed in enumerate(seeds)]
+    lines = [f"| {model} | " + " | ".join(names) + " | min–max (spread) |",
              "|---" * (len(runs) + 2) + "|"]
     for key in keys:
         values = [run["figures"][key] for run in runs]
