@@ -161,6 +161,9 @@ def spread_table(model: str, runs: List[Dict]) -> str:
     return "\n".join(lines)
 
 
+SAVED_KEYS = ("figures", "seed", "timings", "seconds")  # of a run, in summary_*.json and spread_*.json
+
+
 def run_once(work_dir: str, models, flow_method: str, seed: int = 1) -> Dict[str, Dict]:
     """One demo of ``models`` in ``work_dir``: per model its figures, step timings and seconds."""
     demo = Demo(work_dir, flow_method, seed)
@@ -173,8 +176,7 @@ def run_once(work_dir: str, models, flow_method: str, seed: int = 1) -> Dict[str
         results[model] = {"figures": figures, "seed": seed, "timings": demo.timings[first_step:],
                           "seconds": round(time.time() - model_start, 1), "table": table}
         with open(demo.path(f"summary_{model}.json"), "w", encoding="utf-8") as handle:
-            json.dump({key: results[model][key] for key in ("figures", "seed", "timings", "seconds")}, handle,
-                      indent=1)
+            json.dump({key: results[model][key] for key in SAVED_KEYS}, handle, indent=1)
         with open(demo.path(f"summary_{model}.md"), "w", encoding="utf-8") as handle:
             handle.write(table + "\n")
     print("\n[demo] step timings:")
@@ -216,8 +218,7 @@ def main(argv=None) -> int:
         per_run = [run[model] for run in runs]
         table = spread_table(model, per_run)
         with open(os.path.join(args.work_dir, f"spread_{model}.json"), "w", encoding="utf-8") as handle:
-            json.dump([{key: run[key] for key in ("figures", "seed", "timings", "seconds")} for run in per_run],
-                      handle, indent=1)
+            json.dump([{key: run[key] for key in SAVED_KEYS} for run in per_run], handle, indent=1)
         with open(os.path.join(args.work_dir, f"spread_{model}.md"), "w", encoding="utf-8") as handle:
             handle.write(table + "\n")
         print(f"\n[demo] {args.repeats} runs of {model}:\n{table}")
