@@ -28,8 +28,10 @@ from src.utils.runtime import FolderLockedError, RunLock
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
 PREFIX = "tiny3d_demo_rgb"
+WRITE_PAUSED = "checkpoint write paused"
 # train.py with the tiny test model registered. SLOW_SAVE_EPOCH=E makes the save of epoch E's
-# checkpoint hang after its temporary file is written, so a test can kill the run mid-write.
+# checkpoint hang after its temporary file is written (printing WRITE_PAUSED first), so a test can
+# kill the run mid-write.
 LAUNCHER = f"""
 import os, runpy, sys, time
 sys.path[:0] = [{ROOT!r}, {TESTS!r}]
@@ -41,6 +43,7 @@ if slow:
     def save(obj, path, **kwargs):
         real_save(obj, path, **kwargs)
         if "-" + slow + "_" in os.path.basename(path):
+            print({WRITE_PAUSED!r}, flush=True)
             time.sleep(600)
     ms.save_checkpoint = save
 sys.argv = ["train.py"] + sys.argv[1:]
@@ -167,8 +170,11 @@ def test_kills_during_checkpoint_writes_leave_loadable_checkpoints_and_no_temp_f
     args = tiny_args(tiny_frames, out, num_epochs=4, no_eval=True)
     resume_from = []
     for epoch in (2, 3):  # killed while writing epoch 2's checkpoint, then (resumed) epoch 3's
-        run = start(args + resume_from, tiny_frames / "console.txt", SLOW_SAVE_EPOCH=str(epoch))
-        wait_for(lambda: any(f"-{epoch}_12.ckpt." in p for p in temp_files(out)), run, f"epoch {epoch}'s write")
+        console = tiny_frames / "console.txt"
+        run = start(args + resume_from, console, SLOW_SAVE_EPOCH=str(epoch))
+        # waiting for the temporary file alone would race MindSpore, which replaces it while writing
+        wait_for(lambda: WRITE_PAUSED in console.read_text(), run, f"epoch {epoch}'s write")
+        assert any(f"-{epoch}_12.ckpt." in path for path in temp_files(out))
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=30)
         assert temp_files(out)
