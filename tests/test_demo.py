@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from src.config import load_config
+from src.config import load_config, parse_bool
 from src.demo import make_demo_dataset, runner
 from src.demo.runner import _history, _trained_all_epochs, format_table, main, spread_table
 from src.models.registry import in_channels_for
@@ -88,7 +88,7 @@ def test_a_finished_training_is_not_run_again(tmp_path):
 def test_repeats_train_with_one_seed_or_one_seed_per_run(tmp_path, monkeypatch, per_run, seeds):
     used = []
 
-    def fake_run_once(work_dir, models, flow_method, seed):
+    def fake_run_once(work_dir, models, flow_method, seed, eval_while_training):
         used.append(seed)
         return {"i3d": {"figures": {"rgb top-1": 80.0 + seed}, "seed": seed, "timings": [], "seconds": 1.0}}
 
@@ -108,3 +108,18 @@ def test_every_training_of_the_demo_gets_its_seed(tmp_path, monkeypatch):
     demo.run("train", ["train.py", "--config_path", "c.yaml"])
     demo.run("export", ["export.py", "--config_path", "c.yaml"])
     assert commands[0][-3:] == ["c.yaml", "--seed", "7"] and "--seed" not in commands[1]
+
+
+@pytest.mark.parametrize("eval_while_training", [False, True])
+def test_demo_trainings_evaluate_only_when_asked(tmp_path, monkeypatch, eval_while_training):
+    commands = []
+    monkeypatch.setattr(runner.subprocess, "run", lambda args, **kwargs: commands.append(args))
+    monkeypatch.setattr(runner, "_history", lambda path: [{"epoch": 2, "epoch_seconds": 1.0, "step_seconds": 0.1}])
+    demo = runner.Demo(str(tmp_path), "dis", eval_while_training=eval_while_training)
+    (tmp_path / "i3d_rgb" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "i3d_rgb" / "checkpoints" / "i3d_demo_rgb-2_72.ckpt").write_bytes(b"")
+    monkeypatch.setattr(runner, "_trained_all_epochs", lambda history, cfg: False)
+    last = demo.train_stream("i3d", "rgb", "configs/i3d/demo_rgb.yaml")
+    assert last["checkpoint"].endswith("i3d_demo_rgb-2_72.ckpt")
+    train_args = commands[0]
+    assert parse_bool(train_args[train_args.index("--no_eval") + 1]) is not eval_while_training

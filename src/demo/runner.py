@@ -45,10 +45,11 @@ def _history(history_path: str) -> List[Dict]:
 class Demo:
     """Runs the demo's commands in order, timing each one."""
 
-    def __init__(self, work_dir: str, flow_method: str, seed: int = 1):
+    def __init__(self, work_dir: str, flow_method: str, seed: int = 1, eval_while_training: bool = False):
         self.work = os.path.abspath(work_dir)
         self.flow_method = flow_method
         self.seed = seed  # of every training (initialisation, data order, augmentation)
+        self.eval_while_training = eval_while_training  # train.py's evaluations (eval_interval of the configs)
         self.timings: List[Dict] = []
         os.makedirs(self.work, exist_ok=True)
 
@@ -88,13 +89,16 @@ class Demo:
                                                self.path("annotation", "demo_01.json")])
 
     # --- recognizers --------------------------------------------------------------------------
-    def train_and_eval(self, model: str, mode: str, config: str) -> Dict:
+    def train_stream(self, model: str, mode: str, config: str) -> Dict:
         out = self.path(f"{model}_{mode}")
         history_path = os.path.join(out, "checkpoints", "history.json")
         frames = self.path("flow" if mode == "flow" else "jpg")
+        # The joint evaluation scores both streams' last checkpoints on the test videos; train.py's own
+        # evaluations would spend time on the same figures (precise BN still runs).
         self.run(f"train {model} {mode}", ["train.py", "--config_path", config, "--save_dir", out,
                                            "--video_path", frames,
-                                           "--annotation_path", self.path("annotation", "demo_01.json")],
+                                           "--annotation_path", self.path("annotation", "demo_01.json"),
+                                           "--no_eval", str(not self.eval_while_training)],
                  done=_trained_all_epochs(_history(history_path), load_config(os.path.join(ROOT, config))))
         history = _history(history_path)
         # The last epoch's weights, not the best epoch's: the demo's validation split is its test split,
@@ -120,8 +124,8 @@ class Demo:
             "--file_format", "MINDIR", "--file_name", self.path(f"{model}_demo_{mode}")])
 
     def two_stream(self, model: str, rgb_config: str, flow_config: str) -> Dict:
-        rgb = self.train_and_eval(model, "rgb", rgb_config)
-        flow = self.train_and_eval(model, "flow", flow_config)
+        rgb = self.train_stream(model, "rgb", rgb_config)
+        flow = self.train_stream(model, "flow", flow_config)
         joint = self.joint_eval(model, rgb_config, rgb, flow)
         self.export(model, rgb_config, rgb["checkpoint"], "rgb")
         return {"rgb top-1": joint["rgb_top1"], "flow top-1": joint["flow_top1"], "joint top-1": joint["top1"],
@@ -164,9 +168,10 @@ def spread_table(model: str, runs: List[Dict]) -> str:
 SAVED_KEYS = ("figures", "seed", "timings", "seconds")  # of a run, in summary_*.json and spread_*.json
 
 
-def run_once(work_dir: str, models, flow_method: str, seed: int = 1) -> Dict[str, Dict]:
+def run_once(work_dir: str, models, flow_method: str, seed: int = 1, eval_while_training: bool = False
+             ) -> Dict[str, Dict]:
     """One demo of ``models`` in ``work_dir``: per model its figures, step timings and seconds."""
-    demo = Demo(work_dir, flow_method, seed)
+    demo = Demo(work_dir, flow_method, seed, eval_while_training)
     start = time.time()
     results = {}
     for model in models:
@@ -200,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed_per_run", type=parse_bool, default=False,
                         help="with --repeats: run k trains with seed + k - 1, so the spread shows how much the "
                              "result depends on the seed (the default repeats one seed: reproducibility)")
+    parser.add_argument("--eval_while_training", type=parse_bool, default=False,
+                        help="let train.py evaluate at the eval_interval of the configs too (curves with top-1; "
+                             "slower). The demo's figures come from the joint evaluation of the last checkpoints "
+                             "either way")
     return parser
 
 
@@ -209,10 +218,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
     models = MODELS if args.model == "all" else (args.model,)
     if args.repeats == 1:
-        run_once(args.work_dir, models, args.flow_method, args.seed)
+        run_once(args.work_dir, models, args.flow_method, args.seed, args.eval_while_training)
         return 0
     runs = [run_once(os.path.join(args.work_dir, f"run_{k}"), models, args.flow_method,
-                     args.seed + (k - 1 if args.seed_per_run else 0))
+                     args.seed + (k - 1 if args.seed_per_run else 0), args.eval_while_training)
             for k in range(1, args.repeats + 1)]
     for model in models:
         per_run = [run[model] for run in runs]
