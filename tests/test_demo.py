@@ -32,11 +32,13 @@ TEST_CLIP_KEYS = ("resize_short", "spatial_size", "test_sample_duration", "frame
 
 
 @pytest.mark.parametrize("model", ["i3d", "resnet3d", "tsn"])
-def test_both_streams_are_trained_on_the_clips_joint_evaluation_reads(model):
+def test_both_streams_are_tested_on_the_clips_joint_evaluation_reads(model):
     rgb = load_config(os.path.join(ROOT, "configs", model, "demo_rgb.yaml"))
     flow = load_config(os.path.join(ROOT, "configs", model, "demo_flow.yaml"))
     assert {key: getattr(flow, key) for key in TEST_CLIP_KEYS} == {key: getattr(rgb, key) for key in TEST_CLIP_KEYS}
-    assert rgb.train_sample_duration == rgb.test_sample_duration == flow.train_sample_duration
+    assert rgb.train_sample_duration == rgb.test_sample_duration
+    # flow may train on shorter clips (every flow frame shows the motion), never on longer ones
+    assert flow.train_sample_duration <= flow.test_sample_duration
 
 
 def test_default_demo_dataset_tests_unseen_scenes_that_every_class_shares():
