@@ -11,6 +11,8 @@ videos and every training that ran all its epochs are kept (delete the work fold
 ``--repeats N`` runs it N times, in ``<work_dir>/run_1`` ... ``run_N``, and writes the figures of
 every run and their spread to ``<work_dir>/spread_<model>.json`` and ``.md``. Every training uses
 ``--seed`` (default 1, the configs' default); with ``--seed_per_run True`` run k uses seed + k - 1.
+The trainings skip train.py's own evaluations (``--eval_while_training True`` keeps them): the
+figures come from the joint evaluation of both streams' last checkpoints.
 """
 import argparse
 import glob
