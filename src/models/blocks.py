@@ -1,7 +1,9 @@
-"""Building blocks shared by the 2D (TSN) and 3D (3D-ResNet) ResNets."""
+"""Building blocks shared by the recognizers: the ResNet bottleneck (2D TSN, 3D-ResNet), a
+PyTorch-compatible padded max-pool and a dropout that repeats from run to run."""
 from mindspore import nn, ops
+from mindspore.common.seed import _get_graph_seed
 
-__all__ = ["Bottleneck", "ZeroPaddedMaxPool"]
+__all__ = ["Bottleneck", "SeededDropout", "ZeroPaddedMaxPool"]
 
 
 class Bottleneck(nn.Cell):
@@ -71,3 +73,33 @@ class ZeroPaddedMaxPool(nn.Cell):
             if len(pieces) > 1:
                 x = ops.concat(pieces, axis)
         return self.pool(x)
+
+
+class SeededDropout(nn.Cell):
+    """Inverted dropout: in training each element is zeroed with probability ``p`` and the others are
+    scaled by ``1 / (1 - p)``; identity at inference. Input and output: any float tensor.
+
+    Its masks repeat from run to run under one ``mindspore.set_seed``, so a training with dropout
+    repeats too. ``nn.Dropout`` does not on MindSpore 2.7's CPU: two processes with the same seed draw
+    the same masks for six calls and different ones from the seventh on. The masks here compare
+    ``UniformReal`` draws with ``1 - p``; that kernel repeats its draws.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.keep_prob = 1.0 - p
+        # seeds from mindspore.set_seed, numbered per random op (as nn.Dropout takes its own)
+        seed, seed2 = _get_graph_seed(0, "uniform")
+        self.uniform = ops.UniformReal(seed=seed, seed2=seed2)
+
+    def construct(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = (self.uniform(x.shape) < self.keep_prob).astype(x.dtype)
+        return x * keep / self.keep_prob
+
+    def extend_repr(self):
+        return f"p={self.p}"

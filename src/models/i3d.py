@@ -19,6 +19,7 @@ per-position logits averaged over time (and over space when the input is larger 
 """
 from mindspore import nn, ops
 
+from .blocks import SeededDropout
 from .registry import in_channels_for, register_model
 
 __all__ = ["InceptionI3d", "Unit3D", "InceptionModule", "MaxPool3dSame", "same_pads", "i3d"]
@@ -135,7 +136,7 @@ class InceptionI3d(nn.Cell):
         self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
         self.Mixed_5b = InceptionModule(832, (256, 160, 320, 32, 128, 128), bn_momentum=bn_momentum)
         self.Mixed_5c = InceptionModule(832, (384, 192, 384, 48, 128, 128), bn_momentum=bn_momentum)
-        self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
+        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob)
         self.logits = self._new_logits(num_classes)
 
     @staticmethod

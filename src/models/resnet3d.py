@@ -20,7 +20,7 @@ Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
-from .blocks import Bottleneck, ZeroPaddedMaxPool
+from .blocks import Bottleneck, SeededDropout, ZeroPaddedMaxPool
 from .registry import in_channels_for, register_model
 
 __all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
@@ -126,7 +126,7 @@ class ResNet3d(nn.Cell):
         self.layer2 = self._make_stage(block, widths[1], blocks_per_stage[1], 2)
         self.layer3 = self._make_stage(block, widths[2], blocks_per_stage[2], 2)
         self.layer4 = self._make_stage(block, widths[3], blocks_per_stage[3], 2)
-        self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
+        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
         self.num_features = widths[3] * block.expansion
         self.fc = nn.Dense(self.num_features, num_classes)
 

@@ -27,6 +27,7 @@ import numpy as np
 from mindspore import nn
 from mindspore.common.initializer import Normal
 
+from .blocks import SeededDropout
 from .registry import in_channels_for, register_model
 from .resnet2d import ResNet2d
 from .weights import ms_to_torch_name, unwrap_torch_state_dict
@@ -107,7 +108,7 @@ class TSN(nn.Cell):
         # Segments used in training; inference derives the count from the input shape.
         self.num_segments = num_segments
         self.backbone = ResNet2d(depth, in_channels, deep_stem=vd, avg_down=vd)
-        self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
+        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
         self.fc = self._new_classifier(num_classes)
         self.partial_bn = partial_bn
         if partial_bn:
