@@ -126,7 +126,7 @@ class ResNet3d(nn.Cell):
         self.layer2 = self._make_stage(block, widths[1], blocks_per_stage[1], 2)
         self.layer3 = self._make_stage(block, widths[2], blocks_per_stage[2], 2)
         self.layer4 = self._make_stage(block, widths[3], blocks_per_stage[3], 2)
-        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
+        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob)
         self.num_features = widths[3] * block.expansion
         self.fc = nn.Dense(self.num_features, num_classes)
 
@@ -158,8 +158,7 @@ class ResNet3d(nn.Cell):
 
     def construct(self, x):
         x = self.forward_features(x)
-        if self.dropout is not None:
-            x = self.dropout(x)
+        x = self.dropout(x)
         return self.fc(x)
 
 

@@ -108,7 +108,7 @@ class TSN(nn.Cell):
         # Segments used in training; inference derives the count from the input shape.
         self.num_segments = num_segments
         self.backbone = ResNet2d(depth, in_channels, deep_stem=vd, avg_down=vd)
-        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob) if dropout_keep_prob < 1.0 else None
+        self.dropout = SeededDropout(p=1.0 - dropout_keep_prob)
         self.fc = self._new_classifier(num_classes)
         self.partial_bn = partial_bn
         if partial_bn:
@@ -141,8 +141,7 @@ class TSN(nn.Cell):
                              "but got " + str(channels) + " (RGB: 3 * new_length, flow: 2 * new_length; "
                              "check mode/new_length of the data against the model)")
         features = self.forward_features(x)
-        if self.dropout is not None:
-            features = self.dropout(features)
+        features = self.dropout(features)
         return self.fc(features)
 
     def adapt_torch_state_dict(self, state_dict, load_fc: bool = False) -> dict:
