@@ -6,7 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup_env.sh"
 cd "$ROOT"
 set +e
-python -m pytest -q tests "$@"
+# A passing run keeps no temporary folders: checkpoints and datasets take ~1.7 GB a run.
+python -m pytest -q -o tmp_path_retention_policy=failed tests "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
