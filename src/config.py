@@ -142,7 +142,9 @@ OPT_STR, OPT_INT = _optional(str), _optional(_integer)
 OPTIONS: List[Option] = [
     # --- run / device -------------------------------------------------------------------------
     _opt("model", "i3d", str, "registered model name (src/models): i3d, resnet3d, tsn, pptsn, bmn"),
-    _opt("mode", "rgb", _choice("rgb", "flow"), "input stream of a recognizer"),
+    _opt("mode", "rgb", _choice("rgb", "rgbdiff", "flow"),
+         "input stream of a recognizer: RGB frames, differences of consecutive RGB frames (TSN's RGB "
+         "difference; new_length + 1 frames per segment give new_length differences) or optical flow"),
     _opt("dataset", "ucf101", str, "dataset name: ucf101, hmdb51, kinetics400, demo, activitynet, tabletennis"),
     _opt("seed", 1, _integer, "seed for mindspore, dataset, numpy and random"),
     _opt("context", "gr", _choice("gr", "py"), "gr = graph mode, py = PyNative"),
@@ -176,7 +178,7 @@ OPTIONS: List[Option] = [
     _opt("resize_short", 256, _non_negative(_integer), "short side frames are resized to before cropping (0 = keep)"),
     _opt("train_sample_duration", 64, _count(_integer), "frames per training clip"),
     _opt("test_sample_duration", 64, _count(_integer), "frames per test clip"),
-    _opt("frame_interval", 1, _count(_integer), "temporal stride between the frames of a clip"),
+    _opt("frame_interval", 1, _count(_integer), "temporal stride between the frames of a clip (TSN: of a snippet)"),
     _opt("num_val_samples", 1, _count(_integer), "clips sampled uniformly per video at test time"),
     _opt("num_segments", 3, _count(_integer), "TSN segments per training sample"),
     _opt("test_num_segments", 0, _non_negative(_integer), "TSN segments per test view (e.g. 25; 0 = num_segments)"),
@@ -230,7 +232,7 @@ OPTIONS: List[Option] = [
          "before each epoch's checkpoint and evaluation (PreciseBN; 0 = keep the moving averages)"),
     _opt("max_steps_per_epoch", 0, _non_negative(_integer), "cap on steps per epoch (0 = whole epoch); for smoke runs"),
     # --- evaluation ---------------------------------------------------------------------------
-    _opt("test_mode", "", _choice("", "rgb", "flow", "joint"), "eval stream; empty = same as mode"),
+    _opt("test_mode", "", _choice("", "rgb", "rgbdiff", "flow", "joint"), "eval stream; empty = same as mode"),
     _opt("rgb_path", "", str, "RGB checkpoint (joint evaluation), or a folder of checkpoints"),
     _opt("flow_path", "", str, "flow checkpoint for joint evaluation"),
     _opt("joint_fusion", "logits_sum", _choice("logits_sum", "softmax_avg"),
@@ -305,6 +307,12 @@ class Config(dict):
 
     def dump(self) -> str:
         return yaml.safe_dump(dict(self), sort_keys=True, allow_unicode=True)
+
+
+def appearance_modality(cfg: Config) -> str:
+    """What the RGB stream of a joint evaluation reads: RGB differences when ``cfg.mode`` is 'rgbdiff',
+    else RGB frames. Both come from the RGB frame folders and feed networks of the same input shape."""
+    return "rgbdiff" if cfg.mode == "rgbdiff" else "rgb"
 
 
 def stream_config(cfg: Config, modality: str) -> Config:

@@ -9,6 +9,7 @@ import pytest
 from src.config import load_config, stream_config
 from src.data.annotations import AnnotationError, load_list_file
 from src.data.dataset import build_video_source, create_video_dataset, dataset_from_source
+from src.data.pipelines import frames_needed
 from src.data.readers import FrameReadError
 from src.engine.builders import load_network
 from src.models import build_model_from_config
@@ -313,3 +314,24 @@ def test_tsn_joint_source_reads_the_flow_stream_with_its_own_snippet_length(fram
     checkpoint = str(tmp_path / "flow.ckpt")
     save_checkpoint_atomic(build_model_from_config(flow_cfg), checkpoint)
     assert load_network(cfg, checkpoint, "flow").in_channels == 6
+
+
+def test_rgb_difference_stream_feeds_tsn_the_differences_of_new_length_plus_one_frames(frame_dataset, tmp_path):
+    plain = dict(normalize="meanstd", mean=[0, 0, 0], std=[1, 1, 1], resize_short=0, train_crop="center")
+    cfg = _cfg(frame_dataset, model="tsn", mode="rgbdiff", num_segments=2, new_length=3, **plain)
+    assert frames_needed(cfg, "train") == 2 * 4 and frames_needed(_cfg(frame_dataset, model="tsn"), "train") == 3
+    train_imgs, _ = build_video_source(cfg, "train")[0]
+    assert train_imgs.shape == (2, 9, 32, 32)  # 3 differences x RGB per segment
+    # the green channel is 10 * frame index and the rest of the frame is still: green differences
+    # are 10/255, red and blue 0
+    np.testing.assert_allclose(train_imgs[:, 1::3] * 255, 10, atol=3)
+    np.testing.assert_allclose(train_imgs[:, 0::3], 0, atol=3 / 255)
+    joint = _cfg(frame_dataset, model="tsn", mode="rgbdiff", num_segments=2, new_length=3, new_length_joint_flow=2,
+                 video_path_joint_flow=str(frame_dataset / "flow"), **plain)
+    rgbdiff, flow, _, _ = build_video_source(joint, "val", joint=True)[0]
+    assert rgbdiff.shape == (1, 2, 9, 32, 32) and flow.shape == (1, 2, 4, 32, 32)
+    np.testing.assert_allclose(rgbdiff[0, :, 1::3] * 255, 10, atol=3)
+    # the network is an RGB TSN of 3 x new_length channels: the joint evaluation's RGB stream loads it
+    checkpoint = str(tmp_path / "rgbdiff.ckpt")
+    save_checkpoint_atomic(build_model_from_config(joint), checkpoint)
+    assert load_network(joint, checkpoint, "rgb").in_channels == 9

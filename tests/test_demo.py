@@ -1,4 +1,5 @@
-"""The demo's recognizers: each trains an RGB and a flow stream from its demo configs."""
+"""The demo's recognizers: each trains an appearance stream (RGB; RGB difference for TSN) and a flow
+stream from its demo configs."""
 import json
 import os
 
@@ -12,15 +13,22 @@ from src.models.registry import in_channels_for
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("model", ["i3d", "resnet3d", "tsn"])
-def test_demo_configs_of_both_streams(model):
-    rgb = load_config(os.path.join(ROOT, "configs", model, "demo_rgb.yaml"))
-    flow = load_config(os.path.join(ROOT, "configs", model, "demo_flow.yaml"))
-    assert (rgb.model, rgb.mode, flow.model, flow.mode) == (model, "rgb", model, "flow")
+def demo_stream_configs(model):
+    """The configs of the two streams the demo trains for ``model``: appearance, flow."""
+    appearance = runner.APPEARANCE_CONFIGS.get(model, "demo_rgb.yaml")
+    return (load_config(os.path.join(ROOT, "configs", model, appearance)),
+            load_config(os.path.join(ROOT, "configs", model, "demo_flow.yaml")))
+
+
+@pytest.mark.parametrize("model, appearance, channels", [("i3d", "rgb", 3), ("resnet3d", "rgb", 3),
+                                                          ("tsn", "rgbdiff", 12)])
+def test_demo_configs_of_both_streams(model, appearance, channels):
+    rgb, flow = demo_stream_configs(model)
+    assert (rgb.model, rgb.mode, flow.model, flow.mode) == (model, appearance, model, "flow")
     assert rgb.num_classes == flow.num_classes == 6 and not rgb.checkpoint_path
     assert not rgb.flip and not flow.flip  # a mirrored demo clip shows the opposite class
     assert flow.video_path.endswith("flow") and rgb.video_path.endswith("jpg")
-    assert in_channels_for(rgb) == 3 and in_channels_for(flow) in (2, 10)
+    assert in_channels_for(rgb) == channels and in_channels_for(flow) in (2, 10)
     assert rgb.save_dir != flow.save_dir
     # weights trained from scratch: BN moving averages lag behind them, evaluation recomputes them
     assert rgb.precise_bn_batches > 0 and flow.precise_bn_batches > 0
@@ -33,8 +41,7 @@ TEST_CLIP_KEYS = ("resize_short", "spatial_size", "test_sample_duration", "frame
 
 @pytest.mark.parametrize("model", ["i3d", "resnet3d", "tsn"])
 def test_both_streams_are_tested_on_the_clips_joint_evaluation_reads(model):
-    rgb = load_config(os.path.join(ROOT, "configs", model, "demo_rgb.yaml"))
-    flow = load_config(os.path.join(ROOT, "configs", model, "demo_flow.yaml"))
+    rgb, flow = demo_stream_configs(model)
     assert {key: getattr(flow, key) for key in TEST_CLIP_KEYS} == {key: getattr(rgb, key) for key in TEST_CLIP_KEYS}
     assert rgb.train_sample_duration == rgb.test_sample_duration
     # flow may train on shorter clips (every flow frame shows the motion), never on longer ones
@@ -121,7 +128,28 @@ def test_demo_trainings_evaluate_only_when_asked(tmp_path, monkeypatch, eval_whi
     (tmp_path / "i3d_rgb" / "checkpoints").mkdir(parents=True)
     (tmp_path / "i3d_rgb" / "checkpoints" / "i3d_demo_rgb-2_72.ckpt").write_bytes(b"")
     monkeypatch.setattr(runner, "_trained_all_epochs", lambda history, cfg: False)
-    last = demo.train_stream("i3d", "rgb", "configs/i3d/demo_rgb.yaml")
+    last = demo.train_stream("i3d", "configs/i3d/demo_rgb.yaml")
     assert last["checkpoint"].endswith("i3d_demo_rgb-2_72.ckpt")
     train_args = commands[0]
     assert parse_bool(train_args[train_args.index("--no_eval") + 1]) is not eval_while_training
+
+
+def test_tsn_demo_trains_rgb_difference_beside_flow_and_names_it(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(runner.subprocess, "run", lambda args, **kwargs: commands.append(args))
+    monkeypatch.setattr(runner, "_history", lambda path: [{"epoch": 16, "epoch_seconds": 1.0, "step_seconds": 0.1}])
+    monkeypatch.setattr(runner, "_trained_all_epochs", lambda history, cfg: False)
+    demo = runner.Demo(str(tmp_path), "dis")
+    monkeypatch.setattr(demo, "prepare_videos", lambda: None)
+    for stream in ("tsn_rgbdiff", "tsn_flow"):
+        (tmp_path / stream / "checkpoints").mkdir(parents=True)
+        (tmp_path / stream / "checkpoints" / f"{stream.replace('tsn_', 'tsn_demo_')}-16_72.ckpt").write_bytes(b"")
+    (tmp_path / "tsn_joint").mkdir()
+    (tmp_path / "tsn_joint" / "results.json").write_text(json.dumps(
+        {"rgb_top1": 90.0, "flow_top1": 97.0, "top1": 98.0, "top5": 100.0, "fusion": "softmax_avg"}))
+    figures = runner.run_model(demo, "tsn")
+    trained = [args[args.index("--config_path") + 1] for args in commands if args[1] == "train.py"]
+    assert trained == ["configs/tsn/demo_rgbdiff.yaml", "configs/tsn/demo_flow.yaml"]
+    joint = next(args for args in commands if args[1] == "eval.py")
+    assert joint[joint.index("--rgb_path") + 1].endswith("tsn_demo_rgbdiff-16_72.ckpt")
+    assert figures["rgbdiff top-1"] == 90.0 and "rgb top-1" not in figures

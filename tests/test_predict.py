@@ -93,13 +93,26 @@ def test_predictions_equal_eval_on_the_same_videos(video_set, capsys):
         assert entry["top"][0]["name"] == by_name[stem]["pred_name"]
         assert {item["name"] for item in entry["top"]} == set(CLASSES)
 
-    # The scores are the softmax of eval.py's view-averaged logits, video by video.
+    assert_scores_are_eval_logits(cfg, str(video_set / "tiny.yaml"), checkpoint)
+
+
+def assert_scores_are_eval_logits(cfg, config_path, checkpoint):
+    """The scores are the softmax of eval.py's view-averaged logits, video by video."""
     source = build_video_source(cfg, "val")
     (logits,), _ = predict_dataset([load_network(cfg, checkpoint)], dataset_from_source(cfg, source, "val"))
-    model = init_recognizer(str(video_set / "tiny.yaml"), checkpoint)
+    model = init_recognizer(config_path, checkpoint)
     for record, video_logits in zip(source.records, logits):
         np.testing.assert_allclose(inference_recognizer(model, record.path).scores, softmax(video_logits.mean(axis=0)),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_rgb_difference_predictions_read_what_eval_reads(video_set):
+    config = dict(yaml.safe_load((video_set / "tiny.yaml").read_text()), mode="rgbdiff")
+    (video_set / "diff.yaml").write_text(yaml.safe_dump(config))
+    cfg = load_config(str(video_set / "diff.yaml"))
+    ms.set_seed(0)
+    checkpoint = save_checkpoint_atomic(build_model_from_config(cfg), str(video_set / "diff.ckpt"))
+    assert_scores_are_eval_logits(cfg, str(video_set / "diff.yaml"), checkpoint)
 
 
 def test_one_video_with_rgb_and_flow_checkpoints_and_the_label_drawn(video_set, capsys):

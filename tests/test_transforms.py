@@ -3,8 +3,8 @@ under a seed, one random draw per sample, flow-aware flipping, normalisation val
 import numpy as np
 import pytest
 
-from src.transforms import (CenterCrop, Compose, FormatShape, MultiScaleCrop, Normalize, RandomCrop,
-                            RandomHorizontalFlip, Resize, SegmentSampler, TemporalCenterCrop,
+from src.transforms import (CenterCrop, Compose, FormatShape, FrameDifference, MultiScaleCrop, Normalize,
+                            RandomCrop, RandomHorizontalFlip, Resize, SegmentSampler, TemporalCenterCrop,
                             TemporalRandomCrop, TenCrop, ThreeCrop, UniformClipSampler, loop_pad)
 
 
@@ -142,6 +142,21 @@ def test_segment_sampler_test_mode_centres():
     expected = np.array([5, 17, 28, 40])[:, None] + np.arange(5)
     np.testing.assert_array_equal(out["frame_inds"], expected.reshape(-1))
     assert out["clip_len"] == 5 and out["num_clips"] == 4 and not out["padded"]
+
+
+def test_segment_sampler_snippets_with_a_frame_interval():
+    # snippets of 5 frames every 2nd frame cover 9 frames: 42 starts in 50 frames, 3 segments of 14
+    out = SegmentSampler(3, new_length=5, test_mode=True, frame_interval=2)({"total_frames": 50})
+    expected = np.array([7, 21, 35])[:, None] + 2 * np.arange(5)
+    np.testing.assert_array_equal(out["frame_inds"], expected.reshape(-1))
+    assert out["frame_interval"] == 2 and not out["padded"]
+    for train in run_seeds(SegmentSampler(3, new_length=5, frame_interval=2),
+                           lambda seed: {"total_frames": 50, "rng": rng(seed)}):
+        inds = train["frame_inds"].reshape(3, 5)
+        np.testing.assert_array_equal(np.diff(inds, axis=1), np.full((3, 4), 2))
+        assert inds.max() <= 49 and not train["padded"]
+    with pytest.raises(ValueError, match="frame_interval"):
+        SegmentSampler(3, frame_interval=0)
 
 
 def test_segment_sampler_flags_padding():
@@ -381,6 +396,25 @@ def test_format_shape_rejects_wrong_frame_count():
         FormatShape("NCTHW")(dict(imgs=np.zeros((7, 2, 2, 3), np.uint8), num_clips=2, clip_len=4))
     with pytest.raises(ValueError, match="layout"):
         FormatShape("NHWC")
+
+
+def test_frame_difference_takes_consecutive_differences_within_each_clip():
+    # codes 1000*crop + 100*clip + 10*t + c: every difference inside a clip is 10, none crosses clips
+    imgs = layout_frames(num_crops=2, num_clips=3, clip_len=4, channels=3).astype(np.float32)
+    imgs += np.arange(36, dtype=np.float32).reshape(1, 3, 4, 3)  # a still background cancels
+    out = FrameDifference()(dict(imgs=imgs, num_crops=2, num_clips=3, clip_len=4))
+    assert out["clip_len"] == 3 and out["imgs"].shape == (18, 3, 4, 3)
+    assert out["imgs"].dtype == np.float32
+    np.testing.assert_array_equal(out["imgs"], np.full((18, 3, 4, 3), 10.0, np.float32))
+    tsn = FormatShape("NSCHW")(out)
+    assert tsn["imgs"].shape == (2, 3, 9, 3, 4)  # 3 differences x 3 colour channels per segment
+
+
+def test_frame_difference_rejects_single_frames_and_ragged_stacks():
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        FrameDifference()(dict(imgs=np.zeros((3, 2, 2, 3), np.float32), num_clips=3, clip_len=1))
+    with pytest.raises(ValueError, match="not a multiple of clip_len 3"):
+        FrameDifference()(dict(imgs=np.zeros((7, 2, 2, 3), np.float32), num_clips=2, clip_len=3))
 
 
 # ----------------------------------------------------------------------------- pipelines

@@ -337,9 +337,9 @@ def test_training_steps_lower_the_loss():
 def test_configs_build_the_right_networks():
     paths = {os.path.basename(path): path for path in glob.glob(os.path.join(CONFIG_DIR, "[!_]*.yaml"))}
     assert set(paths) == {"ucf101_rgb.yaml", "ucf101_flow.yaml", "kinetics400_pptsn.yaml",
-                          "demo_rgb.yaml", "demo_flow.yaml"}
+                          "demo_rgb.yaml", "demo_rgbdiff.yaml", "demo_flow.yaml"}
     expected_channels = {"ucf101_rgb.yaml": 3, "ucf101_flow.yaml": 10, "kinetics400_pptsn.yaml": 3,
-                         "demo_rgb.yaml": 3, "demo_flow.yaml": 10}
+                         "demo_rgb.yaml": 3, "demo_rgbdiff.yaml": 12, "demo_flow.yaml": 10}
     for name, path in paths.items():
         kwargs = model_kwargs_from_config(load_config(path))
         assert kwargs["in_channels"] == expected_channels[name], name

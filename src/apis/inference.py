@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from src.config import Config, load_config, stream_config
+from src.config import Config, appearance_modality, load_config, stream_config
 from src.data.annotations import AnnotationError, VideoRecord, read_class_index
 from src.data.dataset import VideoClipSource
 from src.data.pipelines import build_pipeline
@@ -134,7 +134,8 @@ def _source(model: Recognizer, videos: Sequence[Tuple[str, int]]) -> VideoClipSo
     joint = len(model.nets) == 2
     rgb_records = _records(videos, flow="flow" in model.nets)
     streams = []
-    for modality in model.nets:
+    for role in model.nets:  # 'rgb' and/or 'flow'
+        modality = appearance_modality(model.cfg) if role == "rgb" else role
         stream_cfg = stream_config(model.cfg, modality) if joint else model.cfg
         temporal, pipeline = build_pipeline(stream_cfg, "val", modality)
         if modality == "flow":  # n frames give n - 1 flow frames, as flow folders hold

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import mindspore.dataset as ds
 import numpy as np
 
-from src.config import stream_config
+from src.config import appearance_modality, stream_config
 from src.utils.runtime import get_logger
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
@@ -184,8 +184,10 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
     """
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    wanted = [("rgb", cfg.video_path, False), ("flow", cfg.video_path_joint_flow, True)] if joint \
-        else [(cfg.mode, cfg.video_path, False)]
+    if joint:
+        wanted = [(appearance_modality(cfg), cfg.video_path, False), ("flow", cfg.video_path_joint_flow, True)]
+    else:
+        wanted = [(cfg.mode, cfg.video_path, False)]
     streams, class_names, frames_wanted = [], None, 0
     for modality, root, is_joint_flow in wanted:
         if not root:

@@ -6,9 +6,9 @@ segment stacks. Test-time views (clips x crops) are produced here and averaged i
 ``src.engine.evaluator``.
 """
 from src.models.registry import model_layout
-from src.transforms import (CenterCrop, Compose, FormatShape, MultiScaleCrop, Normalize, RandomCrop,
-                            RandomHorizontalFlip, Resize, SegmentSampler, TemporalRandomCrop, TenCrop,
-                            ThreeCrop, UniformClipSampler)
+from src.transforms import (CenterCrop, Compose, FormatShape, FrameDifference, MultiScaleCrop, Normalize,
+                            RandomCrop, RandomHorizontalFlip, Resize, SegmentSampler, TemporalRandomCrop,
+                            TenCrop, ThreeCrop, UniformClipSampler)
 
 __all__ = ["build_pipeline", "frames_needed", "segments_for"]
 
@@ -39,16 +39,24 @@ def segments_for(cfg, split: str) -> int:
     return cfg.num_segments
 
 
+def _frames_per_input(modality: str) -> int:
+    """Frames sampled beyond the network's time steps: RGB difference takes n + 1 frames for n inputs."""
+    return 1 if modality == "rgbdiff" else 0
+
+
 def build_pipeline(cfg, split: str, modality: str):
-    """``(temporal_sampler, spatial_pipeline)`` for ``split`` ('train' | 'val') and ``modality``."""
+    """``(temporal_sampler, spatial_pipeline)`` for ``split`` ('train' | 'val') and ``modality``
+    ('rgb' | 'rgbdiff' | 'flow')."""
     train = split == "train"
     layout = model_layout(cfg.model)
+    extra = _frames_per_input(modality)
     if layout == "NSCHW":
-        temporal = SegmentSampler(segments_for(cfg, split), cfg.new_length, test_mode=not train)
+        temporal = SegmentSampler(segments_for(cfg, split), cfg.new_length + extra, test_mode=not train,
+                                  frame_interval=cfg.frame_interval)
     elif train:
-        temporal = TemporalRandomCrop(cfg.train_sample_duration, cfg.frame_interval)
+        temporal = TemporalRandomCrop(cfg.train_sample_duration + extra, cfg.frame_interval)
     else:
-        temporal = UniformClipSampler(cfg.test_sample_duration, cfg.num_val_samples, cfg.frame_interval)
+        temporal = UniformClipSampler(cfg.test_sample_duration + extra, cfg.num_val_samples, cfg.frame_interval)
     steps = [Resize(cfg.resize_short)]
     if train:
         steps.append(_train_crop(cfg))
@@ -57,13 +65,17 @@ def build_pipeline(cfg, split: str, modality: str):
     else:
         crop_class = _TEST_CROPS[cfg.test_crop]
         steps.append(crop_class(cfg.spatial_size))
-    steps += [_normalize(cfg, modality), FormatShape(layout)]
+    steps.append(_normalize(cfg, modality))
+    if modality == "rgbdiff":
+        steps.append(FrameDifference())
+    steps.append(FormatShape(layout))
     return temporal, Compose(steps)
 
 
 def frames_needed(cfg, split: str) -> int:
-    """Frames a video needs to fill one clip without loop padding."""
+    """Frames a video of stream ``cfg.mode`` needs to fill one clip without loop padding."""
+    extra = _frames_per_input(cfg.mode)
     if model_layout(cfg.model) == "NSCHW":
-        return segments_for(cfg, split) * cfg.new_length
-    duration = cfg.train_sample_duration if split == "train" else cfg.test_sample_duration
+        return segments_for(cfg, split) * ((cfg.new_length + extra - 1) * cfg.frame_interval + 1)
+    duration = (cfg.train_sample_duration if split == "train" else cfg.test_sample_duration) + extra
     return (duration - 1) * cfg.frame_interval + 1

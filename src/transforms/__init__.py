@@ -5,7 +5,7 @@ Temporal samplers choose ``frame_inds``; the data layer loads those frames into 
 network layout. Pipelines are assembled by the data layer with :class:`Compose`.
 """
 from .base import Compose, Transform
-from .formatting import FormatShape
+from .formatting import FormatShape, FrameDifference
 from .spatial import (CenterCrop, MultiScaleCrop, Normalize, RandomCrop, RandomHorizontalFlip, Resize,
                       TenCrop, ThreeCrop, flip_horizontal)
 from .temporal import (SegmentSampler, TemporalCenterCrop, TemporalRandomCrop, UniformClipSampler,
@@ -14,4 +14,4 @@ from .temporal import (SegmentSampler, TemporalCenterCrop, TemporalRandomCrop, U
 __all__ = ["Transform", "Compose", "loop_pad", "TemporalRandomCrop", "TemporalCenterCrop",
            "UniformClipSampler", "SegmentSampler", "Resize", "RandomCrop", "CenterCrop",
            "MultiScaleCrop", "RandomHorizontalFlip", "ThreeCrop", "TenCrop", "Normalize",
-           "flip_horizontal", "FormatShape"]
+           "flip_horizontal", "FrameDifference", "FormatShape"]

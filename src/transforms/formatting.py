@@ -3,9 +3,35 @@ import numpy as np
 
 from .base import Transform, get_frames
 
-__all__ = ["FormatShape"]
+__all__ = ["FrameDifference", "FormatShape"]
 
 _LAYOUTS = ("NCTHW", "NSCHW")
+
+
+class FrameDifference(Transform):
+    """The TSN paper's RGB difference: each clip of ``clip_len`` frames becomes the ``clip_len - 1``
+    differences of consecutive frames (frame t+1 minus frame t). What stays put (the background, the
+    look of a still object) cancels and what moves remains, so a 2D network sees motion without
+    optical flow. Samplers therefore draw one frame more than the differences the network takes.
+
+    Reads ``imgs`` (N, H, W, C) float, N = num_crops * num_clips * clip_len (as :class:`FormatShape`),
+    ``clip_len`` >= 2. Writes ``imgs`` (num_crops * num_clips * (clip_len - 1), H, W, C) float32 and
+    ``clip_len`` - 1.
+    """
+
+    def __call__(self, results: dict) -> dict:
+        imgs = get_frames(results, "FrameDifference")
+        clip_len = int(results["clip_len"])
+        if clip_len < 2:
+            raise ValueError(f"FrameDifference: clips need at least 2 frames to differ, got clip_len {clip_len}")
+        if imgs.shape[0] % clip_len:
+            raise ValueError(f"FrameDifference: imgs has {imgs.shape[0]} frames, not a multiple of clip_len "
+                             f"{clip_len}")
+        clips = imgs.astype(np.float32, copy=False).reshape(-1, clip_len, *imgs.shape[1:])
+        differences = clips[:, 1:] - clips[:, :-1]
+        results["imgs"] = differences.reshape(-1, *imgs.shape[1:])
+        results["clip_len"] = clip_len - 1
+        return results
 
 
 class FormatShape(Transform):

@@ -115,27 +115,31 @@ class UniformClipSampler(Transform):
 
 
 class SegmentSampler(Transform):
-    """TSN sampling: ``num_segments`` snippets of ``new_length`` consecutive frames.
+    """TSN sampling: ``num_segments`` snippets of ``new_length`` frames, taken every
+    ``frame_interval`` frames (1: consecutive, as in the TSN paper).
 
     Reads ``total_frames``, ``rng`` (training only). Writes ``frame_inds`` (int64,
     ``num_segments * new_length``, segment-major), ``clip_len`` = ``new_length``, ``num_clips`` =
-    ``num_segments``, ``frame_interval`` = 1, ``padded``.
+    ``num_segments``, ``frame_interval``, ``padded``.
 
-    The snippet starts ``[0, total_frames - new_length]`` are split into ``num_segments`` equal
-    (real-valued) segments; training takes a random start in each segment (one draw per segment),
-    testing the segment centre. ``padded`` is True when there are fewer starts than segments
-    (so snippets repeat), including videos shorter than ``new_length`` (loop-padded from 0).
+    The snippet starts ``[0, total_frames - extent]`` (extent = ``(new_length - 1) * frame_interval
+    + 1``) are split into ``num_segments`` equal (real-valued) segments; training takes a random start
+    in each segment (one draw per segment), testing the segment centre. ``padded`` is True when there
+    are fewer starts than segments (so snippets repeat), including videos shorter than a snippet
+    (loop-padded from 0).
     """
 
-    def __init__(self, num_segments: int, new_length: int = 1, test_mode: bool = False):
-        _check_positive("SegmentSampler", num_segments=num_segments, new_length=new_length)
+    def __init__(self, num_segments: int, new_length: int = 1, test_mode: bool = False, frame_interval: int = 1):
+        _check_positive("SegmentSampler", num_segments=num_segments, new_length=new_length,
+                        frame_interval=frame_interval)
         self.num_segments = int(num_segments)
         self.new_length = int(new_length)
         self.test_mode = bool(test_mode)
+        self.frame_interval = int(frame_interval)
 
     def __call__(self, results: dict) -> dict:
         total = get_total_frames(results, "SegmentSampler")
-        num_starts = max(total - self.new_length + 1, 1)
+        num_starts = max(total - _clip_extent(self.new_length, self.frame_interval) + 1, 1)
         segment_len = num_starts / self.num_segments
         if self.test_mode:
             position = np.full(self.num_segments, 0.5)
@@ -143,6 +147,6 @@ class SegmentSampler(Transform):
             position = get_rng(results, "SegmentSampler").random(self.num_segments)
         starts = np.floor((np.arange(self.num_segments) + position) * segment_len)
         starts = np.minimum(starts, num_starts - 1)  # guards float rounding at the last segment end
-        results = _write_clips(results, starts, self.new_length, 1)
+        results = _write_clips(results, starts, self.new_length, self.frame_interval)
         results["padded"] = results["padded"] or num_starts < self.num_segments
         return results

@@ -68,8 +68,8 @@ def write_results(metrics: Dict, labels: np.ndarray, video_scores: np.ndarray, c
                    predictions=[{"video": str(video), "label": int(label), "pred": int(pred),
                                  "label_name": class_names[label], "pred_name": class_names[pred]}
                                 for video, label, pred in zip(video_ids, labels, predictions)])
-    with open(os.path.join(out_dir, "results.json" if tag in ("rgb", "flow", "joint") else f"results_{tag}.json"),
-              "w", encoding="utf-8") as handle:
+    name = "results.json" if tag in ("rgb", "rgbdiff", "flow", "joint") else f"results_{tag}.json"
+    with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=1)
     return metrics
 

@@ -216,7 +216,8 @@ def build_parser():
     parser = tool_parser("src.tools.analysis.flops", __doc__)
     parser.add_argument("--model", default="", help="registered model name (default: the config's)")
     parser.add_argument("--config_path", default="", help="YAML configuration of the model zoo")
-    parser.add_argument("--mode", default="", choices=("", "rgb", "flow"), help="stream (default: the config's)")
+    parser.add_argument("--mode", default="", choices=("", "rgb", "rgbdiff", "flow"),
+                        help="stream (default: the config's)")
     parser.add_argument("--num_classes", type=int, default=0, help="classifier outputs (default: the config's)")
     parser.add_argument("--kwargs", default="", metavar="KEY=VALUE,...",
                         help="more configuration keys, e.g. model_depth=18,num_segments=8")
