@@ -179,3 +179,20 @@ def test_demo_events_are_apart_and_inside_the_video(seed):
     bounds = [0] + [edge for first, end, _ in events for edge in (first, end)] + [frames]
     gaps = np.diff(bounds)[::2]  # before the first event, between events, after the last
     assert (gaps >= MIN_GAP).all() and all(end - first >= 0.08 * frames for first, end, _ in events)
+
+
+def test_tsn_rgb_difference_features_read_a_spaced_segment_and_take_its_differences(tmp_path):
+    from src.tools.data.extract_features import SnippetStream, StreamSpec
+    config = tmp_path / "tsn_diff.yaml"
+    config.write_text(f"_base_: {ROOT}/configs/tsn/demo_rgbdiff.yaml\nspatial_size: 32\ncontext: py\n")
+    save_checkpoint_atomic(build_model_from_config(load_config(str(config))), str(tmp_path / "diff.ckpt"))
+    stream = SnippetStream(StreamSpec(str(config), str(tmp_path / "diff.ckpt"), "rgb"))
+    # 4 differences of 5 frames every 2nd frame: 9 frames centred in a 16-frame snippet
+    np.testing.assert_array_equal(stream._snippet_frames(16, 16, 64), [19, 21, 23, 25, 27])
+    still = np.repeat(np.random.default_rng(0).integers(0, 256, (1, 36, 36, 3), dtype=np.uint8), 32, axis=0)
+    moving = np.stack([np.roll(still[0], 2 * k, axis=1) for k in range(32)])
+    features = stream.features(still, 16, 16)
+    assert features.shape == (2, 2048)
+    # a still video has no differences: its features are those of an all-zero input, whatever the picture
+    np.testing.assert_allclose(features, stream.features(np.zeros_like(still), 16, 16), atol=1e-5)
+    assert not np.allclose(stream.features(moving, 16, 16), features, atol=1e-3)

@@ -8,8 +8,10 @@
 resized to the short side ``resize_short`` of the first stream's config), cut into snippets of
 ``--snippet_frames`` frames, one every ``--interval`` frames (16 and 16: the ActivityNet features),
 and every snippet goes through the recognizer's ``forward_features`` (pooled features before the
-classifier): a clip model (I3D, 3D-ResNet) takes the snippet's frames, a segment model (TSN) its
-centre frame (``new_length`` flow pairs for flow). Frames are centre-cropped to ``spatial_size``
+classifier): a clip model (I3D, 3D-ResNet) takes the snippet's frames, a segment model (TSN) one
+segment around the snippet's centre, sampled as its config says (``new_length`` frames or flow pairs,
+every ``frame_interval``-th; an RGB-difference config, ``mode: rgbdiff``, reads one frame more and
+takes the differences). Frames are centre-cropped to ``spatial_size``
 and normalised as the recognizer's config says. One stream or both: the flow stream reads the flow
 of consecutive frames (``--flow_method``, DIS by default: about 100x faster than TV-L1), and with
 both the feature of a snippet is [RGB, flow] concatenated, as in the ActivityNet features.
@@ -31,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from src.config import load_config
+from src.config import appearance_modality, load_config
 from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
 from src.tools.cli import ToolError, add_run_options, check_positive, run_main, tool_parser
 from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, VideoOutcome, report_outcomes,
@@ -140,9 +142,12 @@ class SnippetStream:
         from src.data.pipelines import _normalize
         from src.engine.builders import load_network
         from src.models.registry import model_layout
-        from src.transforms import CenterCrop, Compose, FormatShape
+        from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
 
-        cfg = load_config(spec.config_path, {"mode": spec.modality})
+        modality = spec.modality
+        if modality == "rgb":  # an RGB-difference config gives the RGB stream its differences
+            modality = appearance_modality(load_config(spec.config_path))
+        cfg = load_config(spec.config_path, {"mode": modality})
         ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
         net = load_network(cfg, spec.checkpoint)
         if not hasattr(net, "forward_features"):
@@ -161,16 +166,21 @@ class SnippetStream:
         self.tensor = ms.Tensor
         self.modality = spec.modality
         self.layout = model_layout(cfg.model)
+        difference = modality == "rgbdiff"
+        self.extra_frame = int(difference)  # n differences take n + 1 frames
         self.new_length = cfg.new_length
+        self.frame_interval = cfg.frame_interval
         self.num_features = int(net.num_features)
         self.short_side = cfg.resize_short
-        self.spatial = Compose([CenterCrop(cfg.spatial_size), _normalize(cfg, spec.modality), FormatShape(self.layout)])
+        steps = [CenterCrop(cfg.spatial_size), _normalize(cfg, modality)]
+        self.spatial = Compose(steps + ([FrameDifference()] if difference else []) + [FormatShape(self.layout)])
 
     def _snippet_frames(self, start: int, snippet_frames: int, total: int) -> np.ndarray:
-        if self.layout == "NSCHW":  # one segment: new_length frames around the snippet's centre
-            first = start + (snippet_frames - self.new_length) // 2
-            return np.clip(np.arange(first, first + self.new_length), 0, total - 1)
-        return np.clip(np.arange(start, start + snippet_frames), 0, total - 1)
+        if self.layout == "NSCHW":  # one segment, sampled as the config says, around the snippet's centre
+            offsets = np.arange(self.new_length + self.extra_frame) * self.frame_interval
+            first = start + (snippet_frames - offsets[-1] - 1) // 2
+            return np.clip(first + offsets, 0, total - 1)
+        return np.clip(np.arange(start, start + snippet_frames + self.extra_frame), 0, total - 1)
 
     def features(self, frames: np.ndarray, snippet_frames: int, interval: int) -> np.ndarray:
         """(snippets, num_features) float32 of ``frames`` ((N, H, W, C) uint8 of this modality)."""
