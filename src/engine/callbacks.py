@@ -306,6 +306,14 @@ class StopAtSafePoints(Callback):
             stop.where = where
             raise
 
+    def on_train_epoch_begin(self, run_context):
+        # MindSpore's runtime can hold its own SIGINT handler (Ctrl-C becomes SIGTERM) from an epoch's end
+        # into the next epoch's first step: a Ctrl-C right after a checkpoint was once reported as SIGTERM
+        self.signals.install()
+
+    def on_train_step_begin(self, run_context):
+        self.signals.install()
+
     def on_train_step_end(self, run_context):
         self.signals.install()
         args = run_context.original_args()
