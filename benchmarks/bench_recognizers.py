@@ -107,7 +107,7 @@ def _mindspore_steps(case: str, batch: int, threads: int):
     return train_step, infer_step
 
 
-def _torch_steps(case: str, batch: int, threads: int):
+def torch_steps(case: str, batch: int, threads: int):
     import torch
 
     from benchmarks import torch_models
@@ -175,7 +175,7 @@ def _reply(payload) -> None:
 def worker(side: str, case: str, batch: int, threads: int) -> None:
     """A worker process: build, compile and warm up, then answer ``train N`` / ``infer N`` with
     the N step times, ``quit`` with the peak resident memory."""
-    steps = (_mindspore_steps if side == "mindspore" else _torch_steps)(case, batch, threads)
+    steps = (_mindspore_steps if side == "mindspore" else torch_steps)(case, batch, threads)
     started = time.perf_counter()
     for step in steps:
         step()
