@@ -5,7 +5,8 @@ timing (``bench_recognizers.py``) and as independent references in the tests.
   computes it, BatchNorm eps 1e-3);
 * :class:`TorchResNet3d`: the 3D-ResNets-PyTorch layout (7x7x7 stem with temporal stride 1, stem
   max-pool, shortcut A or B), depths 10 / 18 / 34 / 50 / 101;
-* :class:`TorchTSN`: torchvision's ResNet-50 run on every segment, features averaged over segments.
+* :class:`TorchTSN`: torchvision's ResNet-18 / 34 / 50 run on every segment, features averaged over
+  segments.
 
 torch is a development dependency: this module is imported by benchmarks and tests only.
 """
@@ -99,12 +100,12 @@ class TorchI3D(nn.Module):
 class TorchBasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, in_planes, planes, stride, downsample):
+    def __init__(self, in_planes, planes, stride, downsample, conv=nn.Conv3d, norm=nn.BatchNorm3d):
         super().__init__()
-        self.conv1 = nn.Conv3d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm3d(planes)
-        self.conv2 = nn.Conv3d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm3d(planes)
+        self.conv1 = conv(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = norm(planes)
+        self.conv2 = conv(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = norm(planes)
         self.downsample = downsample
 
     def forward(self, x):
@@ -175,26 +176,30 @@ class TorchResNet3d(nn.Module):
         return self.fc(x.mean(dim=(2, 3, 4)))
 
 
-# --- TSN (torchvision ResNet-50 per segment) ------------------------------------------------------
+# --- TSN (torchvision ResNet per segment) ---------------------------------------------------------
 
 class TorchTSN(nn.Module):
-    STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
+    LAYOUT = {18: (TorchBasicBlock, [2, 2, 2, 2]), 34: (TorchBasicBlock, [3, 4, 6, 3]),
+              50: (TorchBottleneck, [3, 4, 6, 3])}
 
-    def __init__(self, num_classes=400, in_channels=3):
+    def __init__(self, num_classes=400, in_channels=3, depth=50):
         super().__init__()
+        block, counts = self.LAYOUT[depth]
         self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         in_planes = 64
-        for index, (planes, count) in enumerate(self.STAGES):
+        for index, (planes, count) in enumerate(zip((64, 128, 256, 512), counts)):
             stride = 1 if index == 0 else 2
-            downsample = nn.Sequential(nn.Conv2d(in_planes, planes * 4, 1, stride, bias=False),
-                                       nn.BatchNorm2d(planes * 4))
-            blocks = [TorchBottleneck(in_planes, planes, stride, downsample, nn.Conv2d, nn.BatchNorm2d)]
-            blocks += [TorchBottleneck(planes * 4, planes, 1, None, nn.Conv2d, nn.BatchNorm2d)
-                       for _ in range(1, count)]
-            in_planes = planes * 4
+            out_planes = planes * block.expansion
+            downsample = None
+            if stride != 1 or in_planes != out_planes:
+                downsample = nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride, bias=False),
+                                           nn.BatchNorm2d(out_planes))
+            blocks = [block(in_planes, planes, stride, downsample, nn.Conv2d, nn.BatchNorm2d)]
+            blocks += [block(out_planes, planes, 1, None, nn.Conv2d, nn.BatchNorm2d) for _ in range(1, count)]
+            in_planes = out_planes
             setattr(self, f"layer{index + 1}", nn.Sequential(*blocks))
-        self.fc = nn.Linear(2048, num_classes)
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
 
     def forward(self, x):
         batch, segments = x.shape[:2]

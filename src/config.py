@@ -197,7 +197,7 @@ OPTIONS: List[Option] = [
     # --- model --------------------------------------------------------------------------------
     _opt("dropout_keep_prob", 0.5, _fraction(float, low_open=True),
          "keep probability of the dropout before the classifier"),
-    _opt("model_depth", 50, _count(_integer), "ResNet depth (3D-ResNet 10..200; TSN 50)"),
+    _opt("model_depth", 50, _count(_integer), "ResNet depth (3D-ResNet 10..200; TSN 18, 34, 50, 101, 152)"),
     _opt("shortcut_type", "B", _choice("A", "B"), "3D-ResNet shortcut"),
     _opt("widen_factor", 1.0, _positive(float), "3D-ResNet width multiplier"),
     _opt("no_max_pool", False, parse_bool, "3D-ResNet: skip the stem max-pool"),

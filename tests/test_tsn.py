@@ -219,6 +219,32 @@ def test_torchvision_resnet50_converts_to_tsn_exactly():
     np.testing.assert_allclose(predict(net, frames), torchvision_tsn_logits(state, frames), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("depth", [18, 34])
+def test_torchvision_basic_block_resnets_convert_to_tsn_exactly(depth):
+    from benchmarks.torch_models import TorchTSN
+
+    torch.manual_seed(depth)
+    reference = TorchTSN(num_classes=6, depth=depth)
+    with torch.no_grad():  # running statistics away from 0 / 1, so that a misplaced one shows
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+    reference.eval()
+    frames = np.random.default_rng(1).random((2, 2, 3, 64, 64), dtype=np.float32)
+    net = create_model("tsn", num_classes=6, depth=depth)
+    assert net.num_features == 512
+    load_into(net, convert_torch_state_dict(net, net.adapt_torch_state_dict(reference.state_dict(), load_fc=True)))
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(frames)).numpy()
+    np.testing.assert_allclose(predict(net, frames), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_unknown_tsn_depth_is_named():
+    with pytest.raises(ValueError, match="depth must be one of .*18, 34, 50"):
+        create_model("tsn", num_classes=6, depth=26)
+
+
 def test_torchvision_to_flow_tsn_inflates_stem_and_keeps_new_classifier():
     state = torchvision_resnet50_state_dict(num_classes=1000)
     net = create_model("tsn", num_classes=7, in_channels=10)

@@ -1,9 +1,34 @@
-"""Building blocks shared by the recognizers: the ResNet bottleneck (2D TSN, 3D-ResNet), a
-PyTorch-compatible padded max-pool and a dropout that repeats from run to run."""
+"""Building blocks shared by the recognizers: the ResNet basic block and bottleneck (2D TSN,
+3D-ResNet), a PyTorch-compatible padded max-pool and a dropout that repeats from run to run."""
 from mindspore import nn, ops
 from mindspore.common.seed import _get_graph_seed
 
-__all__ = ["Bottleneck", "SeededDropout", "ZeroPaddedMaxPool"]
+__all__ = ["BasicBlock", "Bottleneck", "SeededDropout", "ZeroPaddedMaxPool"]
+
+
+class BasicBlock(nn.Cell):
+    """Two 3x3 convolutions (the first carrying the stride) and a residual connection (ResNet-18/34).
+
+    ``conv(in_planes, out_planes, kernel_size, stride)`` and ``norm(channels)`` build the layers, as
+    for :class:`Bottleneck`; the parameter names are conv1..2, bn1..2, downsample.
+    """
+
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride, downsample, conv, norm):
+        super().__init__()
+        self.conv1 = conv(in_planes, planes, 3, stride)
+        self.bn1 = norm(planes)
+        self.conv2 = conv(planes, planes, 3, 1)
+        self.bn2 = norm(planes)
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def construct(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + residual)
 
 
 class Bottleneck(nn.Cell):

@@ -1,11 +1,12 @@
-"""2D bottleneck ResNets used as per-frame backbones (TSN, PP-TSN).
+"""2D ResNets used as per-frame backbones (TSN, PP-TSN).
 
 Two variants share one class:
 
 * ``ResNet2d(depth=50)``: the torchvision ResNet-50 (v1.5: the stride sits on the 3x3 conv); its
   parameter names equal torchvision's keys after MindSpore's BN renaming (``bn1.gamma`` ->
   ``bn1.weight``): ``conv1.weight``, ``layer1.0.conv2.weight``, ``layer2.0.downsample.0.weight``,
-  ``layer2.0.downsample.1.running_var``, ``fc.weight``.
+  ``layer2.0.downsample.1.running_var``, ``fc.weight``. Depths 18 and 34 are torchvision's
+  ResNet-18/34 (basic blocks of two 3x3 convs, 512 features), 101 and 152 its deeper bottleneck nets.
 * ``ResNet2d(depth=50, deep_stem=True, avg_down=True)``: ResNet50-vd ("bag of tricks" tweaks, as in
   PaddleVideo's ``ResNetTweaksTSN``): the 7x7 stem is three 3x3 convs (32, 32, 64 channels, the first
   with stride 2) and a stride-2 shortcut first averages 2x2 windows (stride 2, ceil mode, padding
@@ -14,18 +15,16 @@ Two variants share one class:
   shortcuts ``downsample.1`` (conv) / ``downsample.2`` (BN), ``downsample.0`` being the
   parameter-free pool (an identity where the stride is 1).
 
-Input (N, C, H, W); ``forward_features`` returns globally average-pooled (N, 2048) features and
+Input (N, C, H, W); ``forward_features`` returns globally average-pooled (N, 2048) features (512
+for depths 18 and 34) and
 ``construct`` adds ``fc`` when the network was built with ``num_classes > 0``.
 """
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
-from .blocks import Bottleneck, ZeroPaddedMaxPool
+from .blocks import BasicBlock, Bottleneck, ZeroPaddedMaxPool
 
-__all__ = ["ResNet2d", "Bottleneck2d", "STAGE_BLOCKS_2D"]
-
-# Bottleneck blocks per stage for each depth.
-STAGE_BLOCKS_2D = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+__all__ = ["ResNet2d", "BasicBlock2d", "Bottleneck2d", "STAGE_BLOCKS_2D"]
 
 
 def conv2d(in_planes: int, out_planes: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
@@ -55,6 +54,13 @@ class CeilAvgPool2x2(nn.Cell):
         return self.pool(x)
 
 
+class BasicBlock2d(BasicBlock):
+    """The 2D basic block (see :class:`src.models.blocks.BasicBlock`)."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
+        super().__init__(in_planes, planes, stride, downsample, conv2d, nn.BatchNorm2d)
+
+
 class Bottleneck2d(Bottleneck):
     """The 2D bottleneck (see :class:`src.models.blocks.Bottleneck`)."""
 
@@ -62,8 +68,19 @@ class Bottleneck2d(Bottleneck):
         super().__init__(in_planes, planes, stride, downsample, conv2d, nn.BatchNorm2d)
 
 
+# Blocks per stage for each depth: (block type, [n1, n2, n3, n4]), as torchvision's resnet18 ... 152.
+STAGE_BLOCKS_2D = {
+    18: (BasicBlock2d, [2, 2, 2, 2]),
+    34: (BasicBlock2d, [3, 4, 6, 3]),
+    50: (Bottleneck2d, [3, 4, 6, 3]),
+    101: (Bottleneck2d, [3, 4, 23, 3]),
+    152: (Bottleneck2d, [3, 8, 36, 3]),
+}
+
+
 class ResNet2d(nn.Cell):
-    """Bottleneck ResNet (50/101/152); ``deep_stem`` + ``avg_down`` give the "vd" variant."""
+    """ResNet-18/34 (basic blocks) or 50/101/152 (bottlenecks); ``deep_stem`` + ``avg_down`` give
+    the "vd" variant."""
 
     def __init__(self, depth: int = 50, in_channels: int = 3, deep_stem: bool = False,
                  avg_down: bool = False, num_classes: int = 0):
@@ -83,12 +100,12 @@ class ResNet2d(nn.Cell):
         self.relu = nn.ReLU()
         self.maxpool = ZeroPaddedMaxPool(3, 2, 1, dims=2)  # reads ReLU outputs
         self.in_planes = 64
-        blocks = STAGE_BLOCKS_2D[depth]
+        self.block, blocks = STAGE_BLOCKS_2D[depth]
         self.layer1 = self._make_stage(64, blocks[0], 1)
         self.layer2 = self._make_stage(128, blocks[1], 2)
         self.layer3 = self._make_stage(256, blocks[2], 2)
         self.layer4 = self._make_stage(512, blocks[3], 2)
-        self.num_features = 512 * Bottleneck2d.expansion
+        self.num_features = 512 * self.block.expansion
         self.fc = nn.Dense(self.num_features, num_classes) if num_classes > 0 else None
 
     def _shortcut(self, out_planes: int, stride: int) -> nn.SequentialCell:
@@ -99,13 +116,13 @@ class ResNet2d(nn.Cell):
         return nn.SequentialCell([pool, conv2d(self.in_planes, out_planes, 1), nn.BatchNorm2d(out_planes)])
 
     def _make_stage(self, planes: int, num_blocks: int, stride: int) -> nn.SequentialCell:
-        out_planes = planes * Bottleneck2d.expansion
+        out_planes = planes * self.block.expansion
         downsample = None
         if stride != 1 or self.in_planes != out_planes:
             downsample = self._shortcut(out_planes, stride)
-        blocks = [Bottleneck2d(self.in_planes, planes, stride, downsample)]
+        blocks = [self.block(self.in_planes, planes, stride, downsample)]
         self.in_planes = out_planes
-        blocks += [Bottleneck2d(out_planes, planes) for _ in range(1, num_blocks)]
+        blocks += [self.block(out_planes, planes) for _ in range(1, num_blocks)]
         return nn.SequentialCell(blocks)
 
     def forward_features(self, x):

@@ -20,7 +20,7 @@ Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
-from .blocks import Bottleneck, SeededDropout, ZeroPaddedMaxPool
+from .blocks import BasicBlock, Bottleneck, SeededDropout, ZeroPaddedMaxPool
 from .registry import in_channels_for, register_model
 
 __all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
@@ -36,29 +36,15 @@ def conv3d(in_planes: int, out_planes: int, kernel_size, stride=1, padding=0) ->
                      has_bias=False, weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
 
 
-class BasicBlock3d(nn.Cell):
-    """Two 3x3x3 convolutions with a residual connection."""
-
-    expansion = 1
-
-    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
-        super().__init__()
-        self.conv1 = conv3d(in_planes, planes, 3, stride, 1)
-        self.bn1 = nn.BatchNorm3d(planes)
-        self.conv2 = conv3d(planes, planes, 3, 1, 1)
-        self.bn2 = nn.BatchNorm3d(planes)
-        self.relu = nn.ReLU()
-        self.downsample = downsample
-
-    def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + residual)
-
-
 def _same_conv3d(in_planes: int, out_planes: int, kernel_size: int, stride=1) -> nn.Conv3d:
     return conv3d(in_planes, out_planes, kernel_size, stride, kernel_size // 2)
+
+
+class BasicBlock3d(BasicBlock):
+    """The 3D basic block (see :class:`src.models.blocks.BasicBlock`)."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Cell = None):
+        super().__init__(in_planes, planes, stride, downsample, _same_conv3d, nn.BatchNorm3d)
 
 
 class Bottleneck3d(Bottleneck):
