@@ -375,6 +375,7 @@ def test_configs_build_the_right_networks():
     demo_flow = build_model_from_config(load_config(paths["demo_flow.yaml"]))
     assert isinstance(demo_flow, TSN) and demo_flow.backbone.conv1.weight.shape == (64, 10, 7, 7)
     assert not demo_flow.partial_bn
+    assert demo_flow.num_features == 512  # the demo's ResNet-18
 
 
 def test_pt2ckpt_cli_converts_torchvision_weights_for_flow_tsn(tmp_path):
@@ -391,6 +392,28 @@ def test_pt2ckpt_cli_converts_torchvision_weights_for_flow_tsn(tmp_path):
     np.testing.assert_allclose(saved["backbone.conv1.weight"].asnumpy(),
                                inflate_conv1_for_flow(state["conv1.weight"].numpy(), 10))
     assert saved["fc.weight"].shape == (7, 2048)
+
+
+def test_pt2ckpt_cli_converts_torchvision_resnet18_with_its_depth(tmp_path):
+    import mindspore as ms
+    import torch
+
+    from benchmarks.torch_models import TorchTSN
+    from src.tools.convert import pt2ckpt
+
+    state = TorchTSN(num_classes=1000, depth=18).state_dict()
+    torch.save(state, tmp_path / "resnet18.pth")
+    assert pt2ckpt.main(["--model", "tsn", "--kwargs", "depth=18", "--in_channels", "12", "--num_classes", "6",
+                         "--load_fc", "false", "--input", str(tmp_path / "resnet18.pth"),
+                         "--output", str(tmp_path / "rgbdiff12.ckpt")]) == 0
+    saved = ms.load_checkpoint(str(tmp_path / "rgbdiff12.ckpt"))
+    np.testing.assert_allclose(saved["backbone.layer4.1.conv2.weight"].asnumpy(), state["layer4.1.conv2.weight"].numpy())
+    assert saved["backbone.conv1.weight"].shape == (64, 12, 7, 7) and saved["fc.weight"].shape == (6, 512)
+    # the ResNet-50 file does not fit a ResNet-18 network: the strict report names what differs
+    torch.save(torchvision_resnet50_state_dict(num_classes=1000), tmp_path / "resnet50.pth")
+    assert pt2ckpt.main(["--model", "tsn", "--kwargs", "depth=18", "--num_classes", "1000",
+                         "--input", str(tmp_path / "resnet50.pth"), "--output", str(tmp_path / "bad.ckpt")]) != 0
+    assert not (tmp_path / "bad.ckpt").exists()
 
 
 # --- mmaction2 TSN checkpoints ---------------------------------------------------------------
