@@ -16,8 +16,8 @@ Two variants share one class:
   parameter-free pool (an identity where the stride is 1).
 
 Input (N, C, H, W); ``forward_features`` returns globally average-pooled (N, 2048) features (512
-for depths 18 and 34) and
-``construct`` adds ``fc`` when the network was built with ``num_classes > 0``.
+for depths 18 and 34) and ``construct`` adds ``fc`` when the network was built with
+``num_classes > 0``.
 """
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
