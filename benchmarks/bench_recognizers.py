@@ -91,13 +91,15 @@ def build_case(case: str, batch: int):
     return net, train, ms.Tensor(x), ms.Tensor(y.astype(np.int32))
 
 
-def _mindspore_steps(case: str, batch: int, threads: int):
+def mindspore_steps(case: str, batch: int, threads: int, fold_bn: bool = True):
+    """``(train step, inference step)`` of the zoo's side of ``case`` in graph mode on ``threads``
+    threads; inference with BatchNorm folded unless ``fold_bn`` is False."""
     import mindspore as ms
 
     ms.set_context(mode=ms.GRAPH_MODE, runtime_num_threads=threads)
     ms.set_device("CPU")
     _, train, x, y = build_case(case, batch)
-    inference_net = build_inference_network(case)
+    inference_net = build_inference_network(case, fold_bn)
 
     def train_step():
         train(x, y).asnumpy()
@@ -108,6 +110,7 @@ def _mindspore_steps(case: str, batch: int, threads: int):
 
 
 def torch_steps(case: str, batch: int, threads: int):
+    """``(train step, inference step)`` of the PyTorch twin of ``case`` on ``threads`` threads."""
     import torch
 
     from benchmarks import torch_models
@@ -168,6 +171,16 @@ def matmul_ceiling(threads: int, size: int = 2048, repeats: int = 7) -> float:
     return 2.0 * size ** 3 / float(np.median(times)) / 1e9
 
 
+def time_steps(step, count: int) -> list:
+    """Seconds of each of ``count`` calls of ``step``."""
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def _reply(payload) -> None:
     print(REPLY + json.dumps(payload), flush=True)
 
@@ -175,7 +188,7 @@ def _reply(payload) -> None:
 def worker(side: str, case: str, batch: int, threads: int) -> None:
     """A worker process: build, compile and warm up, then answer ``train N`` / ``infer N`` with
     the N step times, ``quit`` with the peak resident memory."""
-    steps = (_mindspore_steps if side == "mindspore" else torch_steps)(case, batch, threads)
+    steps = (mindspore_steps if side == "mindspore" else torch_steps)(case, batch, threads)
     started = time.perf_counter()
     for step in steps:
         step()
@@ -186,12 +199,7 @@ def worker(side: str, case: str, batch: int, threads: int) -> None:
         command, *count = line.split()
         if command == "quit":
             break
-        times = []
-        for _ in range(int(count[0])):
-            start = time.perf_counter()
-            runs[command]()
-            times.append(time.perf_counter() - start)
-        _reply({"times": times})
+        _reply({"times": time_steps(runs[command], int(count[0]))})
     _reply({"peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)})
 
 

@@ -26,13 +26,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.bench_recognizers import (  # noqa: E402
-    CASES, RESULTS, ROOT, torch_steps, build_case, build_inference_network)
+from benchmarks.bench_recognizers import CASES, RESULTS, ROOT, mindspore_steps, time_steps, torch_steps  # noqa: E402
 
 SIDES = ("mindspore", "pytorch")
 # Operator names (MindSpore kernel types, PyTorch ATen operators) -> the group both sides share;
@@ -56,18 +54,11 @@ def op_group(name: str) -> str:
     return OTHER
 
 
-def _median_step_seconds(step, steps: int) -> float:
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def _write_step_time(out_dir: str, seconds: float) -> None:
+def _warm_up_and_time(step, steps: int, out_dir: str) -> None:
+    """Compile / warm up outside the profile, then write the median of ``steps`` unprofiled steps."""
+    step()
     with open(os.path.join(out_dir, "step_seconds.json"), "w", encoding="utf-8") as handle:
-        json.dump(seconds, handle)
+        json.dump(float(np.median(time_steps(step, steps))), handle)
 
 
 def profile_case(case: str, batch: int, steps: int, inference: str, threads: int, out_dir: str) -> None:
@@ -76,16 +67,9 @@ def profile_case(case: str, batch: int, steps: int, inference: str, threads: int
     (BatchNorm kept)."""
     import mindspore as ms
 
-    ms.set_context(mode=ms.GRAPH_MODE, runtime_num_threads=threads)
-    ms.set_device("CPU")
-    _, train, x, y = build_case(case, batch)
-    if inference:
-        net = build_inference_network(case, fold_bn=inference == "folded")
-        step = lambda: net(x).asnumpy()  # noqa: E731
-    else:
-        step = lambda: train(x, y).asnumpy()  # noqa: E731
-    step()  # compile outside the profile
-    _write_step_time(out_dir, _median_step_seconds(step, steps))
+    train_step, infer_step = mindspore_steps(case, batch, threads, fold_bn=inference != "bn")
+    step = infer_step if inference else train_step
+    _warm_up_and_time(step, steps, out_dir)
     profiler = ms.Profiler(output_path=out_dir)
     for _ in range(steps):
         step()
@@ -99,8 +83,7 @@ def profile_torch_case(case: str, batch: int, steps: int, inference: str, thread
 
     train_step, infer_step = torch_steps(case, batch, threads)
     step = infer_step if inference else train_step
-    step()
-    _write_step_time(out_dir, _median_step_seconds(step, steps))
+    _warm_up_and_time(step, steps, out_dir)
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         for _ in range(steps):
             step()
