@@ -151,10 +151,11 @@ class TorchResNet3d(nn.Module):
               34: (TorchBasicBlock, [3, 4, 6, 3]), 50: (TorchBottleneck, [3, 4, 6, 3]),
               101: (TorchBottleneck, [3, 4, 23, 3])}
 
-    def __init__(self, depth=50, num_classes=400, in_channels=3, shortcut="B"):
+    def __init__(self, depth=50, num_classes=400, in_channels=3, shortcut="B", conv1_t_size=7, conv1_t_stride=1):
         super().__init__()
         block, counts = self.LAYOUT[depth]
-        self.conv1 = nn.Conv3d(in_channels, 64, (7, 7, 7), (1, 2, 2), (3, 3, 3), bias=False)
+        self.conv1 = nn.Conv3d(in_channels, 64, (conv1_t_size, 7, 7), (conv1_t_stride, 2, 2),
+                               (conv1_t_size // 2, 3, 3), bias=False)
         self.bn1 = nn.BatchNorm3d(64)
         self.in_planes = 64
         for index, (planes, count) in enumerate(zip((64, 128, 256, 512), counts)):

@@ -201,6 +201,8 @@ OPTIONS: List[Option] = [
     _opt("shortcut_type", "B", _choice("A", "B"), "3D-ResNet shortcut"),
     _opt("widen_factor", 1.0, _positive(float), "3D-ResNet width multiplier"),
     _opt("no_max_pool", False, parse_bool, "3D-ResNet: skip the stem max-pool"),
+    _opt("conv1_t_size", 7, _count(_integer), "3D-ResNet: temporal kernel size of the stem convolution"),
+    _opt("conv1_t_stride", 1, _count(_integer), "3D-ResNet: temporal stride of the stem convolution"),
     _opt("bn_momentum", None, _fraction(_optional(float)),
          "BatchNorm momentum, PyTorch convention (share of batch statistics); empty = the model's own"),
     _opt("partial_bn", False, parse_bool, "TSN: freeze every BatchNorm but the first"),

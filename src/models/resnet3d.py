@@ -151,6 +151,7 @@ class ResNet3d(nn.Cell):
 def _config_kwargs(cfg) -> dict:
     return {"model_depth": cfg.model_depth, "shortcut_type": cfg.shortcut_type,
             "widen_factor": cfg.widen_factor, "no_max_pool": cfg.no_max_pool,
+            "conv1_t_size": cfg.conv1_t_size, "conv1_t_stride": cfg.conv1_t_stride,
             "in_channels": in_channels_for(cfg), "dropout_keep_prob": cfg.dropout_keep_prob}
 
 
