@@ -91,27 +91,15 @@ def test_key_set_of_r3d50_equals_pytorch_layout():
     assert "layer1.0.downsample.1.running_mean" in ms_shapes
 
 
-@pytest.mark.parametrize("shortcut", ["B", "A"])
-def test_converted_r3d10_matches_pytorch(shortcut):
-    torch_net = randomised_torch_net(10, 6, shortcut=shortcut)
+# the third case: 3D-ResNets-PyTorch's --conv1_t_size / --conv1_t_stride (a shorter, strided temporal stem)
+@pytest.mark.parametrize("shortcut, stem", [("B", {}), ("A", {}), ("B", {"conv1_t_size": 3, "conv1_t_stride": 2})])
+def test_converted_r3d10_matches_pytorch(shortcut, stem):
+    torch_net = randomised_torch_net(10, 6, shortcut=shortcut, **stem)
     x = np.random.RandomState(1).rand(2, 3, 8, 48, 48).astype(np.float32)
     with torch.no_grad():
         expected = torch_net(torch.from_numpy(x)).numpy()
-    net = ResNet3d(num_classes=6, model_depth=10, shortcut_type=shortcut)
-    load_into(net, convert_torch_state_dict(net, torch_net.state_dict()))
-    net.set_train(False)
-    np.testing.assert_allclose(net(Tensor(x)).asnumpy(), expected, rtol=1e-3, atol=1e-4)
-
-
-def test_converted_short_stem_matches_pytorch():
-    """3D-ResNets-PyTorch's ``--conv1_t_size`` / ``--conv1_t_stride``: a shorter, strided temporal stem."""
-    stem = {"conv1_t_size": 3, "conv1_t_stride": 2}
-    torch_net = randomised_torch_net(10, 6, **stem)
-    x = np.random.RandomState(2).rand(1, 3, 8, 40, 40).astype(np.float32)
-    with torch.no_grad():
-        expected = torch_net(torch.from_numpy(x)).numpy()
-    net = ResNet3d(num_classes=6, model_depth=10, **stem)
-    assert net.conv1.weight.shape == (64, 3, 3, 7, 7)
+    net = ResNet3d(num_classes=6, model_depth=10, shortcut_type=shortcut, **stem)
+    assert net.conv1.weight.shape == (64, 3, stem.get("conv1_t_size", 7), 7, 7)
     load_into(net, convert_torch_state_dict(net, torch_net.state_dict()))
     net.set_train(False)
     np.testing.assert_allclose(net(Tensor(x)).asnumpy(), expected, rtol=1e-3, atol=1e-4)
@@ -176,4 +164,5 @@ def test_configs_build_the_right_networks():
     assert model_kwargs_from_config(ucf101)["conv1_t_size"] == 7
     override = get_config(["--config_path", os.path.join(CONFIG_DIR, "ucf101.yaml"), "--conv1_t_size", "5",
                            "--conv1_t_stride", "2"])
-    assert (model_kwargs_from_config(override)["conv1_t_size"], override.conv1_t_stride) == (5, 2)
+    override_kwargs = model_kwargs_from_config(override)
+    assert (override_kwargs["conv1_t_size"], override_kwargs["conv1_t_stride"]) == (5, 2)
