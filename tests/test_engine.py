@@ -7,7 +7,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.engine.builders import build_network, freeze_by_prefixes
+from src.data.dataset import create_video_dataset
+from src.engine.builders import build_network, build_optimizer, freeze_by_prefixes
 from src.engine.evaluator import run_evaluation
 from src.engine.exporter import export_from_config
 from src.engine.lr import build_lr_schedule
@@ -155,3 +156,37 @@ def test_export_mindir_reloads_identically_and_air_needs_ascend(tiny_cfg):
     tiny_cfg.file_format = "AIR"
     with pytest.raises(RuntimeError, match="Ascend"):
         export_from_config(tiny_cfg)
+
+
+def test_warmup_starts_from_its_share_of_the_rate():
+    lrs = build_lr_schedule(0.01, steps_per_epoch=2, num_epochs=4, scheduler="cosine", warmup_epochs=2,
+                            warmup_start_factor=0.5)
+    np.testing.assert_allclose(lrs[:4], [0.005 + 0.005 / 4, 0.005 + 0.005 / 2, 0.005 + 0.005 * 3 / 4, 0.01],
+                               rtol=1e-6)
+    assert np.all(np.diff(lrs[3:]) <= 0)
+    default = build_lr_schedule(0.01, 2, 4, "cosine", warmup_epochs=2)
+    assert default[0] == pytest.approx(0.01 / 4)
+
+
+def test_nesterov_reaches_the_optimizer(tiny_cfg):
+    net = build_network(tiny_cfg)
+    tiny_cfg.update(optimizer="sgd", nesterov=True)
+    assert build_optimizer(tiny_cfg, net, 3).use_nesterov
+    tiny_cfg.update(nesterov=False)
+    assert not build_optimizer(tiny_cfg, net, 3).use_nesterov
+
+
+def test_training_with_label_smoothing_and_mixup_repeats_and_learns(tiny_cfg):
+    """Soft targets replace the indices in the training batches only; two runs with one seed give
+    the same losses, and the loss still falls."""
+    tiny_cfg.update(num_epochs=4, no_eval=False, eval_interval=4, label_smoothing=0.1, mixup_alpha=0.2,
+                    precise_bn_batches=2)
+    imgs, label = next(create_video_dataset(tiny_cfg, "train").create_tuple_iterator(num_epochs=1))
+    assert label.dtype == ms.float32 and label.shape == (2, 2)
+    np.testing.assert_allclose(label.asnumpy().sum(axis=1), 1.0, rtol=1e-6)
+    assert create_video_dataset(tiny_cfg, "val").output_types()[1] == np.int32
+    first = train(tiny_cfg)["history"]
+    tiny_cfg.update(save_dir=tiny_cfg.save_dir + "_again")
+    second = train(tiny_cfg)["history"]
+    assert [h["loss"] for h in first] == [h["loss"] for h in second]
+    assert first[-1]["loss"] < first[0]["loss"] and first[-1]["metric_name"] == "top1"

@@ -18,6 +18,7 @@ import mindspore.dataset as ds
 import numpy as np
 
 from src.config import appearance_modality, stream_config
+from src.transforms.blending import SoftTargets
 from src.utils.runtime import get_logger
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
@@ -26,7 +27,7 @@ from .frame_counts import folder_frame_count, video_frame_counts
 from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader
 
 __all__ = ["VideoClipSource", "build_video_source", "create_video_dataset", "dataset_from_source",
-           "usable_workers"]
+           "usable_workers", "uses_soft_targets"]
 
 
 class VideoClipSource:
@@ -268,6 +269,19 @@ def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: i
     return dataset.batch(batch_size, drop_remainder=train)
 
 
+def uses_soft_targets(cfg) -> bool:
+    """Whether training labels are soft target rows (label smoothing or mixup) instead of indices."""
+    return cfg.label_smoothing > 0 or cfg.mixup_alpha > 0
+
+
 def create_video_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1):
-    """The batched recognizer dataset of ``split`` (one stream, ``cfg.mode``)."""
-    return dataset_from_source(cfg, build_video_source(cfg, split), split, rank_id, group_size)
+    """The batched recognizer dataset of ``split`` (one stream, ``cfg.mode``); on 'train' with label
+    smoothing or mixup, its labels are :class:`SoftTargets` rows."""
+    dataset = dataset_from_source(cfg, build_video_source(cfg, split), split, rank_id, group_size)
+    if split != "train" or not uses_soft_targets(cfg):
+        return dataset
+    # one thread, batch after batch: the draws of mixup repeat under the seed (one stream per rank)
+    soft_targets = SoftTargets(cfg.finetune_num_classes or cfg.num_classes, cfg.label_smoothing, cfg.mixup_alpha,
+                               seed=cfg.seed + rank_id)
+    return dataset.map(soft_targets, input_columns=["imgs", "label"], num_parallel_workers=1,
+                       python_multiprocessing=False)

@@ -76,7 +76,7 @@ def freeze_by_prefixes(net, prefixes: List[str]) -> Tuple[int, int]:
 
 
 def build_optimizer(cfg, net, steps_per_epoch: int):
-    """Adam or SGD-momentum over the trainable parameters, with the configured lr schedule (one value
+    """Adam or SGD-momentum (Nesterov's with ``nesterov``) over the trainable parameters, with the configured lr schedule (one value
     per step of the whole run; the optimizer's step counter indexes it).
 
     Weight decay applies to conv/dense weights only, not to BatchNorm parameters or biases.
@@ -87,11 +87,11 @@ def build_optimizer(cfg, net, steps_per_epoch: int):
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     groups = [g for g in groups if g["params"]]
     schedule = build_lr_schedule(cfg.lr, steps_per_epoch, cfg.num_epochs, cfg.lr_scheduler, cfg.lr_de_rate,
-                                 cfg.lr_de_epochs, cfg.warmup_epochs)
+                                 cfg.lr_de_epochs, cfg.warmup_epochs, cfg.warmup_start_factor)
     learning_rate = ms.Tensor(schedule, ms.float32)
     if cfg.optimizer == "adam":
         return nn.Adam(groups, learning_rate=learning_rate)
-    return nn.Momentum(groups, learning_rate=learning_rate, momentum=cfg.momentum)
+    return nn.Momentum(groups, learning_rate=learning_rate, momentum=cfg.momentum, use_nesterov=cfg.nesterov)
 
 
 def build_train_cell(cfg, net_with_loss, optimizer):

@@ -8,13 +8,15 @@ __all__ = ["build_lr_schedule"]
 
 
 def build_lr_schedule(base_lr: float, steps_per_epoch: int, num_epochs: int, scheduler: str = "step",
-                      decay_rate: float = 0.1, decay_epochs: Sequence[int] = (), warmup_epochs: int = 0) -> np.ndarray:
+                      decay_rate: float = 0.1, decay_epochs: Sequence[int] = (), warmup_epochs: int = 0,
+                      warmup_start_factor: float = 0.0) -> np.ndarray:
     """Per-step learning rates of a whole run (float32, length ``steps_per_epoch * num_epochs``).
 
     ``step``: ``base_lr * decay_rate ** k`` where k counts the ``decay_epochs`` already passed
     (epochs are 0-based, so ``decay_epochs=[7]`` changes the rate from the 8th epoch on).
     ``cosine``: half a cosine from ``base_lr`` to 0 over the epochs after warm-up.
-    ``warmup_epochs``: a linear ramp from ``base_lr / warm-up steps`` to ``base_lr`` first.
+    ``warmup_epochs``: a linear ramp to ``base_lr`` first, from ``base_lr * warmup_start_factor``
+    (0: from ``base_lr / warm-up steps``, the ramp's first step).
     """
     if steps_per_epoch <= 0 or num_epochs <= 0:
         raise ValueError(f"need positive steps_per_epoch and num_epochs, got {steps_per_epoch}, {num_epochs}")
@@ -34,7 +36,8 @@ def build_lr_schedule(base_lr: float, steps_per_epoch: int, num_epochs: int, sch
         raise ValueError(f"unknown lr scheduler {scheduler!r} (step | cosine)")
     warm_steps = warmup_epochs * steps_per_epoch
     if warm_steps:
-        ramp = base_lr * (step[:warm_steps] + 1) / warm_steps
+        start = warmup_start_factor
+        ramp = base_lr * (start + (1.0 - start) * (step[:warm_steps] + 1) / warm_steps)
         lrs[:warm_steps] = np.minimum(lrs[:warm_steps], ramp)
     return lrs.astype(np.float32)
 

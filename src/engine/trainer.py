@@ -123,6 +123,7 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
         if cfg.precise_bn_batches > 0:
             bn_cfg = cfg.copy()
             bn_cfg.num_workers = 1  # its own single-process loader: no workers to start every epoch
+            bn_cfg.mixup_alpha = 0.0  # statistics of the clips the network will see, not of blends
             bn_data = task.create_dataset(bn_cfg, "train", run.rank_id, run.group_size)
             callbacks.append(PreciseBNUpdater(net, bn_data, cfg.precise_bn_batches, logger, due))
         # The evaluator reads its data now, so a missing or empty validation split stops the run

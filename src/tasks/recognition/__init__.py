@@ -7,7 +7,7 @@ to score V crops of a video, put them on the batch axis and average the N logits
 """
 import mindspore.nn as nn
 
-from src.data.dataset import build_video_source, create_video_dataset
+from src.data.dataset import build_video_source, create_video_dataset, uses_soft_targets
 from src.data.pipelines import segments_for
 from src.infer.bins import default_preprocess_path
 from src.models.registry import in_channels_for, model_layout
@@ -32,7 +32,8 @@ class RecognitionTask(Task):
         return create_video_dataset(cfg, split, rank_id, group_size)
 
     def loss_network(self, cfg, net):
-        return nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+        loss = nn.SoftmaxCrossEntropyWithLogits(sparse=not uses_soft_targets(cfg), reduction="mean")
+        return nn.WithLossCell(net, loss)
 
     def evaluator(self, cfg, net, out_dir):
         source = build_video_source(cfg, "val")  # read now: a bad split stops the run before training
