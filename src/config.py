@@ -226,6 +226,8 @@ OPTIONS: List[Option] = [
     _opt("momentum", 0.9, _fraction(float), "SGD momentum"),
     _opt("nesterov", False, parse_bool, "SGD with Nesterov momentum"),
     _opt("weight_decay", 0.0, _non_negative(float), "weight decay"),
+    _opt("clip_grad_norm", 0.0, _non_negative(float),
+         "clip the gradients to this global L2 norm before each update (0 = off; the TSN paper: 40 RGB, 20 flow)"),
     _opt("batch_size", 8, _count(_integer), "batch size per device"),
     _opt("label_smoothing", 0.0, _fraction(float),
          "recognizers: train towards (1 - e) * one-hot + e / classes instead of the one-hot label"),

@@ -7,6 +7,7 @@ import mindspore.nn as nn
 
 from src.config import stream_config
 from src.engine.lr import build_lr_schedule
+from src.engine.train_cells import ClippedLossScaleTrainStep, ClippedTrainStep
 from src.models import build_model_from_config
 from src.models.fusion import fold_batchnorms
 from src.models.weights import load_checkpoint_strict
@@ -95,9 +96,16 @@ def build_optimizer(cfg, net, steps_per_epoch: int):
 
 
 def build_train_cell(cfg, net_with_loss, optimizer):
-    """One training step (forward, backward, update) with AMP and loss scaling where supported."""
+    """One training step (forward, backward, update) with AMP and loss scaling where supported, and
+    the gradients clipped to a global norm of ``clip_grad_norm`` when it is set."""
     level = effective_amp_level(cfg)
     kwargs = {}
     if level != "O0":
         kwargs["loss_scale_manager"] = ms.amp.DynamicLossScaleManager()
-    return ms.amp.build_train_network(net_with_loss, optimizer, level=level, **kwargs)
+    step = ms.amp.build_train_network(net_with_loss, optimizer, level=level, **kwargs)
+    if not cfg.clip_grad_norm:
+        return step
+    # the network as AMP cast it, the same optimizer and loss scaler, in a step that clips
+    if isinstance(step, nn.TrainOneStepWithLossScaleCell):
+        return ClippedLossScaleTrainStep(step.network, optimizer, step.loss_scaling_manager, cfg.clip_grad_norm)
+    return ClippedTrainStep(step.network, optimizer, cfg.clip_grad_norm)
