@@ -77,8 +77,8 @@ def freeze_by_prefixes(net, prefixes: List[str]) -> Tuple[int, int]:
 
 
 def build_optimizer(cfg, net, steps_per_epoch: int):
-    """Adam or SGD-momentum (Nesterov's with ``nesterov``) over the trainable parameters, with the configured lr schedule (one value
-    per step of the whole run; the optimizer's step counter indexes it).
+    """Adam or SGD-momentum (Nesterov's with ``nesterov``) over the trainable parameters, with the
+    configured lr schedule (one value per step of the whole run; the optimizer's step counter indexes it).
 
     Weight decay applies to conv/dense weights only, not to BatchNorm parameters or biases.
     """

@@ -1,9 +1,10 @@
 """Training steps that clip the gradients to a global norm before the update.
 
 MindSpore's training cells apply the gradients as they come; the TSN paper's solvers clip them to a
-global L2 norm of 40 (RGB) and 20 (flow), as do mmaction2's TSN recipes (40) and tsn-pytorch (``--gd``). Both cells clip after the
-data-parallel reduction (every rank clips the same averaged gradients) and, with loss scaling,
-after unscaling, so ``max_norm`` is in the units of the true gradients.
+global L2 norm of 40 (RGB) and 20 (flow), as do mmaction2's TSN recipes (40) and tsn-pytorch
+(``--gd``). Both cells clip after the data-parallel reduction (every rank clips the same averaged
+gradients) and, with loss scaling, after unscaling, so ``max_norm`` is in the units of the true
+gradients.
 """
 import mindspore.nn as nn
 import mindspore.ops as ops
