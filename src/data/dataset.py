@@ -18,7 +18,7 @@ import mindspore.dataset as ds
 import numpy as np
 
 from src.config import appearance_modality, stream_config
-from src.transforms.blending import SoftTargets
+from src.transforms import SoftTargets
 from src.utils.runtime import get_logger
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
