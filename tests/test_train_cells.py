@@ -1,6 +1,7 @@
 """Gradient clipping in the training step (src/engine/train_cells.py) and its wiring."""
 import mindspore as ms
 import mindspore.nn as nn
+import mindspore.ops as ops
 import numpy as np
 import pytest
 
@@ -37,6 +38,28 @@ def test_clipped_step_scales_the_gradients_to_the_norm(mode):
     np.testing.assert_allclose(_step_update(ClippedTrainStep, mode, max_norm=0.5), plain * 0.5 / norm,
                                rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(_step_update(ClippedTrainStep, mode, max_norm=norm * 2), plain, rtol=1e-5, atol=1e-7)
+
+
+class _NoOverflowCheck(ClippedLossScaleTrainStep):
+    """The loss-scaled step with its overflow check (an Ascend/GPU kernel) replaced by "no overflow",
+    so its unscaling and clipping run on CPU."""
+
+    def get_overflow_status(self, status, compute_output):
+        return ops.zeros((), ms.bool_)
+
+    def process_loss_scale(self, overflow):
+        return overflow
+
+
+@pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE], ids=["graph", "pynative"])
+def test_loss_scaled_step_clips_the_unscaled_gradients(mode):
+    plain = _step_update(nn.TrainOneStepCell, mode)
+    norm = np.linalg.norm(plain)
+    scale = ms.Tensor(1024.0, ms.float32)
+    np.testing.assert_allclose(_step_update(_NoOverflowCheck, mode, scale_sense=scale, max_norm=0.5),
+                               plain * 0.5 / norm, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(_step_update(_NoOverflowCheck, mode, scale_sense=scale, max_norm=norm * 2), plain,
+                               rtol=1e-4, atol=1e-7)
 
 
 def test_clip_grad_norm_picks_the_clipping_step_for_each_precision(tiny_cfg, monkeypatch):

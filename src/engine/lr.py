@@ -16,7 +16,8 @@ def build_lr_schedule(base_lr: float, steps_per_epoch: int, num_epochs: int, sch
     (epochs are 0-based, so ``decay_epochs=[7]`` changes the rate from the 8th epoch on).
     ``cosine``: half a cosine from ``base_lr`` to 0 over the epochs after warm-up.
     ``warmup_epochs``: a linear ramp to ``base_lr`` first, from ``base_lr * warmup_start_factor``
-    (0: from ``base_lr / warm-up steps``, the ramp's first step).
+    (exclusive: step k of W gets ``base_lr * (f + (1 - f) * (k + 1) / W)``; with f = 0 the first
+    step gets ``base_lr / W``).
     """
     if steps_per_epoch <= 0 or num_epochs <= 0:
         raise ValueError(f"need positive steps_per_epoch and num_epochs, got {steps_per_epoch}, {num_epochs}")
