@@ -321,6 +321,11 @@ class Config(dict):
         return yaml.safe_dump(dict(self), sort_keys=True, allow_unicode=True)
 
 
+def output_classes(cfg: Config) -> int:
+    """Classes the trained network predicts: the fine-tuning target when set."""
+    return cfg.finetune_num_classes or cfg.num_classes
+
+
 def appearance_modality(cfg: Config) -> str:
     """What the RGB stream of a joint evaluation reads: RGB differences when ``cfg.mode`` is 'rgbdiff',
     else RGB frames. Both come from the RGB frame folders and feed networks of the same input shape."""

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import mindspore.dataset as ds
 import numpy as np
 
-from src.config import appearance_modality, stream_config
+from src.config import appearance_modality, output_classes, stream_config
 from src.transforms import SoftTargets
 from src.utils.runtime import get_logger
 
@@ -145,7 +145,7 @@ def _stream_records(cfg, split: str, modality: str, root: str, annotation: str):
     if cfg.data_source == "frames":
         records, class_names = load_annotation_json(annotation, split, root)
     else:
-        records, class_names = load_list_file(annotation, root, cfg.finetune_num_classes or cfg.num_classes)
+        records, class_names = load_list_file(annotation, root, output_classes(cfg))
     records = drop_missing(records, f"{modality} videos of {annotation}")
     if cfg.data_source == "video":
         return _count_video_files(records, root), class_names
@@ -213,7 +213,7 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
         streams[1]["records"] = [flow_by_id[r.video_id] for r in streams[0]["records"]]
         if not common:
             raise AnnotationError("the RGB and flow annotations share no video")
-    network_classes = cfg.finetune_num_classes or cfg.num_classes  # what the trained network predicts
+    network_classes = output_classes(cfg)
     if len(class_names) != network_classes:
         if cfg.finetune_num_classes:
             fix = (f"finetune_num_classes is {cfg.finetune_num_classes}; set --finetune_num_classes "
@@ -281,7 +281,6 @@ def create_video_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1)
     if split != "train" or not uses_soft_targets(cfg):
         return dataset
     # one thread, batch after batch: the draws of mixup repeat under the seed (one stream per rank)
-    soft_targets = SoftTargets(cfg.finetune_num_classes or cfg.num_classes, cfg.label_smoothing, cfg.mixup_alpha,
-                               seed=cfg.seed + rank_id)
+    soft_targets = SoftTargets(output_classes(cfg), cfg.label_smoothing, cfg.mixup_alpha, seed=cfg.seed + rank_id)
     return dataset.map(soft_targets, input_columns=["imgs", "label"], num_parallel_workers=1,
                        python_multiprocessing=False)

@@ -5,7 +5,7 @@ from typing import List, Tuple
 import mindspore as ms
 import mindspore.nn as nn
 
-from src.config import stream_config
+from src.config import output_classes, stream_config
 from src.engine.lr import build_lr_schedule
 from src.engine.train_cells import ClippedLossScaleTrainStep, ClippedTrainStep
 from src.models import build_model_from_config
@@ -13,13 +13,8 @@ from src.models.fusion import fold_batchnorms
 from src.models.weights import load_checkpoint_strict
 from src.utils.runtime import effective_amp_level
 
-__all__ = ["output_classes", "build_network", "load_network", "freeze_by_prefixes", "build_optimizer",
+__all__ = ["build_network", "load_network", "freeze_by_prefixes", "build_optimizer",
            "build_train_cell"]
-
-
-def output_classes(cfg) -> int:
-    """Classes the trained network predicts: the fine-tuning target when set."""
-    return cfg.finetune_num_classes or cfg.num_classes
 
 
 def build_network(cfg, for_resume: bool = False):

@@ -35,7 +35,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from src.config import ConfigError, load_config
+from src.config import ConfigError, load_config, output_classes
 from src.tasks import task_of
 from src.tools.cli import ToolError, run_main, tool_parser
 
@@ -241,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from src.models.registry import build_model_from_config, list_models  # registers every model
         if cfg.model not in list_models():
             raise ToolError(f"unknown model {cfg.model!r}; known models: {', '.join(list_models())}")
-        net = build_model_from_config(cfg, num_classes=cfg.finetune_num_classes or cfg.num_classes)
+        net = build_model_from_config(cfg, num_classes=output_classes(cfg))
         shape = _parse_shape(args.input) if args.input else list(task_of(cfg).input_shape(cfg, 1))
         result = count_model(net, shape)
         print(format_table(result, f"{cfg.model} ({cfg.mode})"))
