@@ -18,9 +18,9 @@ from src.data.annotations import load_annotation_json, load_list_file, read_clas
 from src.data.bmn_data import load_feature_file
 from src.data.dataset import build_video_source
 from src.data.readers import FlowFrameReader, RGBFrameReader, VideoFileReader
-from src.engine.builders import build_network, load_network
 from src.engine.callbacks import restore_training_state
 from src.engine.trainer import train
+from src.models.builder import build_network, load_network
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
 from src.tools.cluster import load_rank_table, make_rank_table, save_rank_table
 from src.utils.cloud import copy_path, prepare_cloud_job

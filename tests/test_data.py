@@ -11,8 +11,8 @@ from src.data.annotations import AnnotationError, load_list_file
 from src.data.dataset import build_video_source, create_video_dataset, dataset_from_source
 from src.data.pipelines import frames_needed
 from src.data.readers import FrameReadError
-from src.engine.builders import load_network
 from src.models import build_model_from_config
+from src.models.builder import load_network
 from src.models.weights import save_checkpoint_atomic
 from src.tasks import task_of
 

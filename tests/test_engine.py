@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from src.data.dataset import create_video_dataset
-from src.engine.builders import build_network, build_optimizer, freeze_by_prefixes
+from src.engine.builders import build_optimizer, freeze_by_prefixes
 from src.engine.evaluator import run_evaluation
 from src.engine.exporter import export_from_config
 from src.engine.lr import build_lr_schedule
 from src.engine.trainer import train
 from src.metrics.classification import classification_metrics, fuse_streams
+from src.models.builder import build_network
 from src.models.weights import save_checkpoint_atomic
 
 

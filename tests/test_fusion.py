@@ -8,9 +8,9 @@ import pytest
 from mindspore import nn
 
 from src.config import load_config
-from src.engine.builders import load_network
 from src.engine.exporter import export_from_config
 from src.models import build_model_from_config
+from src.models.builder import load_network
 from src.models.fusion import fold_batchnorms
 from src.models.weights import save_checkpoint_atomic
 

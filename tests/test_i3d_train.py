@@ -5,10 +5,11 @@ import mindspore as ms
 import numpy as np
 
 from src.config import load_config
-from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
+from src.engine.builders import build_optimizer, build_train_cell, freeze_by_prefixes
 from src.engine.exporter import export_network
-from src.tasks import task_of
 from src.models import create_model
+from src.models.builder import build_network
+from src.tasks import task_of
 
 
 def _i3d_cfg(**overrides):

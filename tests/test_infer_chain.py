@@ -14,16 +14,16 @@ import yaml
 
 from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
-from src.engine.builders import build_network, load_network
 from src.engine.evaluator import run_evaluation
 from src.engine.exporter import export_from_config
 from src.infer.bins import DATA_FOLDER, LABELS_FILE, RESULT_FOLDER, TIME_FILE, TIME_FOLDER, read_meta
 from src.infer.mindir_runner import run_mindir
 from src.infer.offline import preprocess, run_postprocess
 from src.metrics.classification import fuse_streams
-from src.tasks.recognition.evaluation import predict_dataset
 from src.models import build_model_from_config
+from src.models.builder import build_network, load_network
 from src.models.weights import save_checkpoint_atomic
+from src.tasks.recognition.evaluation import predict_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARED = ("top1", "top5", "mean_class_accuracy", "clip_top1", "num_videos", "views_per_video")

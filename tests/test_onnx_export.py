@@ -9,8 +9,8 @@ from mindspore import nn, ops
 
 from src.config import load_config
 from src.engine import exporter
-from src.engine.builders import build_network, load_network
 from src.models.blocks import ZeroPaddedMaxPool
+from src.models.builder import build_network, load_network
 from src.models.i3d import InceptionI3d, Unit3D, same_pads
 from src.models.registry import list_models, model_layout
 from src.models.resnet2d import CeilAvgPool2x2

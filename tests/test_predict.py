@@ -13,10 +13,10 @@ from src.apis import inference_recognizer, init_recognizer, predict_videos
 from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
 from src.data.readers import VideoFlowReader
-from src.engine.builders import load_network
 from src.engine.evaluator import run_evaluation
 from src.metrics.classification import softmax
 from src.models import build_model_from_config
+from src.models.builder import load_network
 from src.models.weights import save_checkpoint_atomic
 from src.tasks.recognition.evaluation import predict_dataset
 from src.tools import predict

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from src.engine import builders
-from src.engine.builders import build_network, build_optimizer, build_train_cell
+from src.engine.builders import build_optimizer, build_train_cell
 from src.engine.train_cells import ClippedLossScaleTrainStep, ClippedTrainStep
 from src.engine.trainer import train
+from src.models.builder import build_network
 
 
 def _step_update(step_class, mode, **kwargs):

@@ -29,8 +29,8 @@ from src.data.annotations import AnnotationError, VideoRecord, read_class_index
 from src.data.dataset import VideoClipSource
 from src.data.pipelines import build_pipeline
 from src.data.readers import VideoFileReader, VideoFlowReader, count_video_frames
-from src.engine.builders import load_network
 from src.metrics.classification import fuse_streams, softmax
+from src.models.builder import load_network
 from src.tasks.recognition.evaluation import score_views
 from src.utils.io import read_json
 

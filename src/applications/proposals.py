@@ -78,7 +78,7 @@ def plot_timeline(path: str, video: str, seconds: float, proposals: List[dict],
 def _bmn_runner(bmn_config: str, checkpoint: str):
     import mindspore as ms
 
-    from src.engine.builders import load_network
+    from src.models.builder import load_network
 
     cfg = load_config(bmn_config)
     if not os.path.isfile(checkpoint):

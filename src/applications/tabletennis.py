@@ -296,8 +296,8 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
           proposals_per_window: int, label_file: Optional[str]) -> dict:
     import mindspore as ms
 
-    from src.engine.builders import load_network
     from src.metrics.proposal_metrics import proposal_metrics
+    from src.models.builder import load_network
 
     check_positive("window_frames", cfg.window_frames)
     check_positive("proposals_per_window", proposals_per_window)

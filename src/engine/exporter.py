@@ -12,7 +12,7 @@ would give other answers than the checkpoint.
 import mindspore as ms
 import numpy as np
 
-from src.engine.builders import load_network
+from src.models.builder import load_network
 from src.tasks import task_of
 
 __all__ = ["export_network", "export_from_config", "run_onnx", "EXPORT_TOLERANCE"]

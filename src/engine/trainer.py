@@ -18,7 +18,8 @@ import numpy as np
 from mindspore.train import Model
 
 from src.config import describe, save_config
-from src.engine.builders import build_network, build_optimizer, build_train_cell, freeze_by_prefixes
+from src.engine.builders import build_optimizer, build_train_cell, freeze_by_prefixes
+from src.models.builder import build_network
 from src.engine.callbacks import (CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, ScalarSummary,
                                   StopAtSafePoints, TrainMonitor, best_so_far, evaluation_schedule,
                                   read_history, restore_training_state)

@@ -2,10 +2,10 @@
 tscale)`` in, ``(confidence_map, start, end)`` out; trained with the BMN loss, scored by the AUC of
 the AR-AN curve of Soft-NMS proposals. Exported input: ``(N, feat_dim, tscale)``."""
 from src.data.bmn_data import create_bmn_dataset
-from src.engine.builders import load_network
 from src.infer.bins import default_preprocess_path
 from src.losses.bmn_loss import BMNLoss, BMNWithLoss
 from src.metrics.proposal_metrics import SUMMARY_KEYS
+from src.models.builder import load_network
 
 from ..base import Task, register_task
 from .evaluation import evaluate_localizer

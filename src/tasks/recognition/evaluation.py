@@ -16,8 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from src.data.dataset import build_video_source, dataset_from_source
-from src.engine.builders import load_network
 from src.metrics.classification import confusion_matrix, recognition_metrics
+from src.models.builder import load_network
 from src.utils.plots import plot_confusion_matrix
 from src.utils.runtime import get_logger
 

@@ -140,7 +140,7 @@ class SnippetStream:
         from mindspore import nn
 
         from src.data.pipelines import _normalize
-        from src.engine.builders import load_network
+        from src.models.builder import load_network
         from src.models.registry import model_layout
         from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
 
