@@ -14,7 +14,7 @@ Results: ``results.json`` (+ confusion PNG and ``scores.npz``, or BMN proposals 
 ``--postprocess_path`` (default: ``OUT``; joint: ``<dataset>_joint`` beside ``OUT_RGB``).
 """
 from src.config import get_config
-from src.infer.offline import run_postprocess
+from src.engine.offline import run_postprocess
 
 
 def main():

@@ -8,7 +8,7 @@ model is exported with (``python export.py ... --batch_size N``). ``--test_mode 
 ``--video_path_joint_flow`` flow root). BMN (``--model bmn``) writes its feature windows.
 """
 from src.config import get_config
-from src.infer.offline import preprocess
+from src.engine.offline import preprocess
 
 
 def main():

@@ -16,9 +16,9 @@ from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
 from src.engine.evaluator import run_evaluation
 from src.engine.exporter import export_from_config
+from src.engine.offline import preprocess, run_postprocess
 from src.infer.bins import DATA_FOLDER, LABELS_FILE, RESULT_FOLDER, TIME_FILE, TIME_FOLDER, read_meta
 from src.infer.mindir_runner import run_mindir
-from src.infer.offline import preprocess, run_postprocess
 from src.metrics.classification import fuse_streams
 from src.models import build_model_from_config
 from src.models.builder import build_network, load_network
