@@ -22,8 +22,8 @@ from src.engine.callbacks import restore_training_state
 from src.engine.trainer import train
 from src.models.builder import build_network, load_network
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
-from src.tools.cluster import load_rank_table, make_rank_table, save_rank_table
 from src.utils.cloud import copy_path, prepare_cloud_job
+from src.utils.rank_table import load_rank_table, make_rank_table, save_rank_table
 
 
 @dataclass

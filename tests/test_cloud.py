@@ -12,7 +12,7 @@ import pytest
 from src.config import load_config
 from src.utils import cloud
 from src.utils.cloud import CloudError, prepare_cloud_job
-from src.tools.cluster import make_rank_table, save_rank_table
+from src.utils.rank_table import make_rank_table, save_rank_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -22,7 +22,7 @@ from helpers import free_port
 from src.engine.lr import build_lr_schedule
 from src.engine.trainer import train
 from src.tasks.recognition import RecognitionTask
-from src.tools.cluster import make_rank_table, save_rank_table
+from src.utils.rank_table import make_rank_table, save_rank_table
 from src.utils.runtime import FolderLockedError, RunLock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from src.tools.cluster import make_rank_table, save_rank_table
+from src.utils.rank_table import make_rank_table, save_rank_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SCRIPT = os.path.join(ROOT, "scripts", "run_distribute_train.sh")

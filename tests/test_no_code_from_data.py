@@ -13,8 +13,8 @@ from src.data.annotations import load_annotation_json, load_list_file, read_clas
 from src.data.bmn_data import load_feature_file
 from src.infer.bins import read_meta
 from src.models.weights import read_checkpoint
-from src.tools.cluster import load_rank_table
 from src.tools.convert.pdparams2ckpt import load_pdparams
+from src.utils.rank_table import load_rank_table
 
 
 class MakesFolder:

@@ -1,4 +1,4 @@
-"""HCCL rank tables (src.tools.cluster): generation, validation, merging, per-server device lists."""
+"""HCCL rank tables (src.utils.rank_table, the command src.tools.cluster): generation, validation, merging, per-server device lists."""
 import copy
 import json
 import os
@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from src.tools import cluster
-from src.tools.cluster import RankTableError
+from src.utils import rank_table
+from src.utils.rank_table import RankTableError
 
 CHIP_IPS = [f"192.{i}.27.6" for i in range(8)]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +40,7 @@ def test_generated_8p_table_has_the_reference_layout(table_8p):
     assert server["server_id"] == "10.0.0.1" and server["host_nic_ip"] == "reserve"
     assert server["device"] == [{"device_id": str(i), "device_ip": CHIP_IPS[i], "rank_id": str(i)}
                                 for i in range(8)]
-    assert cluster.load_rank_table(str(table_8p), expected_size=8) == table
+    assert rank_table.load_rank_table(str(table_8p), expected_size=8) == table
 
 
 @pytest.mark.parametrize("text, devices", [("[0,8)", list(range(8))), ("[4,8)", [4, 5, 6, 7]),
@@ -130,19 +131,19 @@ def test_malformed_tables_are_rejected_with_file_and_problem(table_8p, tmp_path,
     mutate(table)
     path = write(tmp_path / "bad.json", table)
     with pytest.raises(RankTableError, match=message) as caught:
-        cluster.load_rank_table(path)
+        rank_table.load_rank_table(path)
     assert str(caught.value).startswith(path)
 
 
 def test_wrong_device_count_bad_json_and_missing_file(table_8p, tmp_path):
     with pytest.raises(RankTableError, match="lists 8 devices but the job asks for rank_size 16"):
-        cluster.load_rank_table(str(table_8p), expected_size=16)
+        rank_table.load_rank_table(str(table_8p), expected_size=16)
     broken = tmp_path / "broken.json"
     broken.write_text(table_8p.read_text()[:-20])
     with pytest.raises(RankTableError, match=r"broken.json: not valid JSON .* line \d+"):
-        cluster.load_rank_table(str(broken))
+        rank_table.load_rank_table(str(broken))
     with pytest.raises(RankTableError, match="not found"):
-        cluster.load_rank_table(str(tmp_path / "absent.json"))
+        rank_table.load_rank_table(str(tmp_path / "absent.json"))
 
 
 def test_merge_two_servers_renumbers_ranks(table_8p, tmp_path):
@@ -151,23 +152,23 @@ def test_merge_two_servers_renumbers_ranks(table_8p, tmp_path):
     output = tmp_path / "merged.json"
     result = run_module("src.tools.cluster", "merge", str(table_8p), second, "--output", str(output))
     assert result.returncode == 0, result.stderr
-    merged = cluster.load_rank_table(str(output), expected_size=10)
+    merged = rank_table.load_rank_table(str(output), expected_size=10)
     assert merged["server_count"] == "2"
     assert [s["server_id"] for s in merged["server_list"]] == ["10.0.0.1", "10.0.0.2"]
     ranks = [(s["server_id"], d["device_id"], d["rank_id"]) for s in merged["server_list"] for d in s["device"]]
     assert ranks[7:] == [("10.0.0.1", "7", "7"), ("10.0.0.2", "0", "8"), ("10.0.0.2", "1", "9")]
-    assert cluster.server_devices(merged, "10.0.0.2") == [(0, 8), (1, 9)]
+    assert rank_table.server_devices(merged, "10.0.0.2") == [(0, 8), (1, 9)]
     with pytest.raises(RankTableError, match="lists servers .*SERVER_ID"):
-        cluster.server_devices(merged)  # this machine is neither 10.0.0.1 nor 10.0.0.2
+        rank_table.server_devices(merged)  # this machine is neither 10.0.0.1 nor 10.0.0.2
     # The same server twice cannot be merged.
     with pytest.raises(RankTableError, match="server 10.0.0.1 is listed twice"):
-        cluster.merge_rank_tables([str(table_8p), str(table_8p)])
+        rank_table.merge_rank_tables([str(table_8p), str(table_8p)])
 
 
 def test_make_rank_table_orders_ranks_by_server_then_device():
-    table = cluster.make_rank_table([("10.0.0.5", [(2, "192.0.0.2"), (3, "192.0.0.3")]),
+    table = rank_table.make_rank_table([("10.0.0.5", [(2, "192.0.0.2"), (3, "192.0.0.3")]),
                                         ("10.0.0.6", [(0, "192.0.1.0")])])
     flat = [(s["server_id"], d["device_id"], d["rank_id"]) for s in table["server_list"] for d in s["device"]]
     assert flat == [("10.0.0.5", "2", "0"), ("10.0.0.5", "3", "1"), ("10.0.0.6", "0", "2")]
     original = copy.deepcopy(table)
-    assert cluster.validate_rank_table(table, expected_size=3) == original
+    assert rank_table.validate_rank_table(table, expected_size=3) == original

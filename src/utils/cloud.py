@@ -42,7 +42,7 @@ import shutil
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from src.tools.cluster import RankTableError, load_rank_table
+from src.utils.rank_table import RankTableError, load_rank_table
 
 __all__ = ["CloudError", "DATA_KEYS", "CHECKPOINT_KEYS", "is_remote", "copy_path", "local_rank",
            "run_once_per_server", "sync_inputs", "sync_outputs", "prepare_cloud_job"]
