@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from src.metrics.proposal_metrics import TIOU_THRESHOLDS, average_recall_vs_proposals, main as metric_main, \
-    plot_ar_an, proposal_metrics
+from src.metrics.proposal_metrics import TIOU_THRESHOLDS, average_recall_vs_proposals, plot_ar_an, proposal_metrics
 from src.postprocess.bmn_proposals import SoftNMSParams, boundary_candidates, map_candidates, postprocess_videos, \
     soft_nms, video_proposals, write_proposals
+from src.tools.eval_proposals import main as metric_main
 
 
 # --- post-processing ---------------------------------------------------------------------------

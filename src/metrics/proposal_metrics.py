@@ -15,23 +15,16 @@ Same definitions as the official ``eval_proposal.py`` (ActivityNet challenge), v
 Ground-truth videos missing from the proposal file count as zero recall (the official script
 fails on them instead); they are counted and listed in the result (``missing_videos``).
 
-CLI: ``python -m src.metrics.proposal_metrics --ground_truth GT.json --proposals P.json``. GT.json
-is either the official ``{"database": {id: {"subset", "annotations": [...]}}}`` file or the BSN/BMN
-``anet_anno_action.json`` (``{v_<id>: {"duration_second", "annotations": [...]}}``, its subsets from
-``--video_info`` video_info_new.csv, or from a ``subset`` field per video as in PaddleVideo's
-labels). Video ids are compared without a leading ``v_``; ids that needed that are counted.
+Ground truth and proposal files are read by :mod:`src.data.ground_truth`; the command line is
+``python -m src.tools.eval_proposals``.
 """
-import argparse
-import json
 import os
-import sys
-from typing import Dict, List, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 __all__ = ["TIOU_THRESHOLDS", "AR_AT", "SUMMARY_KEYS", "temporal_iou", "average_recall_vs_proposals",
-           "proposal_metrics", "plot_ar_an", "load_official_ground_truth", "load_ground_truth", "load_proposals",
-           "strip_video_prefix"]
+           "proposal_metrics", "plot_ar_an"]
 
 TIOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 AR_AT = (1, 5, 10, 100)
@@ -152,104 +145,3 @@ def plot_ar_an(metrics: dict, path: str, title: str = "") -> str:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def load_official_ground_truth(path: str, subset: str = "validation") -> Dict[str, List[List[float]]]:
-    """``{id: [[s, e], ...]}`` of ``subset`` from an official ActivityNet ground-truth JSON."""
-    with open(path, "r", encoding="utf-8") as handle:
-        database = json.load(handle).get("database")
-    if not isinstance(database, dict):
-        raise ValueError(f"{path} has no 'database' mapping; expected the official ActivityNet ground truth")
-    return {video: [list(map(float, a["segment"])) for a in entry.get("annotations", [])]
-            for video, entry in database.items() if entry.get("subset") == subset}
-
-
-def _bsn_ground_truth(path: str, database: dict, subset: str, video_info: str) -> Dict[str, List[List[float]]]:
-    from src.data.annotations import SPLIT_SUBSETS
-    from src.data.bmn_data import read_annotation_database
-
-    subsets = next((names for names in SPLIT_SUBSETS.values() if subset in names), (subset,))
-    if not video_info and not any(isinstance(entry, dict) and "subset" in entry for entry in database.values()):
-        raise ValueError(f"{path} is in the BSN/BMN layout without a 'subset' per video; pass --video_info "
-                         f"video_info_new.csv to say which videos are {subset}")
-    entries = read_annotation_database(path, video_info)
-    return {video: [list(map(float, a["segment"])) for a in entry.get("annotations", [])]
-            for video, entry in entries.items() if entry["subset"] in subsets}
-
-
-def load_ground_truth(path: str, subset: str = "validation", video_info: str = "") -> Dict[str, List[List[float]]]:
-    """``{id: [[s, e], ...]}`` of ``subset`` from the official ground truth or a BSN/BMN annotation
-    file (see the module docstring); ids as the file writes them."""
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON (line {err.lineno}): {err.msg}") from err
-    if isinstance(data, dict) and isinstance(data.get("database"), dict):
-        return load_official_ground_truth(path, subset)
-    if isinstance(data, dict) and data and all(isinstance(entry, dict) and "annotations" in entry
-                                               for entry in data.values()):
-        return _bsn_ground_truth(path, data, subset, video_info)
-    raise ValueError(f"{path} is neither the official ActivityNet ground truth ({{'database': ...}}) nor a "
-                     f"BSN/BMN annotation file ({{video: {{'duration_second', 'annotations'}}}})")
-
-
-def strip_video_prefix(ids: Mapping[str, object], path: str, report: List[str]) -> Dict[str, object]:
-    """``ids`` keyed without a leading ``v_``; a count of the stripped ids naming ``path`` goes to
-    ``report``."""
-    stripped = {(video[2:] if video.startswith("v_") else video): value for video, value in ids.items()}
-    count = sum(video.startswith("v_") for video in ids)
-    if len(stripped) != len(ids):
-        raise ValueError(f"{path} holds the same video with and without the v_ prefix; keep one of them")
-    if count:
-        report.append(f"{count} video id(s) of {path} carry the v_ prefix; matched without it")
-    return stripped
-
-
-def load_proposals(path: str) -> Dict[str, List[dict]]:
-    """The ``results`` of a proposals file ``{"version", "results", "external_data"}``."""
-    with open(path, "r", encoding="utf-8") as handle:
-        data = json.load(handle)
-    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        raise ValueError(f"{path} is not a proposals file: expected {{'version', 'results': {{id: [...]}}, "
-                         f"'external_data'}}")
-    return data["results"]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m src.metrics.proposal_metrics", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ground_truth", required=True,
-                        help="official ActivityNet ground-truth JSON, or BSN/BMN anet_anno_action.json")
-    parser.add_argument("--video_info", default="", help="video_info_new.csv giving the subsets of a BSN/BMN file")
-    parser.add_argument("--proposals", required=True, help="proposals JSON (official format)")
-    parser.add_argument("--subset", default="validation", help="subset of the ground truth to evaluate")
-    parser.add_argument("--max_avg_nr_proposals", type=float, default=100, help="average proposals per video")
-    parser.add_argument("--plot", default="", help="write the AR-AN curve to this PNG")
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    notes = []
-    try:
-        ground_truth = strip_video_prefix(load_ground_truth(args.ground_truth, args.subset, args.video_info),
-                                          args.ground_truth, notes)
-        proposals = strip_video_prefix(load_proposals(args.proposals), args.proposals, notes)
-        metrics = proposal_metrics(ground_truth, proposals, args.max_avg_nr_proposals)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for note in notes:
-        print(f"note: {note}")
-    print("  ".join(f"{key} {metrics[key]:.2f}" for key in SUMMARY_KEYS))
-    if metrics["missing_videos"]:
-        print(f"{len(metrics['missing_videos'])} ground-truth video(s) have no proposals (zero recall), "
-              f"e.g. {', '.join(metrics['missing_videos'][:5])}")
-    if args.plot:
-        print(f"wrote {plot_ar_an(metrics, args.plot)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
