@@ -19,7 +19,6 @@ Example: ``python -m src.demo.make_bmn_demo --out demo_work/bmn_long --num_train
 """
 import csv
 import functools
-import glob
 import json
 import math
 import os
@@ -173,65 +172,6 @@ def prior_baseline(annotation_path: str, video_info_path: str, num_proposals: in
 
 DEMO_TRAIN, DEMO_VAL = 48, 16
 DEMO_SNIPPET, DEMO_INTERVAL = 16, 8
-RECOGNIZER_CONFIG = "configs/bmn/demo_recognizer.yaml"
-BMN_CONFIGS = {"duration_start": "configs/bmn/demo.yaml", "start_end": "configs/bmn/demo_start_end.yaml"}
-
-
-def run_bmn_demo(demo) -> dict:
-    """The BMN part of ``python -m src.demo`` (``demo`` runs and times the commands): a flow
-    recognizer trained on the recognition demo's videos gives snippet features of generated long
-    videos; BMN (both conventions) is trained on the training videos' features; the held-out videos
-    go through the one long-video command (videos -> flow -> features -> BMN -> proposals, scored).
-    Returns the figures reached, with a feature-blind baseline for comparison."""
-    from src.config import load_config
-    from src.demo.runner import ROOT, _history, _trained_all_epochs
-
-    demo.prepare_videos()
-    recognizer_out = demo.path("bmn_recognizer")
-    history_path = os.path.join(recognizer_out, "checkpoints", "history.json")
-    demo.run("train the feature recognizer (R3D-10 flow)",
-             ["train.py", "--config_path", RECOGNIZER_CONFIG, "--save_dir", recognizer_out,
-              "--video_path", demo.path("flow"), "--annotation_path", demo.path("annotation", "demo_01.json")],
-             done=_trained_all_epochs(_history(history_path), load_config(os.path.join(ROOT, RECOGNIZER_CONFIG))))
-    recognizer = os.path.join(recognizer_out, "checkpoints", "resnet3d_demo_flow_best.ckpt")
-    data = demo.path("bmn_long")
-    annotation, video_info = os.path.join(data, "anet_anno_action.json"), os.path.join(data, "video_info_new.csv")
-    demo.run("generate the long videos", [
-        "-m", "src.demo.make_bmn_demo", "--out", data, "--num_train", str(DEMO_TRAIN), "--num_val", str(DEMO_VAL),
-        "--snippet_frames", str(DEMO_SNIPPET), "--interval", str(DEMO_INTERVAL), "--seed", "0", "--num_workers", "2"],
-             done=os.path.isfile(video_info))
-    features = os.path.join(data, "features")
-    demo.run("snippet features of the training videos (DIS flow -> R3D-10)", [
-        "-m", "src.tools.data.extract_features", "--src_path", os.path.join(data, "videos", "train"),
-        "--dst_path", features, "--flow_config", RECOGNIZER_CONFIG, "--flow_checkpoint", recognizer,
-        "--snippet_frames", str(DEMO_SNIPPET), "--interval", str(DEMO_INTERVAL),
-        "--tscale", str(load_config(os.path.join(ROOT, BMN_CONFIGS["duration_start"])).tscale),
-        "--subset", "training", "--num_workers", "2"])
-    figures = {}
-    for layout, config in BMN_CONFIGS.items():
-        out = demo.path(f"bmn_{layout}")
-        demo.run(f"train BMN ({layout})", ["train.py", "--config_path", config, "--save_dir", out,
-                                           "--feature_path", features, "--annotation_path", annotation,
-                                           "--video_info_path", video_info])
-        history = _history(os.path.join(out, "checkpoints", "history.json"))
-        # the last epoch's weights: no held-out video takes part in training or in choosing an epoch
-        last = glob.glob(os.path.join(out, "checkpoints", f"bmn_demo-{history[-1]['epoch']}_*.ckpt"))[0]
-        held_out = demo.path(f"bmn_{layout}_held_out")
-        demo.run(f"held-out long videos -> proposals ({layout}, one command)", [
-            "-m", "src.applications.proposals", "--src_path", os.path.join(data, "videos", "val"),
-            "--out_dir", held_out, "--flow_config", RECOGNIZER_CONFIG, "--flow_checkpoint", recognizer,
-            "--bmn_config", config, "--bmn_checkpoint", last, "--ground_truth", annotation,
-            "--video_info", video_info, "--snippet_frames", str(DEMO_SNIPPET), "--interval", str(DEMO_INTERVAL)])
-        with open(os.path.join(held_out, "metrics.json"), encoding="utf-8") as handle:
-            metrics = json.load(handle)
-        figures.update({f"{layout} {key}": metrics[key] for key in SUMMARY_KEYS})
-        figures[f"{layout} train seconds"] = round(sum(record["epoch_seconds"] for record in history), 1)
-        figures[f"{layout} long-video command, s per minute of video"] = metrics["seconds_per_video_minute"]
-    baseline = prior_baseline(annotation, video_info)
-    figures.update({f"baseline {key}": baseline[key] for key in SUMMARY_KEYS})
-    return figures
-
-
 def build_parser():
     parser = tool_parser("src.demo.make_bmn_demo", __doc__)
     parser.add_argument("--out", required=True, help="output folder")

@@ -39,8 +39,8 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from src.tools.cli import ToolError, run_main, tool_parser
-from src.utils.rank_table import load_rank_table, local_server_id, make_rank_table, merge_rank_tables, \
-    save_rank_table, server_devices
+from src.utils.rank_table import load_rank_table, make_rank_table, merge_rank_tables, save_rank_table, \
+    server_devices
 
 __all__ = ["parse_device_range", "read_hccn_conf", "query_hccn_tool", "resolve_chip_ips", "rank_table_name",
            "write_server_table", "build_parser", "main"]
