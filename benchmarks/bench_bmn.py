@@ -77,7 +77,7 @@ def bench_network(batches, steps: int) -> dict:
 
 
 def bench_postprocess(num_videos: int = 200) -> dict:
-    from src.postprocess.bmn_proposals import SoftNMSParams, postprocess_videos
+    from src.proposals.bmn_proposals import SoftNMSParams, proposals_of_videos
 
     rng = np.random.default_rng(0)
     steps = np.arange(TSCALE)
@@ -90,7 +90,7 @@ def bench_postprocess(num_videos: int = 200) -> dict:
     results = {}
     for workers in (1, 2):
         began = time.perf_counter()
-        postprocess_videos(outputs, SoftNMSParams(), num_workers=workers)
+        proposals_of_videos(outputs, SoftNMSParams(), num_workers=workers)
         results[f"postprocess_workers{workers}"] = {"ms_per_video": 1000 * (time.perf_counter() - began) / num_videos}
     return results
 

@@ -62,7 +62,7 @@ def bench_bmn(steps: int) -> dict:
     from mindspore import Tensor
 
     from src.models.bmn import BMN
-    from src.postprocess.bmn_proposals import SoftNMSParams, video_proposals
+    from src.proposals.bmn_proposals import SoftNMSParams, video_proposals
 
     ms.set_context(mode=ms.GRAPH_MODE)
     rng = np.random.default_rng(0)

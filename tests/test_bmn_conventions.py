@@ -12,7 +12,7 @@ from src.config import load_config
 from src.data.bmn_data import BMNDataError, _proposal_seconds, bmn_targets
 from src.losses.bmn_loss import BMNLoss
 from src.models.bmn import BMN, dense_sampling_matrix, proposal_steps, valid_proposal_mask
-from src.postprocess.bmn_proposals import map_candidates
+from src.proposals.bmn_proposals import map_candidates
 
 
 @pytest.fixture(scope="module", autouse=True)

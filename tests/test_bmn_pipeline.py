@@ -14,12 +14,12 @@ from src.config import load_config
 from src.demo.make_bmn_demo import MIN_GAP, plan_events
 from src.models import build_model_from_config
 from src.models.weights import save_checkpoint_atomic
-from src.postprocess.bmn_proposals import write_proposals
-from src.tools.eval_proposals import main as metric_main
+from src.proposals.bmn_proposals import write_proposals
 from src.tasks.localization.evaluation import score_proposals
 from src.tools.cli import ToolError
 from src.tools.data.extract_features import bsn_rescale, check_feature_length, read_feature_csv, read_video_info, \
     stream_specs
+from src.tools.eval_proposals import main as metric_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TSCALE = 8

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from src.metrics.proposal_metrics import TIOU_THRESHOLDS, average_recall_vs_proposals, plot_ar_an, proposal_metrics
-from src.postprocess.bmn_proposals import SoftNMSParams, boundary_candidates, map_candidates, postprocess_videos, \
+from src.proposals.bmn_proposals import SoftNMSParams, boundary_candidates, map_candidates, proposals_of_videos, \
     soft_nms, video_proposals, write_proposals
 from src.tools.eval_proposals import main as metric_main
 
@@ -67,8 +67,8 @@ def test_parallel_post_processing_equals_serial(tmp_path):
     rng = np.random.default_rng(0)
     outputs = [(f"video{i}", float(rng.uniform(10, 100)), rng.uniform(0, 1, 16), rng.uniform(0, 1, 16),
                 rng.uniform(0, 1, (2, 16, 16))) for i in range(70)]
-    serial = postprocess_videos(outputs, SoftNMSParams(), num_workers=1)
-    parallel = postprocess_videos(outputs, SoftNMSParams(), num_workers=2)
+    serial = proposals_of_videos(outputs, SoftNMSParams(), num_workers=1)
+    parallel = proposals_of_videos(outputs, SoftNMSParams(), num_workers=2)
     assert serial == parallel
     path = write_proposals(serial, str(tmp_path / "proposals.json"))
     data = json.load(open(path))

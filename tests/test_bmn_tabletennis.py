@@ -5,11 +5,11 @@ import pickle
 import numpy as np
 import pytest
 
-from src.config import load_config
-from src.data.bmn_data import _build_source
-from src.postprocess.bmn_proposals import SoftNMSParams
 from src.applications import tabletennis
 from src.applications.tabletennis import infer_video, rescale_features, split_windows
+from src.config import load_config
+from src.data.bmn_data import _build_source
+from src.proposals.bmn_proposals import SoftNMSParams
 
 FPS, DIM = 25.0, 16
 

@@ -31,7 +31,7 @@ import numpy as np
 from src.config import load_config
 from src.data.ground_truth import load_ground_truth, strip_video_prefix
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
-from src.postprocess.bmn_proposals import SoftNMSParams, video_proposals, write_proposals
+from src.proposals.bmn_proposals import SoftNMSParams, video_proposals, write_proposals
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
 from src.tools.data.extract_features import (VIDEO_INFO_FILE, ExtractOptions, add_snippet_options,
                                              check_feature_length, extract_all, feature_file, list_videos,

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from src.config import load_config
 from src.data.bmn_data import DataReport
-from src.postprocess.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
+from src.proposals.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
 from src.utils.safe_pickle import load_array_pickle
 

@@ -52,7 +52,7 @@ import numpy as np
 from src.data.annotations import SPLIT_SUBSETS
 from src.data.dataset import dataset_from_source
 from src.metrics.proposal_metrics import temporal_iou
-from src.utils.bm_layout import proposal_steps
+from src.proposals.bm_layout import proposal_steps
 from src.utils.io import read_json
 from src.utils.runtime import get_logger
 

@@ -23,7 +23,7 @@ Randomness: the uniform draws of the sampling come from ``ops.UniformReal`` seed
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.utils.bm_layout import valid_proposal_mask
+from src.proposals.bm_layout import valid_proposal_mask
 
 __all__ = ["BMNLoss", "BMNWithLoss", "binary_logistic_loss"]
 

@@ -23,8 +23,8 @@ sampling and indexing. With r = prop_boundary_ratio and positions in steps:
 * ``start_end`` (JJBOY June 2020, commit a92c1d79): ``map[i, j]`` is the proposal [i, j + 1]; it
   exists when i <= j and is sampled over [i - r L, j + 1 + r L] with L = j - i + 2, one bin wider.
 
-:func:`src.utils.bm_layout.proposal_steps` gives every cell's [start, end] in steps and
-:func:`~src.utils.bm_layout.valid_proposal_mask` the cells that exist; the sampling, the training
+:func:`src.proposals.bm_layout.proposal_steps` gives every cell's [start, end] in steps and
+:func:`~src.proposals.bm_layout.valid_proposal_mask` the cells that exist; the sampling, the training
 targets, the loss mask and the post-processing read the layout only through these two, so both
 conventions share one code path.
 
@@ -47,7 +47,7 @@ from typing import Mapping, Tuple
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from src.utils.bm_layout import BM_LAYOUTS, LAYOUT_ORIGIN, check_bm_layout, proposal_steps, valid_proposal_mask
+from src.proposals.bm_layout import BM_LAYOUTS, LAYOUT_ORIGIN, check_bm_layout, proposal_steps, valid_proposal_mask
 
 from .registry import register_model
 from .weights import to_numpy, unwrap_torch_state_dict

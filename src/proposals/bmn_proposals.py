@@ -1,7 +1,7 @@
-"""BMN post-processing (proposals from the network's maps) and the BMN evaluation.
+"""Proposals from a BMN's maps: candidates, Soft-NMS, seconds.
 
 Per video, with T steps, start / end probabilities and the confidence maps in the network's
-``bm_layout`` (:func:`src.models.bmn.proposal_steps` gives each map cell's [s, e] in steps):
+``bm_layout`` (:func:`src.proposals.bm_layout.proposal_steps` gives each map cell's [s, e] in steps):
 
 1. candidate boundaries: start step 0 and end step T-1 always, plus every step that is a local peak
    or above 0.5 * the maximum;
@@ -25,10 +25,10 @@ import numpy as np
 from tqdm import tqdm
 
 from src.metrics.proposal_metrics import temporal_iou
-from src.utils.bm_layout import proposal_steps, valid_proposal_mask
+from src.proposals.bm_layout import proposal_steps, valid_proposal_mask
 
 __all__ = ["PROPOSALS_FILE", "CURVE_FILE", "SoftNMSParams", "boundary_candidates", "map_candidates", "soft_nms",
-           "video_proposals", "postprocess_videos", "write_proposals"]
+           "video_proposals", "proposals_of_videos", "write_proposals"]
 
 PROPOSALS_FILE = "bmn_proposals.json"
 CURVE_FILE = "bmn_ar_an.png"
@@ -108,7 +108,7 @@ def _video_job(item) -> Tuple[str, List[dict]]:
     return video_id, video_proposals(start, end, confidence, duration, params, bm_layout)
 
 
-def postprocess_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_workers: int = 1,
+def proposals_of_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_workers: int = 1,
                        bm_layout: str = "duration_start") -> Dict[str, List[dict]]:
     """``{video_id: proposals}`` for ``(video_id, duration, start, end, confidence)`` tuples (maps in
     ``bm_layout``), over ``num_workers`` processes."""

@@ -1,4 +1,4 @@
-"""Localizer evaluation: network outputs -> proposals (:mod:`src.postprocess.bmn_proposals`) ->
+"""Localizer evaluation: network outputs -> proposals (:mod:`src.proposals.bmn_proposals`) ->
 the proposals JSON in the official format, AR@AN / AUC (:mod:`src.metrics.proposal_metrics`) and
 the AR-AN curve PNG. :func:`score_proposals` is shared by eval.py and the offline postprocess.py.
 """
@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from src.data.bmn_data import create_bmn_dataset
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
-from src.postprocess.bmn_proposals import CURVE_FILE, PROPOSALS_FILE, SoftNMSParams, postprocess_videos, \
+from src.proposals.bmn_proposals import CURVE_FILE, PROPOSALS_FILE, SoftNMSParams, proposals_of_videos, \
     write_proposals
 from src.tasks.base import summary_line
 from src.utils.runtime import get_logger
@@ -33,7 +33,7 @@ def score_proposals(outputs: Sequence[tuple], ground_truth: Dict, settings, out_
     videos) only the proposals are written and the summary has no metric.
     """
     started = time.time()
-    results = postprocess_videos(outputs, SoftNMSParams.from_config(settings), settings.num_workers,
+    results = proposals_of_videos(outputs, SoftNMSParams.from_config(settings), settings.num_workers,
                                  settings.bm_layout)
     postprocess_seconds = time.time() - started
     proposals_path = write_proposals(results, os.path.join(out_dir, PROPOSALS_FILE))
