@@ -61,9 +61,10 @@ def _optional(item_type: Callable) -> Callable:
     return parse
 
 
-def _choice(*choices: str) -> Callable:
+def _choice(*choices: str, renamed: Optional[Dict[str, str]] = None) -> Callable:
+    """One of ``choices``; ``renamed`` maps a value's former name to its name now."""
     def parse(value):
-        text = str(value)
+        text = (renamed or {}).get(str(value), str(value))
         if text not in choices:
             raise ConfigError(f"expected one of {list(choices)}, got {value!r}")
         return text
@@ -191,7 +192,8 @@ OPTIONS: List[Option] = [
     _opt("flip", True, parse_bool, "random horizontal flip when training"),
     _opt("flip_label_pairs", [], STRS, "classes a horizontal flip turns into each other, as 'A:B' "
          "(MoveLeft:MoveRight, 'Pushing something from left to right:...'); a mirrored clip gets the other label"),
-    _opt("normalize", "i3d", _choice("i3d", "meanstd"), "i3d = scale to [-1, 1]; meanstd = (x/255 - mean) / std"),
+    _opt("normalize", "minus_one_to_one", _choice("minus_one_to_one", "meanstd", renamed={"i3d": "minus_one_to_one"}),
+         "minus_one_to_one = x/127.5 - 1 (I3D's; formerly 'i3d'); meanstd = (x/255 - mean) / std"),
     _opt("mean", [0.485, 0.456, 0.406], FLOATS, "per-channel mean for normalize=meanstd (flow: one value)"),
     _opt("std", [0.229, 0.224, 0.225], _positive(FLOATS), "per-channel std for normalize=meanstd"),
     # --- model --------------------------------------------------------------------------------

@@ -75,3 +75,12 @@ def test_every_shipped_config_loads():
     assert configs
     for path in configs:
         load_config(path)
+
+
+def test_former_normalize_name_still_reads_as_its_new_name(tmp_path):
+    (tmp_path / "old.yaml").write_text("normalize: i3d\n")
+    assert load_config(str(tmp_path / "old.yaml"), {}).normalize == "minus_one_to_one"
+    assert get_config(["--normalize", "i3d"]).normalize == "minus_one_to_one"
+    assert load_config("configs/i3d/ucf101_rgb.yaml", {}).normalize == "minus_one_to_one"
+    with pytest.raises((ConfigError, SystemExit)):
+        get_config(["--normalize", "i3dx"])

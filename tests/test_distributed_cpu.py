@@ -17,7 +17,7 @@ def test_two_worker_msrun_training(tiny_frames, tmp_path):
     env = dict(os.environ, SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=str(out), MASTER_PORT=str(free_port()),
                EXTRA_ARGS="--model resnet3d --model_depth 10 --num_classes 2 --spatial_size 16 --resize_short 20 "
                           "--train_sample_duration 4 --test_sample_duration 4 --batch_size 2 --num_workers 1 "
-                          "--optimizer sgd --lr 0.01 --no_eval True --normalize i3d --dataset demo")
+                          "--optimizer sgd --lr 0.01 --no_eval True --normalize minus_one_to_one --dataset demo")
     result = subprocess.run(
         ["bash", "scripts/run_distribute_train.sh", "2", "none", "demo", "rgb", "2", str(tiny_frames / "jpg"),
          str(tiny_frames / "anno.json"), "none", "configs/resnet3d/demo_rgb.yaml"],

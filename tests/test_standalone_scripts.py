@@ -8,7 +8,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ("--model resnet3d --model_depth 10 --num_classes 2 --spatial_size 16 --resize_short 20 "
         "--train_sample_duration 4 --test_sample_duration 4 --batch_size 2 --num_workers 1 --optimizer sgd "
-        "--lr 0.01 --normalize i3d --checkpoints_num_keep 3")
+        "--lr 0.01 --normalize minus_one_to_one --checkpoints_num_keep 3")
 
 
 def _run(script, args, tmp_path, out, extra=TINY):

@@ -328,11 +328,11 @@ def test_ten_crop_geometry():
 
 def test_normalize_values():
     imgs = np.array([0, 51, 127, 255], np.uint8).reshape(1, 1, 4, 1).repeat(3, axis=3)
-    out = Normalize("i3d")(sample(imgs))["imgs"]
+    out = Normalize("minus_one_to_one")(sample(imgs))["imgs"]
     assert out.dtype == np.float32
     np.testing.assert_allclose(out[0, 0, :, 0], [-1, 51 / 127.5 - 1, 127 / 127.5 - 1, 1], atol=1e-6)
     assert out.min() == -1 and out.max() == 1
-    half = Normalize("i3d")(sample(np.full((1, 1, 1, 2), 127.5, np.float32), modality="flow"))["imgs"]
+    half = Normalize("minus_one_to_one")(sample(np.full((1, 1, 1, 2), 127.5, np.float32), modality="flow"))["imgs"]
     np.testing.assert_allclose(half, 0, atol=1e-7)
 
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -428,7 +428,7 @@ def test_compose_pipeline_is_deterministic_and_repr_is_readable():
         return results
 
     pipeline = Compose([TemporalRandomCrop(8, 2), load, Resize(20), MultiScaleCrop(16),
-                        RandomHorizontalFlip(), Normalize("i3d"), FormatShape("NCTHW")])
+                        RandomHorizontalFlip(), Normalize("minus_one_to_one"), FormatShape("NCTHW")])
     runs = [pipeline({"total_frames": 30, "modality": "rgb", "rng": rng(seed)}) for seed in (1, 1, 2)]
     assert runs[0]["imgs"].shape == (1, 3, 8, 16, 16)
     np.testing.assert_array_equal(runs[0]["imgs"], runs[1]["imgs"])
@@ -437,7 +437,7 @@ def test_compose_pipeline_is_deterministic_and_repr_is_readable():
     assert text.startswith("Compose([") and "TemporalRandomCrop(clip_len=8, frame_interval=2)" in text
     assert "MultiScaleCrop(size=(16, 16)" in text and "FormatShape(layout='NCTHW')" in text
 
-    test_pipeline = Compose([UniformClipSampler(8, 2), load, Resize(16), TenCrop(16), Normalize("i3d"),
+    test_pipeline = Compose([UniformClipSampler(8, 2), load, Resize(16), TenCrop(16), Normalize("minus_one_to_one"),
                              FormatShape("NCTHW")])
     out = test_pipeline({"total_frames": 30, "modality": "rgb"})
     assert out["imgs"].shape == (20, 3, 8, 16, 16) and out["num_views"] == 20

@@ -23,9 +23,10 @@ def _train_crop(cfg):
     return RandomCrop(cfg.spatial_size)
 
 
-def _normalize(cfg, modality):
-    if cfg.normalize == "i3d":
-        return Normalize("i3d")
+def normalization(cfg, modality: str) -> Normalize:
+    """The configured pixel normalisation of ``modality`` frames."""
+    if cfg.normalize == "minus_one_to_one":
+        return Normalize("minus_one_to_one")
     mean, std = cfg.mean, cfg.std
     if modality == "flow" and len(mean) == 3:  # RGB statistics do not apply to flow: centre it
         mean, std = [0.5], [float(sum(std) / len(std))]
@@ -65,7 +66,7 @@ def build_pipeline(cfg, split: str, modality: str):
     else:
         crop_class = _TEST_CROPS[cfg.test_crop]
         steps.append(crop_class(cfg.spatial_size))
-    steps.append(_normalize(cfg, modality))
+    steps.append(normalization(cfg, modality))
     if modality == "rgbdiff":
         steps.append(FrameDifference())
     steps.append(FormatShape(layout))

@@ -19,8 +19,9 @@ __all__ = ["Resize", "RandomCrop", "CenterCrop", "MultiScaleCrop", "RandomHorizo
 
 Size = Union[int, Tuple[int, int]]
 
+NORMALIZATIONS = ("minus_one_to_one", "meanstd")
 # Default statistics for Normalize(kind="meanstd") in x / 255 units. ImageNet for RGB; 0.5 / 0.5
-# for flow, which centres uint8 flow at 127.5 exactly like the i3d scaling.
+# for flow, which centres uint8 flow at 127.5 exactly like the [-1, 1] scaling.
 _DEFAULT_MEAN_STD = {"rgb": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
                      "flow": ((0.5,), (0.5,))}
 
@@ -265,17 +266,17 @@ class TenCrop(Transform):
 class Normalize(Transform):
     """Scale pixel values to float32.
 
-    ``kind="i3d"``: x / 127.5 - 1, in [-1, 1] (uint8 flow's 127.5 maps to 0; ``mean``/``std`` are
-    ignored). ``kind="meanstd"``: (x / 255 - mean) / std per channel; ``mean``/``std`` have one
+    ``kind="minus_one_to_one"`` (I3D's): x / 127.5 - 1, in [-1, 1] (uint8 flow's 127.5 maps to 0;
+    ``mean``/``std`` are ignored). ``kind="meanstd"``: (x / 255 - mean) / std per channel; ``mean``/``std`` have one
     value or one per channel (default ImageNet statistics for RGB, 0.5 / 0.5 for flow).
 
     Reads ``imgs`` (N, H, W, C) with values in 0..255, ``modality``. Writes ``imgs`` float32.
     """
 
-    def __init__(self, kind: str = "i3d", mean: Optional[Sequence[float]] = None,
+    def __init__(self, kind: str = "minus_one_to_one", mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None):
-        if kind not in ("i3d", "meanstd"):
-            raise ValueError(f"Normalize: kind must be 'i3d' or 'meanstd', got {kind!r}")
+        if kind not in NORMALIZATIONS:
+            raise ValueError(f"Normalize: kind must be one of {list(NORMALIZATIONS)}, got {kind!r}")
         self.kind = kind
         self.mean = None if mean is None else tuple(float(value) for value in np.ravel(mean))
         self.std = None if std is None else tuple(float(value) for value in np.ravel(std))
@@ -295,7 +296,7 @@ class Normalize(Transform):
 
     def __call__(self, results: dict) -> dict:
         imgs = get_frames(results, "Normalize").astype(np.float32)
-        if self.kind == "i3d":
+        if self.kind == "minus_one_to_one":
             imgs /= np.float32(127.5)
             imgs -= np.float32(1)
         else:

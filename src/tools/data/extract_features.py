@@ -139,7 +139,7 @@ class SnippetStream:
         import mindspore as ms
         from mindspore import nn
 
-        from src.data.pipelines import _normalize
+        from src.data.pipelines import normalization
         from src.models.builder import load_network
         from src.models.registry import model_layout
         from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
@@ -172,7 +172,7 @@ class SnippetStream:
         self.frame_interval = cfg.frame_interval
         self.num_features = int(net.num_features)
         self.short_side = cfg.resize_short
-        steps = [CenterCrop(cfg.spatial_size), _normalize(cfg, modality)]
+        steps = [CenterCrop(cfg.spatial_size), normalization(cfg, modality)]
         self.spatial = Compose(steps + ([FrameDifference()] if difference else []) + [FormatShape(self.layout)])
 
     def _snippet_frames(self, start: int, snippet_frames: int, total: int) -> np.ndarray:
