@@ -1,4 +1,5 @@
-"""Every command of both READMEs' code blocks, and every launcher's usage example, runs as written.
+"""Every command of the READMEs' and the documentation's code blocks, and every launcher's usage
+example, runs as written; each English document and its Chinese twin document the same commands.
 
 Each command is checked in the form that fits it, without data or devices:
 
@@ -33,6 +34,22 @@ from src.config import OPTIONS, get_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READMES = ("README.md", "README_CN.md")
+DOC_LANGUAGES = ("en", "zh")
+
+
+def document_pairs() -> List[Tuple[str, str]]:
+    """(English, Chinese) twins: the READMEs, and docs/en/X.md with docs/zh/X.md (either may be missing)."""
+    names = set()
+    for language in DOC_LANGUAGES:
+        folder = os.path.join(ROOT, "docs", language)
+        if os.path.isdir(folder):
+            names |= {name for name in os.listdir(folder) if name.endswith(".md")}
+    return [READMES] + [(f"docs/en/{name}", f"docs/zh/{name}") for name in sorted(names)]
+
+
+DOCUMENT_PAIRS = document_pairs()
+DOCUMENTS = tuple(path for pair in DOCUMENT_PAIRS for path in pair
+                  if os.path.isfile(os.path.join(ROOT, path)))
 ENTRY_POINTS = {"train.py", "eval.py", "export.py", "preprocess.py", "postprocess.py"}
 DRY_RUN_LAUNCHERS = {"run_distribute_train.sh", "run_standalone_train.sh", "run_single_eval.sh",
                      "run_joint_eval.sh", "run_preprocess.sh"}
@@ -69,9 +86,9 @@ def commands_of_text(text: str, block_pattern: str) -> List[Command]:
 
 
 def readme_commands() -> Dict[Command, List[str]]:
-    """Unique commands of both READMEs' ```bash blocks -> where each is written."""
+    """Unique commands of the ```bash blocks of the READMEs and docs/{en,zh}/*.md -> where each is written."""
     found: Dict[Command, List[str]] = {}
-    for name in READMES:
+    for name in DOCUMENTS:
         with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
             for command in commands_of_text(handle.read(), r"```bash\n(.*?)```"):
                 found.setdefault(command, []).append(name)
@@ -214,11 +231,14 @@ def test_readme_command_runs_as_written(command, tmp_path):
     check_command(command, f"{' and '.join(README_COMMANDS[command])}: {command.text}", tmp_path)
 
 
-def test_both_readmes_document_the_same_commands():
-    by_file = {name: {c for c, files in README_COMMANDS.items() if name in files} for name in READMES}
+@pytest.mark.parametrize("english, chinese", DOCUMENT_PAIRS, ids=[english for english, _ in DOCUMENT_PAIRS])
+def test_english_and_chinese_twins_document_the_same_commands(english, chinese):
+    missing = [name for name in (english, chinese) if not os.path.isfile(os.path.join(ROOT, name))]
+    assert not missing, f"{english} and {chinese} are twins, but {missing} does not exist"
+    by_file = {name: {c for c, files in README_COMMANDS.items() if name in files} for name in (english, chinese)}
     only = {name: sorted(c.text for c in by_file[name] - by_file[other])
-            for name, other in zip(READMES, reversed(READMES))}
-    assert not any(only.values()), f"commands documented in one README only: {only}"
+            for name, other in ((english, chinese), (chinese, english))}
+    assert not any(only.values()), f"commands documented in one of the twins only: {only}"
 
 
 def launcher_usage_examples() -> List[Tuple[str, Command]]:
@@ -262,12 +282,13 @@ def test_config_help_shows_each_default_once():
 
 
 def test_documents_cite_only_files_of_the_repository():
-    """README, launcher and benchmark texts name files that exist (no notes kept outside the repository)."""
-    texts = list(READMES) + [os.path.join("scripts", name) for name in os.listdir(os.path.join(ROOT, "scripts"))]
+    """README, documentation, launcher and benchmark texts name files that exist (no notes kept outside
+    the repository), and the documents' relative links point at files of the repository."""
+    texts = list(DOCUMENTS) + [os.path.join("scripts", name) for name in os.listdir(os.path.join(ROOT, "scripts"))]
     texts += [os.path.join("benchmarks", name) for name in os.listdir(os.path.join(ROOT, "benchmarks"))
               if name.endswith(".py")]
-    pattern = re.compile(r"(?<![\w/.<-])((?:configs|scripts|benchmarks|src|tests|ascend_310_infer)/[\w/.-]*\w"
-                         r"\.(?:py|sh|yaml|md|cc|h|txt))\b")
+    pattern = re.compile(r"(?<![\w/.<-])((?:configs|scripts|benchmarks|src|tests|ascend_310_infer|docs)/[\w/.-]*\w"
+                         r"\.(?:py|sh|yaml|md|cc|h|txt|png))\b")
     missing = {}
     for name in texts:
         with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
@@ -275,6 +296,10 @@ def test_documents_cite_only_files_of_the_repository():
         cited = set(pattern.findall(text)) | set(re.findall(r"\b[A-Z_]+\.md\b", text))
         absent = sorted(path for path in cited if not os.path.exists(os.path.join(ROOT, path))
                         and not os.path.exists(os.path.join(ROOT, os.path.basename(path))))
+        if name.endswith(".md"):  # relative links ](target) and ](target#anchor), from the document's folder
+            for target in re.findall(r"\]\((?!https?://|#|mailto:)([^)#\s]+)", text):
+                if not os.path.exists(os.path.normpath(os.path.join(ROOT, os.path.dirname(name), target))):
+                    absent.append(f"link {target}")
         if absent:
             missing[name] = absent
     assert not missing, f"files cited but not in the repository: {missing}"
