@@ -18,6 +18,8 @@ from typing import Dict, List, Sequence
 
 from tqdm import tqdm
 
+from src.utils.io import atomic_write
+
 from .readers import DecodeCount, FrameReadError, count_video_frames
 
 __all__ = ["N_FRAMES_FILE", "COUNT_CACHE_FILE", "frame_pattern", "frame_glob", "numbered_frames", "folder_frame_count",
@@ -113,10 +115,8 @@ def video_frame_counts(paths: Sequence[str], cache_folder: str) -> Dict[str, Dec
         cache[key] = {"file": _file_key(path), "count": dataclasses.asdict(counts[path])}
     if to_count:
         try:
-            temporary = f"{cache_path}.{os.getpid()}.tmp"  # ranks of one run may count at once
-            with open(temporary, "w", encoding="utf-8") as handle:
+            with atomic_write(cache_path) as handle:  # ranks of one run may count at once
                 json.dump(cache, handle, indent=0, sort_keys=True)
-            os.replace(temporary, cache_path)
         except OSError as err:
             warnings.warn(f"cannot write the frame-count cache {cache_path} ({err.strerror}); the {len(to_count)} "
                           f"videos counted now will be decoded again by the next run")

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
+from src.utils.io import write_json_atomically
 from src.utils.plots import plot_training_curves
 from src.utils.runtime import StopRequested
 
@@ -195,13 +196,6 @@ class CheckpointKeeper(Callback):
             self.logger.info(f"saved {path}")
 
 
-def _write_json_atomically(path: str, payload) -> None:
-    temp = f"{path}.{os.getpid()}.tmp"
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1)
-    os.replace(temp, path)
-
-
 class EpochEvaluator(Callback):
     """Evaluate after each epoch that ``due(epoch)`` accepts (all by default), keep the best network
     as ``<prefix>_best.ckpt`` (with its metric, so a resumed run only replaces it by a better epoch),
@@ -250,7 +244,7 @@ class EpochEvaluator(Callback):
                                        append_dict={"epoch_num": record["epoch"], BEST_METRIC_KEY: value})
                 self._keep_best_results()
             self.logger.info(f"epoch {record['epoch']}: {self.metric_name} {value:.2f} (best {self.best:.2f})")
-        _write_json_atomically(os.path.join(self.folder, HISTORY_FILE), self.monitor.history)
+        write_json_atomically(os.path.join(self.folder, HISTORY_FILE), self.monitor.history, indent=1)
         plot_training_curves(self.monitor.history, os.path.join(self.folder, "training_curve.png"), self.subject)
 
 

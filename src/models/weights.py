@@ -22,12 +22,13 @@ import errno
 import glob
 import os
 import re
-import tempfile
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn
+
+from src.utils.io import atomic_path
 
 __all__ = ["ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict", "convert_torch_state_dict",
            "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry", "CheckpointReadError",
@@ -250,7 +251,7 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
     return extras
 
 
-# Temporary names of a checkpoint being written: ours (``.<name>.<random>.tmp.ckpt``) and the one
+# Temporary names of a checkpoint being written: ours (``.<name>.<pid>.tmp.ckpt``) and the one
 # MindSpore writes first and renames onto ours (the same with ``.tmp`` in place of ``.ckpt``).
 _TEMP_PATTERNS = (".*.tmp.ckpt", ".*.tmp.tmp")
 
@@ -276,15 +277,17 @@ def save_checkpoint_atomic(params_or_net, path: str, append_dict: Optional[dict]
         raise ValueError(f"checkpoint file names end with .ckpt, got {path}")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp.ckpt", dir=folder)
-    os.close(handle)
+    save_obj = params_or_net
+    if isinstance(params_or_net, Mapping):
+        save_obj = [{"name": name, "data": value if isinstance(value, Tensor) else Tensor(np.asarray(value))}
+                    for name, value in params_or_net.items()]
     try:
-        save_obj = params_or_net
-        if isinstance(params_or_net, Mapping):
-            save_obj = [{"name": name, "data": value if isinstance(value, Tensor) else Tensor(np.asarray(value))}
-                        for name, value in params_or_net.items()]
-        ms.save_checkpoint(save_obj, tmp_path, append_dict=append_dict)
-        os.replace(tmp_path, path)
+        with atomic_path(path, suffix=".ckpt") as tmp_path:
+            try:
+                ms.save_checkpoint(save_obj, tmp_path, append_dict=append_dict)
+            finally:  # MindSpore's own first name for it
+                if os.path.exists(tmp_path[:-len(".ckpt")] + ".tmp"):
+                    os.remove(tmp_path[:-len(".ckpt")] + ".tmp")
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(err.errno, f"no space left on the disk of {folder} while writing "
@@ -292,8 +295,4 @@ def save_checkpoint_atomic(params_or_net, path: str, append_dict: Optional[dict]
                                      f"space (or lower checkpoints_num_keep), then resume from the newest "
                                      f"checkpoint of {folder}") from err
         raise
-    finally:
-        for temp in (tmp_path, tmp_path[:-len(".ckpt")] + ".tmp"):
-            if os.path.exists(temp):
-                os.remove(temp)
     return path

@@ -42,6 +42,7 @@ import shutil
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from src.utils.io import write_json_atomically
 from src.utils.rank_table import RankTableError, load_rank_table
 
 __all__ = ["CloudError", "DATA_KEYS", "CHECKPOINT_KEYS", "is_remote", "copy_path", "local_rank",
@@ -126,13 +127,6 @@ def local_rank(env: Optional[Mapping[str, str]] = None) -> int:
     return rank % per_server
 
 
-def _write_json_atomically(path: str, payload: Any) -> None:
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle)
-    os.replace(temporary, path)
-
-
 def run_once_per_server(action: Callable[[], Any], marker: str, is_copier: bool,
                         timeout: float = DEFAULT_TIMEOUT, poll: float = 0.5) -> Any:
     """Run ``action`` in the copier process and share its (JSON) result through ``marker``.
@@ -149,9 +143,9 @@ def run_once_per_server(action: Callable[[], Any], marker: str, is_copier: bool,
         try:
             result = action()
         except Exception as err:
-            _write_json_atomically(failed, {"error": f"{type(err).__name__}: {err}"})
+            write_json_atomically(failed, {"error": f"{type(err).__name__}: {err}"})
             raise
-        _write_json_atomically(marker, {"result": result})
+        write_json_atomically(marker, {"result": result})
         return result
     deadline = time.monotonic() + timeout
     while True:

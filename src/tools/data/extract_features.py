@@ -38,6 +38,7 @@ from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
 from src.tools.cli import ToolError, add_run_options, check_positive, run_main, tool_parser
 from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, VideoOutcome, report_outcomes,
                                    run_per_video)
+from src.utils.io import atomic_write
 
 __all__ = ["VIDEO_INFO_FILE", "SnippetStream", "StreamSpec", "list_videos", "decode_video", "frames_flow",
            "snippet_count", "bsn_rescale", "feature_file", "write_feature_csv", "read_feature_csv",
@@ -205,10 +206,9 @@ def feature_file(dst_path: str, name: str) -> str:
 
 def write_feature_csv(path: str, features: np.ndarray) -> None:
     """Header + one row per step, written to a temporary file first (a csv on disk is complete)."""
-    temporary = path + ".tmp"
     header = ",".join(f"f{i}" for i in range(features.shape[1]))
-    np.savetxt(temporary, features, fmt="%.6f", delimiter=",", header=header, comments="")
-    os.replace(temporary, path)
+    with atomic_write(path) as handle:
+        np.savetxt(handle, features, fmt="%.6f", delimiter=",", header=header, comments="")
 
 
 def read_feature_csv(path: str) -> np.ndarray:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from src.data.frame_counts import N_FRAMES_FILE, frame_pattern
 from src.data.readers import DEFAULT_FLOW_TEMPLATE, DEFAULT_RGB_TEMPLATE, FrameReadError
 from src.tools.cli import ToolError
+from src.utils.io import atomic_write
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv")
 
@@ -151,10 +152,8 @@ def read_n_frames(folder: str) -> int:
 
 def write_n_frames(folder: str, count: int) -> None:
     """Write ``n_frames`` atomically: a half-written marker must never look like a finished video."""
-    temporary = n_frames_path(folder) + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with atomic_write(n_frames_path(folder)) as handle:
         handle.write(f"{count}\n")
-    os.replace(temporary, n_frames_path(folder))
 
 
 # --- running over videos ---------------------------------------------------------------------
