@@ -14,7 +14,8 @@ Each command is checked in the form that fits it, without data or devices:
   number of placeholders is one the launcher accepts;
 * benchmarks: their parser accepts the arguments (``... --help``);
 * the C++ inference program: every flag of the command is one its usage names; its build and
-  syntax-check scripts run (they stop with their documented message where the library is missing).
+  syntax-check scripts run (they stop with their documented message where the library is missing);
+* ``source scripts/<file>.sh``: the file exists and bash parses it (sourcing it would install).
 
 A command no rule covers fails the test, so a new kind of command gets a check when it is added.
 """
@@ -219,6 +220,10 @@ def check_command(command: Command, where: str, tmp_path) -> None:
         check_cpp_script(command, where)
     elif argv[0] == "ascend_310_infer/out/main":
         check_cpp_program(command, where)
+    elif argv[0] in ("source", ".") and len(argv) == 2 and argv[1].startswith("scripts/"):
+        assert os.path.isfile(os.path.join(ROOT, argv[1])), f"{where}: {argv[1]} does not exist"
+        result = run(["bash", "-n", argv[1]])
+        assert result.returncode == 0, f"{where}: bash cannot parse {argv[1]}: {result.stderr[-600:]}"
     else:
         pytest.fail(f"{where}: no check for this kind of command; add one to {os.path.basename(__file__)}")
 
