@@ -32,17 +32,10 @@ SNIPPET, BATCH = 16, 8
 
 def bench_features(sizes, steps: int) -> dict:
     import mindspore as ms
-    from mindspore import Tensor, nn
+    from mindspore import Tensor
 
     from src.models import create_model
-
-    class Features(nn.Cell):
-        def __init__(self, net):
-            super().__init__()
-            self.net = net
-
-        def construct(self, x):
-            return self.net.forward_features(x)
+    from src.models.features import Features
 
     ms.set_context(mode=ms.GRAPH_MODE)
     results = {}

@@ -138,10 +138,10 @@ class SnippetStream:
 
     def __init__(self, spec: StreamSpec):
         import mindspore as ms
-        from mindspore import nn
 
         from src.data.pipelines import normalization
         from src.models.builder import load_network
+        from src.models.features import Features
         from src.models.registry import model_layout
         from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
 
@@ -151,18 +151,10 @@ class SnippetStream:
         cfg = load_config(spec.config_path, {"mode": modality})
         ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
         net = load_network(cfg, spec.checkpoint)
-        if not hasattr(net, "forward_features"):
-            raise ToolError(f"{cfg.model} ({spec.config_path}) has no forward_features; use a recognizer config")
-
-        class Features(nn.Cell):
-            def __init__(self, recognizer):
-                super().__init__()
-                self.recognizer = recognizer
-
-            def construct(self, x):
-                return self.recognizer.forward_features(x)
-
-        self.network = Features(net)
+        try:
+            self.network = Features(net)
+        except TypeError as err:
+            raise ToolError(f"{cfg.model} ({spec.config_path}): {err}; use a recognizer config") from err
         self.network.set_train(False)
         self.tensor = ms.Tensor
         self.modality = spec.modality
@@ -171,7 +163,7 @@ class SnippetStream:
         self.extra_frame = int(difference)  # n differences take n + 1 frames
         self.new_length = cfg.new_length
         self.frame_interval = cfg.frame_interval
-        self.num_features = int(net.num_features)
+        self.num_features = self.network.num_features
         self.short_side = cfg.resize_short
         steps = [CenterCrop(cfg.spatial_size), normalization(cfg, modality)]
         self.spatial = Compose(steps + ([FrameDifference()] if difference else []) + [FormatShape(self.layout)])
