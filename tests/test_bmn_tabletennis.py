@@ -96,8 +96,8 @@ def test_build_windows_and_report_mismatches(tmp_path):
     summary = tabletennis.build(features_dir, {"training": labels}, str(out_dir), cfg, stride=100)
     problems = summary["problems"]
     assert problems["videos whose features and total_frames differ (the shorter is used)"] == 1
-    assert problems["actions outside the features (clipped)"] == 1
-    assert problems["actions with end <= start (after clipping; dropped)"] == 1
+    assert problems["actions running past the video, clipped to it"] == 1
+    assert problems["actions with end <= start (dropped)"] == 1
     assert problems["videos shorter than the 200-frame window (skipped)"] == 1
     assert problems["pickles without labels (ignored)"] == 1
     assert any(key.startswith("labelled videos without a pickle") for key in problems)

@@ -40,7 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from src.config import load_config
-from src.data.bmn_data import DataReport
+from src.data.bmn_data import DataReport, clean_segment
 from src.proposals.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
 from src.utils.safe_pickle import load_array_pickle
@@ -142,12 +142,10 @@ def clean_actions(name: str, actions: Sequence[dict], seconds: float, report: Da
         except (KeyError, TypeError, ValueError):
             report.add("actions without numeric start_id / end_id (dropped)", name)
             continue
-        if start < 0 or end > seconds:
-            report.add("actions outside the features (clipped)", f"{name} [{start:.2f}, {end:.2f}]")
-            start, end = max(start, 0.0), min(end, seconds)
-        if end <= start:
-            report.add("actions with end <= start (after clipping; dropped)", f"{name} [{start:.2f}, {end:.2f}]")
+        segment = clean_segment(name, start, end, seconds, report, kind="actions")
+        if segment is None:
             continue
+        start, end = segment
         label_ids, label_names = action.get("label_ids") or [0], action.get("label_names") or [""]
         kept.append({"start": start, "end": end, "label": str(label_ids[0]), "label_name": str(label_names[0])})
     return kept

@@ -58,7 +58,7 @@ from src.utils.runtime import get_logger
 
 __all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "canonical_split",
            "read_annotation_database", "load_feature_file", "bmn_targets", "build_bmn_source",
-           "create_bmn_dataset", "official_video_id"]
+           "create_bmn_dataset", "official_video_id", "clean_segment"]
 
 TRAIN_COLUMNS = ["features", "gt_iou_map", "gt_start", "gt_end"]
 EVAL_COLUMNS = ["features", "video_index"]
@@ -218,6 +218,19 @@ def _proposal_seconds(name: str, entry: dict, source: str, feature_span: float, 
     return (frames // feature_interval * feature_interval) / frames * float(entry["duration_second"])
 
 
+def clean_segment(name: str, start: float, end: float, duration: float, report: DataReport,
+                  kind: str = "segments") -> Optional[Tuple[float, float]]:
+    """``(start, end)`` seconds clipped to the video's [0, duration], or None when nothing is left
+    (end <= start); each clipped or dropped ``kind`` is counted in ``report`` under the video ``name``."""
+    if start < 0.0 or end > duration:
+        report.add(f"{kind} running past the video, clipped to it", f"{name} [{start:.2f}, {end:.2f}]")
+        start, end = max(start, 0.0), min(end, duration)
+    if end <= start:
+        report.add(f"{kind} with end <= start (dropped)", f"{name} [{start:.2f}, {end:.2f}]")
+        return None
+    return start, end
+
+
 def _clean_segments(name: str, annotations, duration: float, report: DataReport) -> np.ndarray:
     """(G, 2) float64 segments clipped to the video's [0, duration] with end > start; problems counted."""
     kept = []
@@ -227,13 +240,9 @@ def _clean_segments(name: str, annotations, duration: float, report: DataReport)
         except (KeyError, TypeError, ValueError):
             report.add("annotations without a numeric [start, end] 'segment' (dropped)", name)
             continue
-        if start < 0.0 or end > duration:
-            report.add("segments running past the video, clipped to it", f"{name} [{start:.2f}, {end:.2f}]")
-            start, end = max(start, 0.0), min(end, duration)
-        if end <= start:
-            report.add("segments with end <= start (dropped)", f"{name} [{start:.2f}, {end:.2f}]")
-            continue
-        kept.append((start, end))
+        segment = clean_segment(name, start, end, duration, report)
+        if segment:
+            kept.append(segment)
     return np.asarray(kept, dtype=np.float64).reshape(-1, 2)
 
 
