@@ -14,11 +14,11 @@ Results: ``results.json`` (+ confusion PNG and ``scores.npz``, or BMN proposals 
 ``--postprocess_path`` (default: ``OUT``; joint: ``<dataset>_joint`` beside ``OUT_RGB``).
 """
 from src.config import get_config
-from src.engine.offline import run_postprocess
+from src.engine.offline import score_offline_results
 
 
 def main():
-    run_postprocess(get_config(description=__doc__))
+    score_offline_results(get_config(description=__doc__))
 
 
 if __name__ == "__main__":

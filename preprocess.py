@@ -8,12 +8,12 @@ model is exported with (``python export.py ... --batch_size N``). ``--test_mode 
 ``--video_path_joint_flow`` flow root). BMN (``--model bmn``) writes its feature windows.
 """
 from src.config import get_config
-from src.engine.offline import preprocess
+from src.engine.offline import write_offline_batches
 
 
 def main():
     cfg = get_config(description=__doc__)
-    for stream, folder in preprocess(cfg).items():
+    for stream, folder in write_offline_batches(cfg).items():
         print(f"{stream}: batches in {folder}")
 
 

@@ -279,7 +279,7 @@ def test_progress_configuration_once_and_the_best_epochs_evaluation_files(tiny_c
             return {"top1": score}
         return evaluate
 
-    monkeypatch.setattr(RecognitionTask, "evaluator", scripted_evaluator)
+    monkeypatch.setattr(RecognitionTask, "epoch_evaluator", scripted_evaluator)
     tiny_cfg.update(num_epochs=3, summary_dir=os.path.join(tiny_cfg.save_dir, "summary"))
     train(tiny_cfg)
     out = tiny_cfg.save_dir

@@ -16,7 +16,7 @@ from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
 from src.engine.evaluator import run_evaluation
 from src.engine.exporter import export_from_config
-from src.engine.offline import preprocess, run_postprocess
+from src.engine.offline import write_offline_batches, score_offline_results
 from src.infer.bins import DATA_FOLDER, LABELS_FILE, RESULT_FOLDER, TIME_FILE, TIME_FOLDER, read_meta
 from src.infer.mindir_runner import run_mindir
 from src.metrics.classification import fuse_streams
@@ -81,7 +81,7 @@ def chain_cfg(tiny_cfg):
 def rgb_chain(chain_cfg, tmp_path):
     ckpt, mindir = prepare_stream(chain_cfg, "rgb", str(tmp_path))
     pre = str(tmp_path / "pre_rgb")
-    assert preprocess(chain_cfg.copy(), pre) == {"rgb": pre}
+    assert write_offline_batches(chain_cfg.copy(), pre) == {"rgb": pre}
     return chain_cfg, ckpt, mindir, pre
 
 
@@ -113,7 +113,7 @@ def test_single_stream_chain_equals_eval(rgb_chain, tmp_path):
 
     post_cfg = cfg.copy()
     post_cfg.update(pre_result_path=pre, result_path=out)
-    offline = run_postprocess(post_cfg)
+    offline = score_offline_results(post_cfg)
     eval_cfg = cfg.copy()
     eval_cfg.update(checkpoint_path=ckpt, save_dir=str(tmp_path / "eval"))
     online = run_evaluation(eval_cfg)
@@ -141,7 +141,7 @@ def test_joint_chain_equals_joint_eval(chain_cfg, tmp_path):
     joint_cfg = chain_cfg.copy()
     joint_cfg.test_mode = "joint"
     pre = str(tmp_path / "pre_joint")
-    folders = preprocess(joint_cfg, pre)
+    folders = write_offline_batches(joint_cfg, pre)
     assert folders == {"rgb": os.path.join(pre, "rgb"), "flow": os.path.join(pre, "flow")}
     outs = {}
     for mode, folder in folders.items():
@@ -152,7 +152,7 @@ def test_joint_chain_equals_joint_eval(chain_cfg, tmp_path):
         run_mindir(mindirs[mode], [os.path.join(folder, DATA_FOLDER)], outs[mode])
 
     joint_cfg.update(pre_result_path=pre, rgb_result_path=outs["rgb"], flow_result_path=outs["flow"])
-    offline = run_postprocess(joint_cfg)
+    offline = score_offline_results(joint_cfg)
     eval_cfg = chain_cfg.copy()
     eval_cfg.update(test_mode="joint", rgb_path=checkpoints["rgb"], flow_path=checkpoints["flow"],
                     save_dir=str(tmp_path / "eval_joint"))
@@ -228,7 +228,7 @@ def test_bmn_chain_equals_bmn_eval(tmp_path):
                                batch_size=2, num_workers=1, annotation_path=str(tmp_path / "anno.json"),
                                feature_path=str(tmp_path / "features"), save_dir=str(tmp_path / "eval")))
     pre = str(tmp_path / "pre_bmn")
-    assert preprocess(cfg, pre) == {"bmn": pre}
+    assert write_offline_batches(cfg, pre) == {"bmn": pre}
     meta = read_meta(pre)
     assert [video["id"] for video in meta["videos"]] == ["video1", "video3", "video4"]
     assert [video["duration"] for video in meta["videos"]] == [11.0, 13.0, 14.0]
@@ -249,7 +249,7 @@ def test_bmn_chain_equals_bmn_eval(tmp_path):
     run_mindir(mindir, [os.path.join(pre, DATA_FOLDER)], out)
     assert len(os.listdir(os.path.join(out, RESULT_FOLDER))) == 6  # confidence map, start, end per batch
 
-    offline = run_postprocess(load_config("", dict(result_path=out, pre_result_path=pre)))
+    offline = score_offline_results(load_config("", dict(result_path=out, pre_result_path=pre)))
     online = run_evaluation(cfg)
     keys = ("AR@1", "AR@5", "AR@10", "AR@100", "AUC", "num_videos")
     assert {k: offline[k] for k in keys} == pytest.approx({k: online[k] for k in keys}, abs=1e-6)

@@ -18,6 +18,6 @@ def run_evaluation(cfg) -> dict:
     logger.info(f"configuration (keys that differ from the defaults; all of them in eval_config.yaml): "
                 f"{describe(cfg, changed_only=True)}")
     save_config(cfg, out_dir, "eval_config.yaml")
-    metrics = task_of(cfg).evaluate(cfg, out_dir)
+    metrics = task_of(cfg).evaluate_checkpoints(cfg, out_dir)
     logger.info("results: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}))
     return metrics

@@ -6,17 +6,17 @@ from src.infer.bins import locate_meta
 from src.models.registry import model_task
 from src.tasks import get_task, task_of
 
-__all__ = ["preprocess", "run_postprocess"]
+__all__ = ["write_offline_batches", "score_offline_results"]
 
 
-def preprocess(cfg, out_dir: str = "") -> Dict[str, str]:
+def write_offline_batches(cfg, out_dir: str = "") -> Dict[str, str]:
     """The validation split of ``cfg.model`` as .bin batches in ``out_dir`` (default: see config)."""
     if cfg.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
-    return task_of(cfg).preprocess(cfg, out_dir or cfg.pre_result_path)
+    return task_of(cfg).write_offline_batches(cfg, out_dir or cfg.pre_result_path)
 
 
-def run_postprocess(cfg) -> dict:
+def score_offline_results(cfg) -> dict:
     """Metrics of ``result_path`` (one stream), or of ``rgb_result_path`` + ``flow_result_path`` (joint),
     by the task recorded in the preprocessing meta."""
     joint = bool(cfg.rgb_result_path or cfg.flow_result_path)
@@ -26,4 +26,4 @@ def run_postprocess(cfg) -> dict:
                          "--rgb_result_path and --flow_result_path for joint accuracy")
     stream = ("rgb" if cfg.rgb_result_path else "flow") if joint else ""
     meta = locate_meta(result_path, cfg.pre_result_path, stream)
-    return get_task(meta.get("task") or model_task(meta["model"])).postprocess(cfg, meta)
+    return get_task(meta.get("task") or model_task(meta["model"])).score_offline_results(cfg, meta)

@@ -131,7 +131,7 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
         # before the first step rather than after the first epoch.
         eval_dir = os.path.join(out_dir, "eval")
         latest_dir = os.path.join(eval_dir, "latest")
-        evaluate = None if cfg.no_eval else task.evaluator(cfg, net, latest_dir)
+        evaluate = None if cfg.no_eval else task.epoch_evaluator(cfg, net, latest_dir)
         best = best_so_far(history, os.path.join(resumed_dir, f"{prefix}_best.ckpt"), start_epoch, logger) \
             if cfg.resume else -np.inf
         callbacks.append(EpochEvaluator(evaluate, task.best_metric, net, monitor, ckpt_dir, prefix, logger, best,

@@ -29,20 +29,20 @@ class Task:
 
     def create_dataset(self, cfg, split: str, rank_id: int = 0, group_size: int = 1):
         """The batched ``mindspore.dataset`` of ``split`` ('train' | 'val'): training columns on
-        train, whatever :meth:`evaluator` consumes otherwise."""
+        train, whatever :meth:`epoch_evaluator` consumes otherwise."""
         raise NotImplementedError
 
     def loss_network(self, cfg, net):
         """``net`` + loss as one cell taking every training column of :meth:`create_dataset`."""
         raise NotImplementedError
 
-    def evaluator(self, cfg, net, out_dir: str) -> Callable[[], Dict]:
+    def epoch_evaluator(self, cfg, net, out_dir: str) -> Callable[[], Dict]:
         """A callable scoring ``net`` on the validation split (writing its results to ``out_dir``)
         and returning metrics that include :attr:`best_metric`. The split is read here, so a missing
         or empty one is an error before training starts."""
         raise NotImplementedError
 
-    def evaluate(self, cfg, out_dir: str) -> Dict:
+    def evaluate_checkpoints(self, cfg, out_dir: str) -> Dict:
         """eval.py: load the configured checkpoint(s) and score them on the validation split."""
         raise NotImplementedError
 
@@ -50,13 +50,13 @@ class Task:
         """The input shape of the exported inference graph."""
         raise NotImplementedError
 
-    def preprocess(self, cfg, out_dir: str) -> Dict[str, str]:
+    def write_offline_batches(self, cfg, out_dir: str) -> Dict[str, str]:
         """Write the validation split as ``.bin`` batches (:mod:`src.infer.bins`); returns
         ``{stream: folder}``."""
         raise NotImplementedError
 
-    def postprocess(self, cfg, meta: dict) -> Dict:
-        """Score an inference program's results described by ``meta`` (from :meth:`preprocess`)."""
+    def score_offline_results(self, cfg, meta: dict) -> Dict:
+        """Score an inference program's results described by ``meta`` (from :meth:`write_offline_batches`)."""
         raise NotImplementedError
 
 

@@ -9,7 +9,7 @@ from src.models.builder import load_network
 
 from ..base import Task, register_task
 from .evaluation import evaluate_localizer
-from .offline import postprocess_localizer, preprocess_localizer
+from .offline import score_localizer_results, write_localizer_batches
 
 __all__ = ["LocalizationTask"]
 
@@ -29,11 +29,11 @@ class LocalizationTask(Task):
     def loss_network(self, cfg, net):
         return BMNWithLoss(net, BMNLoss(net.tscale, cfg.bm_layout, cfg.bmn_loss_eps))
 
-    def evaluator(self, cfg, net, out_dir):
+    def epoch_evaluator(self, cfg, net, out_dir):
         dataset = create_bmn_dataset(cfg, "val")  # read now: a bad split stops the run before training
         return lambda: evaluate_localizer(cfg, net, dataset, out_dir)
 
-    def evaluate(self, cfg, out_dir):
+    def evaluate_checkpoints(self, cfg, out_dir):
         if not cfg.checkpoint_path:
             raise ValueError("set --checkpoint_path to the checkpoint to evaluate")
         return evaluate_localizer(cfg, load_network(cfg, cfg.checkpoint_path), cfg.eval_split, out_dir)
@@ -41,9 +41,9 @@ class LocalizationTask(Task):
     def input_shape(self, cfg, batch_size):
         return (batch_size, cfg.feat_dim, cfg.tscale)
 
-    def preprocess(self, cfg, out_dir):
-        return preprocess_localizer(cfg, out_dir or default_preprocess_path(cfg, cfg.model), self.name,
+    def write_offline_batches(self, cfg, out_dir):
+        return write_localizer_batches(cfg, out_dir or default_preprocess_path(cfg, cfg.model), self.name,
                                     self.input_shape)
 
-    def postprocess(self, cfg, meta):
-        return postprocess_localizer(cfg, meta)
+    def score_offline_results(self, cfg, meta):
+        return score_localizer_results(cfg, meta)

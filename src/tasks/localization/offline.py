@@ -12,10 +12,10 @@ from src.infer.bins import DATA_FOLDER, BinBatchWriter, load_bin, read_latency, 
 
 from .evaluation import score_proposals
 
-__all__ = ["preprocess_localizer", "postprocess_localizer"]
+__all__ = ["write_localizer_batches", "score_localizer_results"]
 
 
-def preprocess_localizer(cfg, out_dir: str, task_name: str, input_shape) -> Dict[str, str]:
+def write_localizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> Dict[str, str]:
     """Write the validation feature windows (one row per video) with each video's id, name and
     duration (seconds covered by the features) and the split's ground truth in the meta."""
     source = build_bmn_source(cfg, "val")
@@ -31,7 +31,7 @@ def preprocess_localizer(cfg, out_dir: str, task_name: str, input_shape) -> Dict
     return {cfg.model: out_dir}
 
 
-def postprocess_localizer(cfg, meta: dict) -> dict:
+def score_localizer_results(cfg, meta: dict) -> dict:
     """Proposals, AR@AN and AUC of a localizer's results.
 
     Post-processing settings (soft_nms_*, max_proposals, num_workers) come from ``--config_path``

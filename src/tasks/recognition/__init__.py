@@ -14,7 +14,7 @@ from src.models.registry import in_channels_for, model_layout
 
 from ..base import Task, register_task
 from .evaluation import evaluate_nets, evaluate_recognizer
-from .offline import postprocess_joint, postprocess_stream, preprocess_recognizer
+from .offline import score_joint_results, score_stream_results, write_recognizer_batches
 
 __all__ = ["RecognitionTask"]
 
@@ -35,11 +35,11 @@ class RecognitionTask(Task):
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=not uses_soft_targets(cfg), reduction="mean")
         return nn.WithLossCell(net, loss)
 
-    def evaluator(self, cfg, net, out_dir):
+    def epoch_evaluator(self, cfg, net, out_dir):
         source = build_video_source(cfg, "val")  # read now: a bad split stops the run before training
         return lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir, source=source)
 
-    def evaluate(self, cfg, out_dir):
+    def evaluate_checkpoints(self, cfg, out_dir):
         return evaluate_recognizer(cfg, out_dir)
 
     def input_shape(self, cfg, batch_size):
@@ -48,13 +48,13 @@ class RecognitionTask(Task):
             return (batch_size, segments_for(cfg, "val"), channels, cfg.spatial_size, cfg.spatial_size)
         return (batch_size, channels, cfg.test_sample_duration, cfg.spatial_size, cfg.spatial_size)
 
-    def preprocess(self, cfg, out_dir):
+    def write_offline_batches(self, cfg, out_dir):
         out_dir = out_dir or default_preprocess_path(cfg, cfg.test_mode or cfg.mode)
-        return preprocess_recognizer(cfg, out_dir, self.name, self.input_shape)
+        return write_recognizer_batches(cfg, out_dir, self.name, self.input_shape)
 
-    def postprocess(self, cfg, meta):
+    def score_offline_results(self, cfg, meta):
         if cfg.rgb_result_path or cfg.flow_result_path:
             if not (cfg.rgb_result_path and cfg.flow_result_path):
                 raise ValueError("joint postprocessing needs both --rgb_result_path and --flow_result_path")
-            return postprocess_joint(cfg)
-        return postprocess_stream(cfg, meta)
+            return score_joint_results(cfg)
+        return score_stream_results(cfg, meta)

@@ -27,10 +27,10 @@ from src.metrics.classification import recognition_metrics
 
 from .evaluation import write_results
 
-__all__ = ["preprocess_recognizer", "view_logits", "postprocess_stream", "postprocess_joint"]
+__all__ = ["write_recognizer_batches", "view_logits", "score_stream_results", "score_joint_results"]
 
 
-def preprocess_recognizer(cfg, out_dir: str, task_name: str, input_shape) -> Dict[str, str]:
+def write_recognizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> Dict[str, str]:
     """Write the validation split of a recognizer; returns ``{stream: folder}``.
 
     The stream is ``test_mode`` or ``mode``; ``joint`` writes RGB and flow on the same clips.
@@ -106,7 +106,7 @@ def _save(metrics: dict, labels: np.ndarray, final_scores: np.ndarray, video_sco
     return metrics
 
 
-def postprocess_stream(cfg, meta: dict) -> dict:
+def score_stream_results(cfg, meta: dict) -> dict:
     """Metrics of one stream's results (``result_path`` + its ``meta``)."""
     labels = np.array([video["label"] for video in meta["videos"]], dtype=np.int64)
     stream = meta["stream"]
@@ -117,7 +117,7 @@ def postprocess_stream(cfg, meta: dict) -> dict:
                  cfg.postprocess_path or cfg.result_path, stream)
 
 
-def postprocess_joint(cfg) -> dict:
+def score_joint_results(cfg) -> dict:
     """Fused RGB + flow metrics of ``rgb_result_path`` and ``flow_result_path``."""
     paths = {"rgb": cfg.rgb_result_path, "flow": cfg.flow_result_path}
     metas = {stream: locate_meta(path, cfg.pre_result_path, stream) for stream, path in paths.items()}
