@@ -84,3 +84,96 @@ def test_former_normalize_name_still_reads_as_its_new_name(tmp_path):
     assert load_config("configs/i3d/ucf101_rgb.yaml", {}).normalize == "minus_one_to_one"
     with pytest.raises((ConfigError, SystemExit)):
         get_config(["--normalize", "i3dx"])
+
+
+# --- numbers are finite, seeds are not negative -------------------------------------------------
+
+FLOAT_KEYS = ["lr", "lr_de_rate", "weight_decay", "momentum", "clip_grad_norm", "label_smoothing", "mixup_alpha",
+              "warmup_start_factor", "dropout_keep_prob", "rgb_weight", "bmn_loss_eps", "soft_nms_alpha",
+              "widen_factor", "prop_boundary_ratio", "bn_momentum"]
+
+
+def test_every_float_key_is_checked_here():
+    from src.config import all_options, number
+    floats = {opt.name for opt in all_options() if opt.parse.__name__ in ("float", "optional[float]")}
+    assert floats == set(FLOAT_KEYS) | {"soft_nms_low_threshold", "soft_nms_high_threshold"}
+    assert all(opt.parse is not float for opt in all_options())
+    assert number("1e-3") == 0.001 and number(2) == 2.0
+
+
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_non_finite_numbers_are_refused_naming_key_and_value(key, text):
+    with pytest.raises(ConfigError, match=rf"'{key}'.*command line.*expected a finite number.*got '{text}'"):
+        load_config("", {key: text})
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf"])
+def test_non_finite_yaml_numbers_are_refused(tmp_path, text):
+    (tmp_path / "run.yaml").write_text(f"lr: {text}\n")
+    with pytest.raises(ConfigError, match=r"'lr'.*run\.yaml.*expected a finite number > 0, got -?(nan|inf)"):
+        load_config(str(tmp_path / "run.yaml"))
+
+
+def test_non_finite_list_items_are_refused():
+    with pytest.raises(ConfigError, match=r"'std'.*finite number > 0.*inf"):
+        load_config("", {"std": "0.2,inf,0.2"})
+    with pytest.raises(ConfigError, match=r"'mean'.*expected a finite number, got 'nan'"):
+        load_config("", {"mean": "0.5,nan,0.5"})
+
+
+def test_command_line_nan_is_one_error_line_with_exit_code_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        get_config(["--lr", "nan"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert "error: bad value for 'lr' (from command line): expected a finite number > 0, got 'nan'" in err
+
+
+@pytest.mark.parametrize("seed", ["-1", "-7", str(2 ** 32)])
+def test_negative_or_too_large_seed_is_refused(seed):
+    with pytest.raises(ConfigError, match=rf"'seed'.*must be >= 0 and <= {2 ** 32 - 1}, got {seed}"):
+        load_config("", {"seed": seed})
+    assert load_config("", {"seed": "0"}).seed == 0 and load_config("", {"seed": str(2 ** 32 - 1)}).seed == 2 ** 32 - 1
+
+
+# --- model keys live with their models ----------------------------------------------------------
+
+MOVED = {"model_depth": ("resnet3d", "tsn", "pptsn"), "shortcut_type": ("resnet3d",), "widen_factor": ("resnet3d",),
+         "no_max_pool": ("resnet3d",), "conv1_t_size": ("resnet3d",), "conv1_t_stride": ("resnet3d",),
+         "bn_momentum": ("i3d",), "partial_bn": ("tsn", "pptsn"), "num_sample": ("bmn",),
+         "num_sample_perbin": ("bmn",), "prop_boundary_ratio": ("bmn",), "pem_channels": ("bmn",)}
+
+
+def test_model_keys_are_declared_by_their_models_not_in_the_shared_list():
+    from src.config import OPTIONS, all_options
+    from src.models.registry import model_options
+    shared = {opt.name for opt in OPTIONS}
+    assert not shared & set(MOVED)
+    assert {"tscale", "feat_dim", "bm_layout", "num_segments", "dropout_keep_prob"} <= shared
+    for key, models in MOVED.items():
+        for model in models:
+            assert key in {opt.name for opt in model_options(model)}, (key, model)
+    names = [opt.name for opt in all_options()]
+    assert len(names) == len(set(names)) and set(MOVED) <= set(names)
+
+
+def test_model_keys_keep_their_types_from_yaml_and_command_line(tmp_path):
+    (tmp_path / "run.yaml").write_text("model: resnet3d\nmodel_depth: 18\nno_max_pool: 'yes'\nwiden_factor: 2\n")
+    cfg = get_config(["--config_path", str(tmp_path / "run.yaml"), "--conv1_t_size", "3", "--partial_bn", "False",
+                      "--bn_momentum", "none", "--pem_channels", "128"])
+    assert cfg.model_depth == 18 and cfg.no_max_pool is True and cfg.widen_factor == 2.0
+    assert cfg.conv1_t_size == 3 and cfg.partial_bn is False and cfg.bn_momentum is None and cfg.pem_channels == 128
+    assert load_config("").shortcut_type == "B" and load_config("").num_sample == 32
+    with pytest.raises(ConfigError, match=r"'shortcut_type'.*expected one of \['A', 'B'\]"):
+        load_config("", {"shortcut_type": "C"})
+    with pytest.raises(ConfigError, match=r"'partial_bn'.*true/false"):
+        load_config("", {"partial_bn": "maybe"})
+
+
+def test_config_module_imports_no_model_code():
+    import subprocess
+    import sys
+    code = "import sys, src.config; assert 'src.models' not in sys.modules and 'mindspore' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

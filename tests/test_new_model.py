@@ -1,7 +1,10 @@
 """A new model is a model file plus a config: a recognizer and a localizer defined in this file
 (nothing under src/) go through train -> eval -> export (MINDIR) -> preprocess -> MINDIR runner ->
-postprocess with the public entry points and command-line overrides."""
+postprocess with the public entry points and command-line overrides. The recognizer declares its own
+configuration key (``probe_width``) where it is registered, and YAML files and the command line set
+it with no edit to src/config.py."""
 import json
+import os
 import runpy
 import sys
 
@@ -11,8 +14,9 @@ import mindspore.ops as ops
 import numpy as np
 import pytest
 
+from src.config import ConfigError, all_options, count, get_config, integer, in_range, load_config, option
 from src.infer import mindir_runner
-from src.models.registry import list_models, register_model
+from src.models.registry import build_model_from_config, list_models, model_options, register_model
 
 ms.set_device("CPU")  # the entry points set the device, which MindSpore refuses once kernels ran
 
@@ -20,10 +24,10 @@ ms.set_device("CPU")  # the entry points set the device, which MindSpore refuses
 class ProbeRecognizer(nn.Cell):
     """The recognizer contract at its smallest: clips (B, C, T, H, W) -> logits."""
 
-    def __init__(self, num_classes=2, in_channels=3, dropout_keep_prob=1.0):
+    def __init__(self, num_classes=2, in_channels=3, dropout_keep_prob=1.0, probe_width=6):
         super().__init__()
         del dropout_keep_prob
-        self.num_features = 6
+        self.num_features = probe_width
         self.conv = nn.Conv3d(in_channels, self.num_features, 3, stride=(1, 2, 2), has_bias=True)
         self.fc = nn.Dense(self.num_features, num_classes)
 
@@ -56,11 +60,80 @@ class ProbeLocalizer(nn.Cell):
         return confidence, boundaries[:, 0], boundaries[:, 1]
 
 
+# The recognizer's own setting, declared where it is registered. Without a config adapter the builder
+# receives in_channels, dropout_keep_prob and its declared keys by name.
+PROBE_OPTIONS = [option("probe_width", 6, in_range(integer, 2, 16), "probe recognizer: channels of its convolution")]
+
 if "probe_recognizer" not in list_models():
-    register_model("probe_recognizer")(ProbeRecognizer)
+    register_model("probe_recognizer", options=PROBE_OPTIONS)(ProbeRecognizer)
     register_model("probe_localizer", layout="NCT", task="localization",
                    config_adapter=lambda cfg: {"tscale": cfg.tscale, "feat_dim": cfg.feat_dim})(
         lambda num_classes=None, **kwargs: ProbeLocalizer(**kwargs))
+
+
+def test_a_model_key_is_set_from_yaml_and_command_line_and_reaches_the_builder(tmp_path):
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "config.py"),
+              encoding="utf-8") as handle:
+        assert "probe_width" not in handle.read()
+    assert [opt.name for opt in model_options("probe_recognizer")] == ["probe_width"]
+    assert load_config("").probe_width == 6
+    (tmp_path / "probe.yaml").write_text("model: probe_recognizer\nnum_classes: 3\nprobe_width: 4\n")
+    from_yaml = load_config(str(tmp_path / "probe.yaml"))
+    assert from_yaml.probe_width == 4 and build_model_from_config(from_yaml).num_features == 4
+    from_argv = get_config(["--config_path", str(tmp_path / "probe.yaml"), "--probe_width", "9"])
+    assert from_argv.probe_width == 9 and isinstance(from_argv.probe_width, int)
+    net = build_model_from_config(from_argv)
+    assert net.num_features == 9 and net.fc.weight.shape == (3, 9)
+    assert load_config("", {"model": "probe_recognizer", "probe_width": "7"}).probe_width == 7
+
+
+@pytest.mark.parametrize("value,message", [("1", "must be >= 2 and <= 16, got 1"),
+                                           ("17", "must be >= 2 and <= 16, got 17"),
+                                           ("2.5", "expected an integer >= 2 and <= 16, got '2.5'")])
+def test_an_out_of_range_model_key_is_one_error_line(capsys, tmp_path, value, message):
+    with pytest.raises(SystemExit) as stop:
+        get_config(["--model", "probe_recognizer", "--probe_width", value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("error:") == 1 and "Traceback" not in err
+    assert f"error: bad value for 'probe_width' (from command line): {message}" in err
+    (tmp_path / "bad.yaml").write_text(f"probe_width: {value}\n")
+    with pytest.raises(ConfigError, match=rf"'probe_width'.*bad\.yaml.*{message[:20]}"):
+        load_config(str(tmp_path / "bad.yaml"))
+
+
+def test_help_lists_a_model_key_once_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        get_config(["--help"])
+    out = capsys.readouterr().out
+    assert out.count("\n  --probe_width") == 1
+    block = out.split("\n  --probe_width", 1)[1].split("\n  --", 1)[0]
+    assert "probe_recognizer: probe recognizer: channels of its convolution" in " ".join(block.split())
+    assert block.count("(default: 6)") == 1
+
+
+def test_two_models_share_a_key_only_when_declared_alike():
+    def build(num_classes=2, **kwargs):
+        return kwargs
+
+    if "probe_twin" not in list_models():  # the same declaration: one key, both models read it
+        twin_width = option("probe_width", 6, in_range(integer, 2, 16), "the twin's width")
+        register_model("probe_twin", options=[twin_width])(build)
+    shared = [opt for opt in all_options() if opt.name == "probe_width"]
+    assert len(shared) == 1 and "probe_recognizer: " in shared[0].help
+    assert "probe_twin: the twin's width" in shared[0].help
+    assert build_model_from_config(load_config("", {"model": "probe_twin", "probe_width": 3}))["probe_width"] == 3
+
+    conflicts = [option("probe_width", 8, in_range(integer, 2, 16), "another default"),
+                 option("probe_width", 6, count(integer), "another range"),
+                 option("probe_width", "6", str, "another type")]
+    for conflicting in conflicts:
+        with pytest.raises(ValueError, match=r"'probe_clash'.*'probe_width'.*probe_recognizer, probe_twin"):
+            register_model("probe_clash", options=[conflicting])(build)
+    with pytest.raises(ValueError, match=r"'probe_clash'.*'lr'.*every run shares"):
+        register_model("probe_clash", options=[option("lr", 0.1, float, "a shared key")])(build)
+    with pytest.raises(ValueError, match=r"default 0 is not accepted"):
+        option("probe_depth", 0, count(integer), "a default out of its own range")
+    assert "probe_clash" not in list_models()
 
 
 def run_entry(monkeypatch, script, *args):
@@ -85,7 +158,8 @@ def test_a_recognizer_defined_outside_src_runs_the_whole_chain(monkeypatch, tmp_
     common = ["--model", "probe_recognizer", "--dataset", "demo", "--context", "py", "--num_classes", 2,
               "--video_path", tiny_frames / "jpg", "--annotation_path", tiny_frames / "anno.json",
               "--spatial_size", 16, "--resize_short", 20, "--train_sample_duration", 4,
-              "--test_sample_duration", 4, "--num_val_samples", 2, "--num_workers", 1, "--dropout_keep_prob", 1.0]
+              "--test_sample_duration", 4, "--num_val_samples", 2, "--num_workers", 1, "--dropout_keep_prob", 1.0,
+              "--probe_width", 5]
     run_entry(monkeypatch, "train.py", *common, "--num_epochs", 2, "--batch_size", 2, "--lr", 0.05,
               "--save_dir", tmp_path / "train")
     history = json.loads((tmp_path / "train" / "checkpoints" / "history.json").read_text())

@@ -47,6 +47,7 @@ from typing import Mapping, Tuple
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from src.config import count, integer, non_negative, number, option
 from src.proposals.bm_layout import BM_LAYOUTS, LAYOUT_ORIGIN, check_bm_layout, proposal_steps, valid_proposal_mask
 
 from .registry import register_model
@@ -292,13 +293,24 @@ class BMN(nn.Cell):
         return adapted
 
 
+# The configuration keys of bmn. tscale, feat_dim and bm_layout are shared keys (src/config.py): the
+# feature data, the localization task and the proposal code read them too.
+CONFIG_OPTIONS = [
+    option("num_sample", 32, count(integer), "BMN boundary-matching samples per proposal"),
+    option("num_sample_perbin", 3, count(integer), "BMN sub-samples per bin"),
+    option("prop_boundary_ratio", 0.5, non_negative(number), "BMN proposal boundary extension ratio"),
+    option("pem_channels", HIDDEN_1D, count(integer), "BMN PEM 1-D channels (256 JJBOY / mmaction2, 128 PaddleVideo)"),
+]
+
+
 def _bmn_kwargs_from_config(cfg) -> dict:
     return {"tscale": cfg.tscale, "feat_dim": cfg.feat_dim, "num_sample": cfg.num_sample,
             "num_sample_perbin": cfg.num_sample_perbin, "prop_boundary_ratio": cfg.prop_boundary_ratio,
             "bm_layout": cfg.bm_layout, "pem_channels": cfg.pem_channels}
 
 
-@register_model("bmn", config_adapter=_bmn_kwargs_from_config, layout="NCT", task="localization")
+@register_model("bmn", config_adapter=_bmn_kwargs_from_config, layout="NCT", task="localization",
+                options=CONFIG_OPTIONS)
 def bmn(tscale: int = 100, feat_dim: int = 400, num_sample: int = 32, num_sample_perbin: int = 3,
         prop_boundary_ratio: float = 0.5, bm_layout: str = "duration_start", pem_channels: int = HIDDEN_1D,
         num_classes=None) -> BMN:

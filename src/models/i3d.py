@@ -19,6 +19,8 @@ per-position logits averaged over time (and over space when the input is larger 
 """
 from mindspore import nn, ops
 
+from src.config import fraction, number, option, optional
+
 from .blocks import SeededDropout
 from .registry import in_channels_for, register_model
 
@@ -196,12 +198,19 @@ class InceptionI3d(nn.Cell):
         return ops.mean(x, axis=(2, 3, 4))
 
 
+# The configuration keys of i3d.
+CONFIG_OPTIONS = [
+    option("bn_momentum", None, optional(fraction(number)),
+           f"BatchNorm momentum, PyTorch convention (share of batch statistics); empty = I3D's {BN_MOMENTUM}"),
+]
+
+
 def _config_kwargs(cfg):
     return {"in_channels": in_channels_for(cfg), "dropout_keep_prob": cfg.dropout_keep_prob,
             "bn_momentum": BN_MOMENTUM if cfg.bn_momentum is None else cfg.bn_momentum}
 
 
-@register_model("i3d", config_adapter=_config_kwargs)
+@register_model("i3d", config_adapter=_config_kwargs, options=CONFIG_OPTIONS)
 def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=BN_MOMENTUM):
     """Build :class:`InceptionI3d` (``in_channels`` 3 = rgb, 2 = flow; ``bn_momentum`` in the
     PyTorch convention, 0.01 as the reference — training from scratch for a few hundred steps

@@ -20,8 +20,10 @@ Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
+from src.config import choice, count, integer, number, option, parse_bool, positive
+
 from .blocks import BasicBlock, Bottleneck, SeededDropout, ZeroPaddedMaxPool
-from .registry import in_channels_for, register_model
+from .registry import register_model
 
 __all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
 
@@ -148,14 +150,20 @@ class ResNet3d(nn.Cell):
         return self.fc(x)
 
 
-def _config_kwargs(cfg) -> dict:
-    return {"model_depth": cfg.model_depth, "shortcut_type": cfg.shortcut_type,
-            "widen_factor": cfg.widen_factor, "no_max_pool": cfg.no_max_pool,
-            "conv1_t_size": cfg.conv1_t_size, "conv1_t_stride": cfg.conv1_t_stride,
-            "in_channels": in_channels_for(cfg), "dropout_keep_prob": cfg.dropout_keep_prob}
+# The configuration keys of resnet3d. They are named as the builder's keywords, so the registry's
+# default adapter passes them on (with in_channels and dropout_keep_prob). model_depth is shared with
+# TSN (same type, range and default; src/models/tsn.py).
+CONFIG_OPTIONS = [
+    option("model_depth", 50, count(integer), "3D-ResNet depth: 10, 18, 34, 50, 101, 152 or 200"),
+    option("shortcut_type", "B", choice("A", "B"), "3D-ResNet shortcut: A = parameter-free, B = 1x1x1 conv + BN"),
+    option("widen_factor", 1.0, positive(number), "3D-ResNet width multiplier"),
+    option("no_max_pool", False, parse_bool, "3D-ResNet: skip the stem max-pool"),
+    option("conv1_t_size", 7, count(integer), "3D-ResNet: temporal kernel size of the stem convolution"),
+    option("conv1_t_stride", 1, count(integer), "3D-ResNet: temporal stride of the stem convolution"),
+]
 
 
-@register_model("resnet3d", config_adapter=_config_kwargs)
+@register_model("resnet3d", options=CONFIG_OPTIONS)
 def resnet3d(num_classes: int = 400, **kwargs) -> ResNet3d:
     """3D-ResNet of ``model_depth`` (10/18/34/50/101/152/200); see :class:`ResNet3d` for options."""
     return ResNet3d(num_classes=num_classes, **kwargs)

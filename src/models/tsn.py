@@ -27,6 +27,8 @@ import numpy as np
 from mindspore import nn
 from mindspore.common.initializer import Normal
 
+from src.config import count, integer, option, parse_bool
+
 from .blocks import SeededDropout
 from .registry import in_channels_for, register_model
 from .resnet2d import ResNet2d
@@ -168,19 +170,27 @@ class TSN(nn.Cell):
         return adapted
 
 
+# The configuration keys of tsn and pptsn (num_segments is shared: the data pipeline reads it too).
+# model_depth is also resnet3d's, declared alike (src/models/resnet3d.py).
+CONFIG_OPTIONS = [
+    option("model_depth", 50, count(integer), "ResNet backbone depth: 18, 34, 50, 101 or 152"),
+    option("partial_bn", False, parse_bool, "TSN: freeze every BatchNorm but the first"),
+]
+
+
 def _config_kwargs(cfg) -> dict:
     return {"in_channels": in_channels_for(cfg), "num_segments": cfg.num_segments,
             "depth": cfg.model_depth, "dropout_keep_prob": cfg.dropout_keep_prob,
             "partial_bn": cfg.partial_bn}
 
 
-@register_model("tsn", config_adapter=_config_kwargs, layout="NSCHW")
+@register_model("tsn", config_adapter=_config_kwargs, layout="NSCHW", options=CONFIG_OPTIONS)
 def tsn(num_classes: int = 400, **kwargs) -> TSN:
     """TSN with a torchvision-layout ResNet backbone (dropout keep 0.6 by default, as mmaction2)."""
     return TSN(num_classes=num_classes, vd=False, **kwargs)
 
 
-@register_model("pptsn", config_adapter=_config_kwargs, layout="NSCHW")
+@register_model("pptsn", config_adapter=_config_kwargs, layout="NSCHW", options=CONFIG_OPTIONS)
 def pptsn(num_classes: int = 400, **kwargs) -> TSN:
     """PP-TSN: TSN on ResNet50-vd with dropout 0.4 (keep 0.6)."""
     return TSN(num_classes=num_classes, vd=True, **kwargs)
