@@ -40,13 +40,28 @@ def test_sources_compile_against_the_wheel_headers():
     assert "ok: main.cc" in result.stdout and "ok: utils.cc" in result.stdout
 
 
-def test_build_script_explains_a_missing_libmindspore(tmp_path):
-    assert not os.path.exists(os.path.join(mindspore_dir(), "lib", "libmindspore.so"))
-    infer = copy_infer(tmp_path)
-    result = run(["bash", str(infer / "build.sh")])
-    assert result.returncode == 1
-    assert "no libmindspore.so in" in result.stderr and "ships the C++ headers" in result.stderr
+def assert_refused_for_missing_library(result, infer, folder=""):
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"no libmindspore.so in {folder}" in result.stderr and "ships the C++ headers" in result.stderr
     assert not (infer / "build").exists()
+
+
+def test_build_script_explains_a_missing_libmindspore(tmp_path):
+    # A MindSpore folder with the wheel's headers but no library, on every host (an Ascend host's
+    # installation does hold libmindspore.so, so the installed package cannot stand for this case).
+    folder = tmp_path / "mindspore"
+    (folder / "lib").mkdir(parents=True)
+    os.symlink(os.path.join(mindspore_dir(), "include"), folder / "include")
+    infer = copy_infer(tmp_path)
+    result = run(["bash", str(infer / "build.sh")], MINDSPORE_PATH=str(folder))
+    assert_refused_for_missing_library(result, infer, f"{folder}/lib")
+
+
+def test_build_script_finds_the_installed_package_and_explains_its_missing_library(tmp_path):
+    if os.path.exists(os.path.join(mindspore_dir(), "lib", "libmindspore.so")):
+        pytest.skip("the installed MindSpore holds libmindspore.so (an Ascend installation): build.sh would build")
+    infer = copy_infer(tmp_path)
+    assert_refused_for_missing_library(run(["bash", str(infer / "build.sh")]), infer)
 
 
 @pytest.fixture(scope="module")
