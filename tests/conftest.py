@@ -1,5 +1,6 @@
 """Shared test fixtures: a tiny registered recognizer and a tiny frame-folder dataset."""
 import json
+import logging
 import os
 
 import cv2
@@ -11,6 +12,7 @@ import pytest
 
 from src.config import load_config
 from src.models.registry import list_models, register_model
+from src.utils.runtime import get_logger
 
 TINY_CLASSES = ["MoveLeft", "MoveRight"]
 
@@ -75,3 +77,23 @@ def tiny_cfg(tiny_frames):
         annotation_path=str(tiny_frames / "anno.json"), num_classes=2, spatial_size=16, resize_short=20,
         train_sample_duration=4, test_sample_duration=4, batch_size=2, num_workers=1, num_epochs=2,
         lr=0.05, save_dir=str(tiny_frames / "out"), dropout_keep_prob=1.0, checkpoints_num_keep=1))
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture()
+def zoo_log():
+    """Messages of the project's logger during the test. It does not propagate, so pytest's caplog
+    sees it only when an earlier test happened to create it before caplog was set up."""
+    collect = _Collect()
+    logger = get_logger()
+    logger.addHandler(collect)
+    yield collect.messages
+    logger.removeHandler(collect)

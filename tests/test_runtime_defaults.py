@@ -1,6 +1,5 @@
 """Safe defaults on any machine: the device is detected and said, loader workers fit the cores, and
 a network whose class count differs from the annotation's is refused before training."""
-import logging
 import multiprocessing
 
 import mindspore as ms
@@ -11,25 +10,6 @@ from src.config import load_config
 from src.data.annotations import AnnotationError
 from src.data.dataset import build_video_source, dataset_from_source, usable_workers
 from src.utils import runtime
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture()
-def zoo_log():
-    """Messages of the project's logger (it does not propagate to pytest's log capture)."""
-    collect = _Collect()
-    logger = runtime.get_logger()
-    logger.addHandler(collect)
-    yield collect.messages
-    logger.removeHandler(collect)
 
 
 def test_device_target_defaults_to_auto_and_prefers_ascend_then_gpu(monkeypatch):
