@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from src.config import ConfigError, get_config, load_config, parse_bool, save_config
+from src.config import get_config, load_config, save_config
+from src.options import ConfigError, parse_bool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,7 +95,8 @@ FLOAT_KEYS = ["lr", "lr_de_rate", "weight_decay", "momentum", "clip_grad_norm", 
 
 
 def test_every_float_key_is_checked_here():
-    from src.config import all_options, number
+    from src.config import all_options
+    from src.options import number
     floats = {opt.name for opt in all_options() if opt.parse.__name__ in ("float", "optional[float]")}
     assert floats == set(FLOAT_KEYS) | {"soft_nms_low_threshold", "soft_nms_high_threshold"}
     assert all(opt.parse is not float for opt in all_options())
@@ -147,8 +149,9 @@ MOVED = {"model_depth": ("resnet3d", "tsn", "pptsn"), "shortcut_type": ("resnet3
 
 
 def test_model_keys_are_declared_by_their_models_not_in_the_shared_list():
-    from src.config import OPTIONS, all_options
+    from src.config import all_options
     from src.models.registry import model_options
+    from src.options import OPTIONS
     shared = {opt.name for opt in OPTIONS}
     assert not shared & set(MOVED)
     assert {"tscale", "feat_dim", "bm_layout", "num_segments", "dropout_keep_prob"} <= shared
@@ -172,8 +175,9 @@ def test_model_keys_keep_their_types_from_yaml_and_command_line(tmp_path):
         load_config("", {"partial_bn": "maybe"})
 
 
-def test_config_module_imports_no_model_code():
+def test_option_declarations_import_no_model_code():
+    """Models declare their keys with src.options, so it must not load them (nor MindSpore)."""
     import subprocess
     import sys
-    code = "import sys, src.config; assert 'src.models' not in sys.modules and 'mindspore' not in sys.modules"
+    code = "import sys, src.options; assert 'src.models' not in sys.modules and 'mindspore' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.config import load_config, stream_config
+from src.config import load_config
 from src.data.annotations import AnnotationError, load_list_file
 from src.data.dataset import build_video_source, create_video_dataset, dataset_from_source
 from src.data.pipelines import frames_needed
@@ -14,6 +14,7 @@ from src.data.readers import FrameReadError
 from src.models import build_model_from_config
 from src.models.builder import load_network
 from src.models.weights import save_checkpoint_atomic
+from src.options import stream_config
 from src.tasks import task_of
 
 CLASSES = ["MoveLeft", "MoveRight"]

@@ -5,10 +5,11 @@ import os
 
 import pytest
 
-from src.config import load_config, parse_bool
+from src.config import load_config
 from src.demo import make_demo_dataset, runner
 from src.demo.runner import _history, _trained_all_epochs, format_table, main, spread_table
 from src.models.registry import in_channels_for
+from src.options import parse_bool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -14,9 +14,10 @@ import mindspore.ops as ops
 import numpy as np
 import pytest
 
-from src.config import ConfigError, all_options, count, get_config, integer, in_range, load_config, option
+from src.config import all_options, get_config, load_config
 from src.infer import mindir_runner
 from src.models.registry import build_model_from_config, list_models, model_options, register_model
+from src.options import ConfigError, count, integer, in_range, option
 
 ms.set_device("CPU")  # the entry points set the device, which MindSpore refuses once kernels ran
 

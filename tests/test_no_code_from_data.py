@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from src.applications import tabletennis
-from src.config import ConfigError, load_config
+from src.config import load_config
 from src.data.annotations import load_annotation_json, load_list_file, read_class_index
 from src.data.bmn_data import load_feature_file
 from src.infer.bins import read_meta
 from src.models.weights import read_checkpoint
+from src.options import ConfigError
 from src.tools.convert.pdparams2ckpt import load_pdparams
 from src.utils.rank_table import load_rank_table
 

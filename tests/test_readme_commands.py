@@ -31,7 +31,8 @@ from typing import Dict, List, NamedTuple, Tuple
 
 import pytest
 
-from src.config import OPTIONS, get_config
+from src.config import get_config
+from src.options import OPTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READMES = ("README.md", "README_CN.md")

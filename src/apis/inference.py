@@ -24,13 +24,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from src.config import Config, appearance_modality, load_config, output_classes, stream_config
+from src.config import load_config
 from src.data.annotations import AnnotationError, VideoRecord, read_class_index
 from src.data.dataset import VideoClipSource
 from src.data.pipelines import build_pipeline
 from src.data.readers import VideoFileReader, VideoFlowReader, count_video_frames
 from src.metrics.classification import fuse_streams, softmax
 from src.models.builder import load_network
+from src.options import Config, appearance_modality, output_classes, stream_config
 from src.tasks.recognition.evaluation import score_views
 from src.utils.io import read_json
 

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import mindspore.dataset as ds
 import numpy as np
 
-from src.config import appearance_modality, output_classes, stream_config
+from src.options import appearance_modality, output_classes, stream_config
 from src.transforms import SoftTargets
 from src.utils.runtime import get_logger
 

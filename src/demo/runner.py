@@ -23,9 +23,10 @@ import sys
 import time
 from typing import Dict, List
 
-from src.config import load_config, parse_bool
+from src.config import load_config
 from src.demo.make_bmn_demo import DEMO_INTERVAL, DEMO_SNIPPET, DEMO_TRAIN, DEMO_VAL, prior_baseline
 from src.metrics.proposal_metrics import SUMMARY_KEYS
+from src.options import parse_bool
 from src.tools.cli import tool_parser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

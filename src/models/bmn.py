@@ -47,7 +47,7 @@ from typing import Mapping, Tuple
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from src.config import count, integer, non_negative, number, option
+from src.options import count, integer, non_negative, number, option
 from src.proposals.bm_layout import BM_LAYOUTS, LAYOUT_ORIGIN, check_bm_layout, proposal_steps, valid_proposal_mask
 
 from .registry import register_model

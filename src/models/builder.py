@@ -2,10 +2,10 @@
 with a checkpoint loaded strictly for inference."""
 import os
 
-from src.config import output_classes, stream_config
 from src.models.fusion import fold_batchnorms
 from src.models.registry import build_model_from_config
 from src.models.weights import load_checkpoint_strict
+from src.options import output_classes, stream_config
 
 __all__ = ["build_network", "load_network"]
 

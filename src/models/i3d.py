@@ -19,7 +19,7 @@ per-position logits averaged over time (and over space when the input is larger 
 """
 from mindspore import nn, ops
 
-from src.config import fraction, number, option, optional
+from src.options import fraction, number, option, optional
 
 from .blocks import SeededDropout
 from .registry import in_channels_for, register_model

@@ -11,9 +11,9 @@ the model's own file ever tests a model name:
   supplies the loss, the evaluation and the metric that picks the best checkpoint, the dataset,
   the exported input shape and the offline ``.bin`` pre/post-processing;
 * ``options``: the model's own configuration keys, declared beside the builder with
-  :func:`src.config.option` (name, default, parser with its type and range, help), e.g.
+  :func:`src.options.option` (name, default, parser with its type and range, help), e.g.
   ``option("model_depth", 50, count(integer), "depth of the 3D-ResNet")``. Registering adds them to
-  the configuration (:func:`src.config.add_model_options`): they are set from YAML and
+  the configuration (:func:`src.options.add_model_options`): they are set from YAML and
   ``--key value`` overrides, typed and range-checked, and listed by ``python config.py --help``,
   with no edit to ``src/config.py``. Keys every run shares (data, training, evaluation, ...) stay
   in ``src/config.py``'s ``OPTIONS`` and are read without being declared; a model may not declare
@@ -41,7 +41,7 @@ Every builder accepts ``num_classes`` (localizers accept and ignore it) and retu
 """
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from src.config import Option, add_model_options
+from src.options import Option, add_model_options
 
 __all__ = ["LAYOUTS", "register_model", "create_model", "list_models", "model_layout", "model_task",
            "model_options", "in_channels_for", "model_kwargs_from_config", "build_model_from_config"]

@@ -20,7 +20,7 @@ Input: float32 (B, C, T, H, W); output: logits (B, num_classes).
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
-from src.config import choice, count, integer, number, option, parse_bool, positive
+from src.options import choice, count, integer, number, option, parse_bool, positive
 
 from .blocks import BasicBlock, Bottleneck, SeededDropout, ZeroPaddedMaxPool
 from .registry import register_model

@@ -27,7 +27,7 @@ import numpy as np
 from mindspore import nn
 from mindspore.common.initializer import Normal
 
-from src.config import count, integer, option, parse_bool
+from src.options import count, integer, option, parse_bool
 
 from .blocks import SeededDropout
 from .registry import in_channels_for, register_model

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence, Type
 
-from src.config import parse_bool
+from src.options import parse_bool
 
 __all__ = ["ToolError", "tool_parser", "add_run_options", "run_main", "check_positive"]
 

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from src.apis.inference import Prediction, init_recognizer, predict_videos
-from src.config import ConfigError, load_config
+from src.config import load_config
 from src.data.readers import FrameReadError
+from src.options import ConfigError
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
 from src.tools.data.videos import VIDEO_EXTENSIONS
 from src.utils.runtime import setup_runtime

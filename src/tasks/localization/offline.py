@@ -5,8 +5,8 @@ from typing import Dict
 
 from tqdm import tqdm
 
-from src.config import Config
 from src.data.bmn_data import build_bmn_source
+from src.options import Config
 from src.infer.bins import DATA_FOLDER, BinBatchWriter, load_bin, read_latency, result_file, result_folder, \
     stream_meta, write_meta
 

@@ -19,8 +19,8 @@ from typing import Dict
 import numpy as np
 from tqdm import tqdm
 
-from src.config import output_classes
 from src.data.dataset import build_video_source, dataset_from_source
+from src.options import output_classes
 from src.infer.bins import (DATA_FOLDER, LABELS_FILE, BinBatchWriter, load_bin, locate_meta, read_latency,
                             result_file, result_folder, stream_meta, write_meta)
 from src.metrics.classification import recognition_metrics

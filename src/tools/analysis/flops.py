@@ -35,7 +35,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from src.config import ConfigError, load_config, output_classes
+from src.config import load_config
+from src.options import ConfigError, output_classes
 from src.tasks import task_of
 from src.tools.cli import ToolError, run_main, tool_parser
 

@@ -40,10 +40,10 @@ from typing import Dict, Optional
 import numpy as np
 from mindspore import Parameter
 
-from src.config import parse_bool
 from src.models.bmn import BMN, bmn
 from src.models.tsn import TSN, pptsn
 from src.models.weights import convert_torch_state_dict, save_checkpoint_atomic
+from src.options import parse_bool
 from src.tools.cli import run_main, tool_parser
 from src.utils.safe_pickle import ArrayOnlyUnpickler
 

@@ -20,9 +20,9 @@ import ast
 import os
 import sys
 
-from src.config import parse_bool
 from src.models import create_model, list_models
 from src.models.weights import convert_torch_state_dict, save_checkpoint_atomic
+from src.options import parse_bool
 from src.tools.cli import run_main, tool_parser
 
 __all__ = ["parse_kwargs", "load_torch_file", "convert", "build_parser", "main"]

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
-from src.config import parse_bool
+from src.options import parse_bool
 from src.tools.cli import ToolError
 from src.tools.data.videos import is_complete, n_frames_path, read_n_frames, require_dir
 

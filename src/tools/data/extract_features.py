@@ -33,8 +33,9 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from src.config import appearance_modality, load_config
+from src.config import load_config
 from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
+from src.options import appearance_modality
 from src.tools.cli import ToolError, add_run_options, check_positive, run_main, tool_parser
 from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, VideoOutcome, report_outcomes,
                                    run_per_video)
