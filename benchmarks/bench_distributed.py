@@ -17,9 +17,10 @@ import subprocess
 import sys
 import time
 
-from src.demo.runner import Demo
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from src.demo.runner import Demo  # noqa: E402
 MODEL_ARGS = ("--model resnet3d --model_depth 18 --num_classes 6 --spatial_size 112 --resize_short 128 "
               "--train_sample_duration 16 --batch_size 4 --num_workers 1 --optimizer sgd --lr 0.01 --no_eval True "
               "--flip False")

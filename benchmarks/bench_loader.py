@@ -10,13 +10,15 @@ Prints a table and writes ``benchmarks/results/loader.json``.
 import argparse
 import json
 import os
+import sys
 import time
 
-from src.config import load_config
-from src.data.dataset import create_video_dataset
-from src.demo.runner import Demo
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from src.config import load_config  # noqa: E402
+from src.data.dataset import create_video_dataset  # noqa: E402
+from src.demo.runner import Demo  # noqa: E402
 
 
 def clips_per_second(cfg, clips: int) -> float:
