@@ -67,7 +67,9 @@ def _read_yaml(path: str, seen=()) -> Dict[str, Any]:
 
 
 def _argument_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
+    # the entry points' docstrings are laid out by hand (bullets, examples): kept as written
+    parser = argparse.ArgumentParser(description=description, allow_abbrev=False,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     models = parser.add_argument_group("model options", "declared by each model where it is registered; "
                                        "the models that read a key are named before its help")
     shared = {opt.name for opt in OPTIONS}

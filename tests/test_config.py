@@ -181,3 +181,10 @@ def test_option_declarations_import_no_model_code():
     import sys
     code = "import sys, src.options; assert 'src.models' not in sys.modules and 'mindspore' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_entry_point_help_keeps_its_bullets(capsys):
+    description = "Title.\n\n* first point;\n* second point.\n"
+    with pytest.raises(SystemExit):
+        get_config(["--help"], description=description)
+    assert "\n* first point;\n* second point.\n" in capsys.readouterr().out
