@@ -4,28 +4,32 @@ A tool module has ``build_parser()`` (made with :func:`tool_parser`, so ``--help
 docstring and ``python -m <module>`` as its usage) and ``main(argv=None) -> int``, the exit status,
 ending with ``if __name__ == "__main__": sys.exit(main())``. ``main`` runs its work through
 :func:`run_main`: bad input (a :class:`ToolError`, or one of the error types the tool names) becomes
-one ``error: ...`` line on stderr and exit status 2; status 1 is left to tools that finish but report
-problems (``--strict``). Functions returning results to Python callers live beside ``main``.
+one ``error: ...`` line on stderr and exit status 2 (:func:`src.utils.command.report_user_error`, as
+for train.py and the other entry points; ``ZOO_DEBUG=1`` shows the traceback instead); status 1 is
+left to tools that finish but report problems (``--strict``). Functions returning results to Python
+callers live beside ``main``.
 """
 import argparse
-import sys
 from typing import Callable, Optional, Sequence, Type
 
 from src.options import parse_bool
+from src.utils.command import UserError, report_user_error
 
 __all__ = ["ToolError", "tool_parser", "add_run_options", "run_main", "check_positive"]
 
 
-class ToolError(Exception):
+class ToolError(UserError):
     """Bad input that stops a tool; ``main`` prints it and exits with status 2."""
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the module docstring's layout and appends each optional argument's default."""
+    """Keeps the module docstring's layout and appends each optional argument's default, unless its
+    help already says what the default is ("(default: the config's)")."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.required or action.default in (None, "", argparse.SUPPRESS) or "%(default)" in text:
+        if action.required or action.default in (None, "", argparse.SUPPRESS) or "%(default)" in text \
+                or "(default" in text:
             return text
         return text + " (default: %(default)s)"
 
@@ -51,8 +55,7 @@ def run_main(body: Callable[[], int], known_errors: Sequence[Type[Exception]] = 
     try:
         return body()
     except (ToolError, *known_errors) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_user_error(err)
 
 
 def check_positive(name: str, value: int) -> None:
