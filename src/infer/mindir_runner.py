@@ -12,6 +12,7 @@ takes one comma-separated folder per input, paired file by file in name order.
 import argparse
 import glob
 import os
+import sys
 import time
 from typing import List, Sequence, Tuple
 
@@ -22,6 +23,7 @@ from mindspore.train import mind_ir_pb2
 from tqdm import tqdm
 
 from src.infer.bins import RESULT_FOLDER, TIME_FILE, TIME_FOLDER, load_bin, result_file
+from src.tools.cli import tool_parser
 
 __all__ = ["graph_inputs", "run_mindir", "main"]
 
@@ -97,7 +99,7 @@ def run_mindir(mindir_path: str, input_paths: Sequence[str], output_path: str) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("src.infer.mindir_runner", __doc__)
     parser.add_argument("--mindir_path", required=True, help="exported .mindir file")
     parser.add_argument("--input_path", required=True, help="folder of .bin batches (one per model input, comma separated)")
     parser.add_argument("--output_path", default=".", help="folder receiving result_Files/ and time_Result/")
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     ms.set_context(mode=ms.GRAPH_MODE)
     if args.device_target == "CPU":
@@ -114,7 +116,8 @@ def main(argv=None):
     else:
         ms.set_device(args.device_target, args.device_id)
     run_mindir(args.mindir_path, [path for path in args.input_path.split(",") if path], args.output_path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
