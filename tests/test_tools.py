@@ -463,14 +463,37 @@ def test_generate_n_frames(frames_root, flow_root, tmp_path, capsys):
     assert generate_n_frames.main(["--video_path", str(odd), "--strict", "true"]) == 1
 
 
-@pytest.mark.parametrize("module", [
+CLI_MODULES = [
     "src.tools.data.generate_rgb_jpgs", "src.tools.data.convert_rgb_to_flow", "src.tools.data.ucf101_json",
     "src.tools.predict", "src.tools.data.hmdb51_json", "src.tools.data.generate_n_frames", "src.tools.convert.pt2ckpt",
     "src.tools.convert.pdparams2ckpt", "src.tools.cluster", "src.applications.tabletennis", "src.demo",
-    "src.demo.make_demo_dataset", "src.demo.make_bmn_demo"])
+    "src.demo.make_demo_dataset", "src.demo.make_bmn_demo", "src.demo.runner", "src.applications.proposals",
+    "src.infer.mindir_runner", "src.tools.analysis.flops", "src.tools.data.extract_features",
+    "src.tools.eval_proposals"]
+SAME_PROGRAM = {"src.demo.runner": "src.demo"}  # the module behind `python -m src.demo`
+
+
+def test_every_module_with_a_parser_has_its_help_checked():
+    found = set()
+    for folder, _, files in os.walk(os.path.join(REPO_ROOT, "src")):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.endswith(".py"):
+                continue
+            with open(path, encoding="utf-8") as handle:
+                source = handle.read()
+            if re.search(r"^def build_parser\(", source, re.M):
+                module = os.path.relpath(path, REPO_ROOT)[:-3].replace(os.sep, ".")
+                found.add(module[:-len(".__main__")] if module.endswith(".__main__") else module)
+    assert found - set(CLI_MODULES) == set()
+
+
+@pytest.mark.parametrize("module", CLI_MODULES)
 def test_cli_help(module):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"usage: python -m {module} ")
+    assert result.stdout.startswith(f"usage: python -m {SAME_PROGRAM.get(module, module)} ")
+    options = re.split(r"\n  (?=-)", result.stdout.split("\noptions:", 1)[-1])
+    assert not [block for block in options if block.count("(default") > 1], "a default shown twice"

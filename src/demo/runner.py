@@ -302,3 +302,7 @@ def main(argv=None) -> int:
             handle.write(table + "\n")
         print(f"\n[demo] {args.repeats} runs of {model}:\n{table}")
     return 0
+
+
+if __name__ == "__main__":  # the same program as ``python -m src.demo``
+    sys.exit(main())
