@@ -7,6 +7,23 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../scripts/common.sh"
 PYTHON="${PYTHON:-python}"
 
+usage() {
+    cat >&2 <<'EOF_USAGE'
+Usage: bash ascend_310_infer/build.sh
+
+Builds ascend_310_infer/out/main (CMake) against the MindSpore C++ library libmindspore.so.
+
+Environment:
+  MINDSPORE_PATH  MindSpore folder holding include/ and lib/libmindspore.so
+                  (default: the Location of `pip show mindspore-ascend`, then `pip show mindspore`)
+  PYTHON          interpreter whose pip is asked (default: python)
+
+Without the library (the pip wheels for CPU/GPU have none) it stops saying so;
+bash ascend_310_infer/check_syntax.sh compile-checks the sources against the headers alone.
+EOF_USAGE
+}
+zoo_require_args 0 -- "$@"
+
 MINDSPORE_PATH="$(zoo_find_mindspore)" \
     || zoo_die "MindSpore is not installed for $PYTHON (pip show mindspore-ascend / mindspore); set MINDSPORE_PATH"
 [ -f "$MINDSPORE_PATH/include/api/model.h" ] || zoo_die "no C++ API headers in $MINDSPORE_PATH/include/api"

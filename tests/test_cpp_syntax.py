@@ -40,6 +40,19 @@ def test_sources_compile_against_the_wheel_headers():
     assert "ok: main.cc" in result.stdout and "ok: utils.cc" in result.stdout
 
 
+@pytest.mark.parametrize("script", ["build.sh", "check_syntax.sh"])
+def test_scripts_answer_help_with_their_usage(script, tmp_path):
+    infer = copy_infer(tmp_path)
+    for flag in ("--help", "-h"):
+        result = run(["bash", str(infer / script), flag])
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"Usage: bash ascend_310_infer/{script}" in result.stdout + result.stderr
+        assert "ok: " not in result.stdout and "error" not in result.stderr  # nothing built or checked
+    assert not (infer / "build").exists() and not (infer / "out").exists()
+    wrong = run(["bash", str(infer / script), "extra"])
+    assert wrong.returncode == 1 and "expected no argument" in wrong.stderr
+
+
 def assert_refused_for_missing_library(result, infer, folder=""):
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"no libmindspore.so in {folder}" in result.stderr and "ships the C++ headers" in result.stderr
