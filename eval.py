@@ -9,6 +9,7 @@
 from src.config import get_config
 from src.engine.evaluator import run_evaluation
 from src.utils.cloud import prepare_cloud_job
+from src.utils.command import run_command
 
 
 def main():
@@ -18,4 +19,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -4,6 +4,7 @@ The exported input layout of each model is documented in ``src/engine/exporter.p
 """
 from src.config import get_config
 from src.engine.exporter import export_from_config
+from src.utils.command import run_command
 from src.utils.runtime import setup_runtime
 
 
@@ -20,4 +21,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

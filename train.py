@@ -2,6 +2,7 @@
 from src.config import get_config
 from src.engine.trainer import train
 from src.utils.cloud import prepare_cloud_job
+from src.utils.command import run_command
 
 
 def main():
@@ -11,4 +12,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

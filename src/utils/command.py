@@ -1,0 +1,118 @@
+"""How a command of the zoo answers a user's mistake: one ``error: ...`` line, never a traceback.
+
+train.py, eval.py, export.py, preprocess.py and postprocess.py run their ``main`` with
+:func:`run_command`; the tools
+(``python -m src.tools...``) run theirs with :func:`src.tools.cli.run_main`, which reports the same
+way. A mistake in what was asked for -- a device this machine does not have, a class count that does
+not fit the checkpoint, a missing or unreadable file or folder, a bad configuration value or an
+unknown option -- is printed as ONE line on stderr, ``error: <what is wrong, naming the value or
+file>: <what to do>``, and the process exits with status 2. These mistakes are :class:`UserError`
+and the ``ValueError`` / ``OSError`` families (every input check of the zoo raises one of them, with
+a message written for the user). Any other exception is a bug and keeps its traceback.
+
+Debugging: set the environment variable ``ZOO_DEBUG=1`` to get the full traceback of a reported
+mistake instead of the one line, and to see MindSpore's own messages of the device probe
+(:func:`src.utils.runtime.device_available`), which are otherwise kept back::
+
+    ZOO_DEBUG=1 python train.py --config_path ...
+
+This module imports neither MindSpore nor the rest of ``src`` at import time, so it adds nothing to
+a command's start-up and can be imported first.
+"""
+import argparse
+import contextlib
+import os
+import sys
+from typing import Callable, List, Optional
+
+__all__ = ["DEBUG_ENV", "UserError", "USER_ERRORS", "debug_enabled", "one_line", "report_user_error",
+           "run_command", "check_config_file"]
+
+DEBUG_ENV = "ZOO_DEBUG"
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; its message names the value or file and the fix."""
+
+
+# What a command reports in one line: every input check of the zoo raises one of these.
+USER_ERRORS = (UserError, ValueError, OSError)
+
+
+def debug_enabled() -> bool:
+    """True when ``ZOO_DEBUG`` is set to anything but empty, 0, false or no."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line: a multi-line report (a checkpoint's missing parameters, ...)
+    is joined, a line ending in ':' by a space and the others by '; '."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    text = lines[0]
+    for previous, line in zip(lines, lines[1:]):
+        text += (" " if previous.endswith(":") else "; ") + line
+    return text
+
+
+def report_user_error(err: BaseException) -> int:
+    """Print ``error: <message>`` on stderr and return the exit status 2 (re-raise with ZOO_DEBUG)."""
+    if debug_enabled():
+        raise err
+    sys.stdout.flush()  # the log lines before it come first in a shared console
+    print(f"error: {one_line(err)}", file=sys.stderr, flush=True)
+    return 2
+
+
+def run_command(main: Callable[[], object], argv: Optional[List[str]] = None) -> None:
+    """Run an entry point's ``main`` (which reads its options from ``argv``, default ``sys.argv[1:]``).
+
+    ``--config_path`` is checked first (:func:`check_config_file`), and while ``main`` runs an
+    argparse error -- an unknown option, a missing value, or a configuration value
+    :func:`src.config.get_config` refuses -- is raised as a :class:`UserError` instead of printing
+    argparse's usage text. A user's mistake then exits with status 2 after one ``error:`` line;
+    success returns normally (so ``runpy`` callers in the same process keep running).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        check_config_file(argv)
+        with _argparse_errors_raised():
+            main()
+    except USER_ERRORS as err:
+        sys.exit(report_user_error(err))
+
+
+def check_config_file(argv: List[str]) -> None:
+    """``--config_path`` of ``argv``, when given, must be a file this process can read."""
+    finder = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    finder.add_argument("--config_path", default="")
+    path = finder.parse_known_args(argv)[0].config_path
+    if not path:
+        return
+    fix = "give --config_path a YAML file, e.g. one of configs/<model>/*.yaml"
+    if not os.path.exists(path):
+        raise UserError(f"config file {path} does not exist: {fix}")
+    if not os.path.isfile(path):
+        raise UserError(f"config file {path} is not a file: {fix}")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as err:
+        raise UserError(f"config file {path} cannot be read ({err.strerror}): make it readable, or {fix}") from None
+
+
+def _raise_usage_error(parser: argparse.ArgumentParser, message: str):
+    if "unrecognized arguments" in message or "expected one argument" in message:
+        message += f" (python {os.path.basename(parser.prog)} --help lists the options)"
+    raise UserError(message)
+
+
+@contextlib.contextmanager
+def _argparse_errors_raised():
+    """``ArgumentParser.error`` raises :class:`UserError` (argparse documents ``error`` as the method
+    to override); ``--help`` still prints the help and exits 0."""
+    original = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _raise_usage_error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original
