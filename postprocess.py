@@ -15,11 +15,15 @@ Results: ``results.json`` (+ confusion PNG and ``scores.npz``, or BMN proposals 
 """
 from src.config import get_config
 from src.engine.offline import score_offline_results
+from src.utils.command import run_command
+from src.utils.runtime import say_device
 
 
 def main():
-    score_offline_results(get_config(description=__doc__))
+    cfg = get_config(description=__doc__)
+    say_device("device: none needed (postprocess.py runs no network; it scores saved results on the CPU)")
+    score_offline_results(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

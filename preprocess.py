@@ -9,13 +9,16 @@ model is exported with (``python export.py ... --batch_size N``). ``--test_mode 
 """
 from src.config import get_config
 from src.engine.offline import write_offline_batches
+from src.utils.command import run_command
+from src.utils.runtime import say_device
 
 
 def main():
     cfg = get_config(description=__doc__)
+    say_device("device: none needed (preprocess.py runs no network; it reads and writes data on the CPU)")
     for stream, folder in write_offline_batches(cfg).items():
         print(f"{stream}: batches in {folder}")
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -1,5 +1,15 @@
 """Process set-up shared by the entry points: execution mode, device, seeds, distributed init, logging,
-the lock that keeps one training per output folder, and stop signals turned into a clean stop."""
+the lock that keeps one training per output folder, output folders checked for writing, and stop
+signals turned into a clean stop.
+
+Every command that runs a network starts with one line naming its device (``device_target CPU:
+running on CPU``). A device this MindSpore build or machine cannot use is refused in one line
+(:class:`DeviceUnavailableError`) before MindSpore tries it. MindSpore's device probe logs four
+warnings about the Ascend/GPU libraries it could not load when the answer is no; the probe here
+(:func:`device_available`) keeps them back -- they describe the answer the caller acts on -- unless
+``ZOO_DEBUG=1`` (:mod:`src.utils.command`) asks for them. Nothing else of MindSpore's log is hidden.
+"""
+import contextlib
 import fcntl
 import json
 import logging
@@ -9,6 +19,7 @@ import shlex
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -19,8 +30,11 @@ import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
 
-__all__ = ["RunContext", "setup_runtime", "resolve_device_target", "seed_everything", "get_logger",
-           "effective_amp_level", "FolderLockedError", "RunLock", "StopRequested", "StopSignals"]
+from src.utils.command import DEBUG_ENV, UserError, debug_enabled
+
+__all__ = ["RunContext", "setup_runtime", "resolve_device_target", "device_available", "DeviceUnavailableError",
+           "say_device", "writable_folder", "seed_everything", "get_logger", "effective_amp_level",
+           "FolderLockedError", "RunLock", "StopRequested", "StopSignals"]
 
 
 @dataclass
@@ -42,14 +56,85 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+class DeviceUnavailableError(UserError, RuntimeError):
+    """A ``device_target`` this MindSpore build or machine cannot use."""
+
+
+@contextlib.contextmanager
+def _quiet_device_probe():
+    """Keep back the warnings MindSpore logs while it answers "not available" (unless ZOO_DEBUG)."""
+    if debug_enabled():
+        yield
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def device_available(target: str) -> bool:
+    """Whether this MindSpore build can use ``target`` ('Ascend' | 'GPU' | 'CPU') on this machine."""
+    if target == "CPU":
+        return True
+    with _quiet_device_probe():
+        return bool(ms.hal.is_available(target))
+
+
+def _unavailable(target: str, reason: str = "") -> DeviceUnavailableError:
+    usable = [name for name in ("Ascend", "GPU") if name != target and device_available(name)] + ["CPU"]
+    reason = reason or (f"this MindSpore build cannot use {'an' if target == 'Ascend' else 'a'} {target} device on this machine (its {target} "
+                        f"support is not installed or its libraries are not found)")
+    return DeviceUnavailableError(f"device_target {target}: {reason}; use --device_target {usable[0]} (or auto, "
+                                  f"the best device there is; {DEBUG_ENV}=1 shows MindSpore's own errors)")
+
+
 def resolve_device_target(requested: str) -> str:
-    """``requested``, or for ``auto`` the first of Ascend, GPU, CPU that this MindSpore can use."""
-    if requested != "auto":
-        return requested
-    for target in ("Ascend", "GPU"):
-        if ms.hal.is_available(target):
-            return target
-    return "CPU"
+    """``requested`` when this MindSpore can use it (else :class:`DeviceUnavailableError`), or for
+    ``auto`` the first of Ascend, GPU, CPU that it can use."""
+    if requested == "auto":
+        return next((target for target in ("Ascend", "GPU") if device_available(target)), "CPU")
+    if not device_available(requested):
+        raise _unavailable(requested)
+    return requested
+
+
+def say_device(text: str) -> None:
+    """The first line of a command: the device it runs on (or that it runs no network)."""
+    get_logger().info(text)
+
+
+def writable_folder(path: str, key: str, value: Optional[str] = None) -> str:
+    """Create the folder ``path`` when missing and check, by writing a file, that it takes files (a
+    permission test would not do: root passes them all); :class:`UserError` naming the folder and the
+    configuration key ``key`` otherwise. ``path`` is the key's value, or the folder of ``value``."""
+    path = os.fspath(path)
+    fix = f"choose a folder you can write with --{key}"
+    subject = f"{key} {path}" if value is None else f"the folder {path} of {key} {value}"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        blocker = next((parent for parent in _parents(path)
+                        if os.path.exists(parent) and not os.path.isdir(parent)), None)
+        why = f"{blocker} is a file, not a folder" if blocker else err.strerror
+        raise UserError(f"{subject} cannot be created ({why}): {fix}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UserError(f"{subject} is not writable ({err.strerror}): {fix}") from None
+    return path
+
+
+def _parents(path: str):
+    path = os.path.abspath(path)
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def setup_runtime(cfg) -> RunContext:
@@ -60,15 +145,20 @@ def setup_runtime(cfg) -> RunContext:
     """
     mode = ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE
     ms.set_context(mode=mode)
-    if cfg.device_target == "auto":
-        cfg.device_target = resolve_device_target("auto")
-        get_logger().info(f"device_target auto: running on {cfg.device_target}")
+    requested = cfg.device_target
+    cfg.device_target = resolve_device_target(requested)
     device_id = int(os.environ.get("DEVICE_ID", cfg.device_id))
     if cfg.device_target == "CPU":
         if ms.get_context("device_target") != "CPU":  # CPU is the default: setting it after a kernel ran fails
             ms.set_device("CPU")
+        say_device(f"device_target {requested}: running on CPU")
     else:
-        ms.set_device(cfg.device_target, device_id)
+        try:
+            ms.set_device(cfg.device_target, device_id)
+        except RuntimeError as err:  # a build with the device's support, on a machine without a usable one
+            raise _unavailable(cfg.device_target, f"{cfg.device_target} device {device_id} cannot be used "
+                                                  f"({str(err).splitlines()[0]})") from err
+        say_device(f"device_target {requested}: running on {cfg.device_target} {device_id}")
     run = RunContext()
     if cfg.distributed:
         from mindspore.communication import get_group_size, get_rank, init
@@ -115,7 +205,7 @@ def get_logger(name: str = "videozoo", log_file: str = "") -> logging.Logger:
     return logger
 
 
-class FolderLockedError(RuntimeError):
+class FolderLockedError(UserError, RuntimeError):
     """A second training into an output folder that a running training holds."""
 
 
