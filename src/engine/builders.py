@@ -1,4 +1,6 @@
-"""Optimizers and training cells built from the shared configuration (networks: :mod:`src.models.builder`)."""
+"""Optimizers and training cells built from the shared configuration (networks: :mod:`src.models.builder`),
+and the check that the data folders a run reads exist."""
+import os
 from typing import List, Tuple
 
 import mindspore as ms
@@ -6,9 +8,22 @@ import mindspore.nn as nn
 
 from src.engine.lr import build_lr_schedule
 from src.engine.train_cells import ClippedLossScaleTrainStep, ClippedTrainStep
+from src.utils.command import UserError
 from src.utils.runtime import effective_amp_level
 
-__all__ = ["freeze_by_prefixes", "build_optimizer", "build_train_cell"]
+__all__ = ["freeze_by_prefixes", "build_optimizer", "build_train_cell", "check_data_roots"]
+
+
+def check_data_roots(cfg, joint: bool = False) -> None:
+    """``video_path`` (and for ``joint`` ``video_path_joint_flow``), when set, must be folders: a
+    missing one is one error naming it, before the annotation's videos are looked up one by one.
+    (Models that read no frames, BMN, leave both empty; their feature folder is checked where read.)"""
+    roots = [("video_path", cfg.video_path)] + ([("video_path_joint_flow", cfg.video_path_joint_flow)] if joint else [])
+    for key, path in roots:
+        if path and not os.path.isdir(path):
+            state = "is not a folder" if os.path.exists(path) else "does not exist"
+            raise UserError(f"{key} {path} {state}: set --{key} to the folder holding the frame folders (or "
+                            f"videos) that the annotation's paths are relative to")
 
 
 def freeze_by_prefixes(net, prefixes: List[str]) -> Tuple[int, int]:

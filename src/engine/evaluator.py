@@ -4,8 +4,9 @@ import json
 import os
 
 from src.config import describe, save_config
+from src.engine.builders import check_data_roots
 from src.tasks import task_of
-from src.utils.runtime import get_logger, setup_runtime
+from src.utils.runtime import get_logger, setup_runtime, writable_folder
 
 __all__ = ["run_evaluation"]
 
@@ -13,7 +14,8 @@ __all__ = ["run_evaluation"]
 def run_evaluation(cfg) -> dict:
     """Evaluate the configured checkpoint(s) on the validation split; results go to ``save_dir``."""
     setup_runtime(cfg)
-    out_dir = cfg.save_dir
+    out_dir = writable_folder(cfg.save_dir, "save_dir")
+    check_data_roots(cfg, joint=cfg.test_mode == "joint")
     logger = get_logger(log_file=os.path.join(out_dir, "eval.log"))
     logger.info(f"configuration (keys that differ from the defaults; all of them in eval_config.yaml): "
                 f"{describe(cfg, changed_only=True)}")

@@ -18,14 +18,14 @@ import numpy as np
 from mindspore.train import Model
 
 from src.config import describe, save_config
-from src.engine.builders import build_optimizer, build_train_cell, freeze_by_prefixes
+from src.engine.builders import build_optimizer, build_train_cell, check_data_roots, freeze_by_prefixes
 from src.models.builder import build_network
 from src.engine.callbacks import (CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, ScalarSummary,
                                   StopAtSafePoints, TrainMonitor, best_so_far, evaluation_schedule,
                                   read_history, restore_training_state)
 from src.models.weights import remove_stale_temp_files
 from src.tasks import task_of
-from src.utils.runtime import RunLock, StopRequested, StopSignals, get_logger, setup_runtime
+from src.utils.runtime import RunLock, StopRequested, StopSignals, get_logger, setup_runtime, writable_folder
 
 __all__ = ["train", "resume_command", "DISTRIBUTED_STOP_GRACE_S"]
 
@@ -65,6 +65,8 @@ def train(cfg) -> dict:
     metric that picks the best checkpoint.
     """
     run = setup_runtime(cfg)
+    writable_folder(cfg.save_dir, "save_dir")
+    check_data_roots(cfg)
     out_dir = cfg.save_dir if run.is_main else os.path.join(cfg.save_dir, f"rank_{run.rank_id}")
     # Rank 0 owns save_dir (the other ranks write only their log into rank_<id>/); taken before any
     # file of the folder is touched, so a refused run changes nothing.
