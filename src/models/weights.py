@@ -10,7 +10,11 @@
   lists every problem.
 * :func:`load_checkpoint_strict` loads a MindSpore checkpoint with the same strictness, skipping
   optimizer state and run metadata, and explains the two usual mistakes (a classifier with another
-  class count, an rgb checkpoint for a flow network or the reverse).
+  class count, an rgb checkpoint for a flow network or the reverse); it raises
+  :class:`CheckpointMismatchError`, which carries both class counts so that a caller knowing which
+  option set the network's classes (:mod:`src.models.builder`) can name the one that fixes it.
+  :func:`classifier_classes` / :func:`checkpoint_classes` give the class count of a network / of the
+  classifier a checkpoint holds for it.
 * :func:`save_checkpoint_atomic` never leaves a half-written checkpoint behind, and a full disk is
   reported naming the folder; :func:`remove_stale_temp_files` clears what a killed writer left.
 * :func:`read_checkpoint` reads a checkpoint file or raises :class:`CheckpointReadError` naming it.
@@ -32,7 +36,8 @@ from src.utils.io import atomic_path
 
 __all__ = ["ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict", "convert_torch_state_dict",
            "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry", "CheckpointReadError",
-           "read_checkpoint", "remove_stale_temp_files"]
+           "CheckpointMismatchError", "classifier_classes", "checkpoint_classes", "read_checkpoint",
+           "remove_stale_temp_files"]
 
 _BN_RENAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 _TORCH_SKIPPED_SUFFIXES = ("num_batches_tracked",)
@@ -111,6 +116,28 @@ def _format_report(title: str, missing: Sequence[str], unexpected: Sequence[str]
     return "\n".join(lines)
 
 
+def _classifier(net: nn.Cell) -> Optional[Parameter]:
+    """The classifier's weight: the last weight of at least 2 dimensions (classes, ...)."""
+    weights = [p for p in net.get_parameters() if len(p.shape) >= 2]
+    return weights[-1] if weights else None
+
+
+def classifier_classes(net: nn.Cell) -> Optional[int]:
+    """The classes a recognizer predicts (its classifier's rows); None for a network without one."""
+    classifier = _classifier(net)
+    return int(classifier.shape[0]) if classifier is not None and hasattr(net, "reset_classifier") else None
+
+
+def checkpoint_classes(net: nn.Cell, path: str) -> Optional[int]:
+    """The classes of the classifier that the checkpoint ``path`` holds for the recognizer ``net``
+    (read without loading the rest); None when ``net`` has no classifier or the file lacks it."""
+    classifier = _classifier(net)
+    if classifier is None or not hasattr(net, "reset_classifier"):
+        return None
+    entry = read_checkpoint(path, names=(classifier.name,)).get(classifier.name)
+    return int(entry.shape[0]) if entry is not None and len(entry.shape) >= 2 else None
+
+
 def _shape_hints(net: nn.Cell, file_shapes: Mapping[str, tuple]) -> List[str]:
     """Explain a mismatch of the first convolution (input channels) or the classifier (classes).
 
@@ -127,8 +154,7 @@ def _shape_hints(net: nn.Cell, file_shapes: Mapping[str, tuple]) -> List[str]:
             hints.append(f"checkpoint expects {file_shape[1]} input channels, network has {stem.shape[1]}: "
                          f"set --mode to the checkpoint's stream (rgb = 3 channels, flow = 2 per frame; "
                          f"pt2ckpt: --in_channels {file_shape[1]})")
-    weights = [p for p in params if len(p.shape) >= 2]
-    classifier = weights[-1] if weights else None
+    classifier = _classifier(net)
     if classifier is not None and classifier.name in file_shapes:
         file_classes, net_classes = file_shapes[classifier.name][0], classifier.shape[0]
         if file_classes != net_classes:
@@ -192,6 +218,20 @@ class CheckpointReadError(ValueError):
     """A checkpoint file that is missing, empty or not a MindSpore checkpoint."""
 
 
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose parameters do not fit the network. ``file_classes`` / ``net_classes`` are the
+    classifier's class counts when they differ (else None); ``classifier_only`` is True when the
+    classifier is all that differs."""
+
+    def __init__(self, message: str, source: Optional[str] = None, file_classes: Optional[int] = None,
+                 net_classes: Optional[int] = None, classifier_only: bool = False):
+        super().__init__(message)
+        self.source = source
+        self.file_classes = file_classes
+        self.net_classes = net_classes
+        self.classifier_only = classifier_only
+
+
 def read_checkpoint(path: str, names: Optional[Sequence[str]] = None) -> Dict[str, Parameter]:
     """The entries (name -> Parameter) of the checkpoint file ``path``; only ``names`` when given.
 
@@ -240,8 +280,20 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
         net, weights, {name: name for name in net_names}, allow_missing_prefixes)
     if missing or unexpected or mismatched:
         hints = _shape_hints(net, file_shapes)
-        raise ValueError(_format_report(
-            f"checkpoint{_where(source)} does not fit {type(net).__name__}:", missing, unexpected, mismatched, hints))
+        classifier = _classifier(net)
+        file_classes = net_classes = None
+        if classifier is not None and classifier.name in file_shapes:
+            file_classes, net_classes = file_shapes[classifier.name][0], classifier.shape[0]
+        classes_differ = file_classes is not None and file_classes != net_classes
+        # the classifier's weight (and its bias) is all that differs
+        layer = classifier.name.rsplit(".", 1)[0] if classifier is not None else None
+        classifier_only = classes_differ and not missing and not unexpected and all(
+            name.rsplit(".", 1)[0] == layer for name in file_shapes)
+        raise CheckpointMismatchError(
+            _format_report(f"checkpoint{_where(source)} does not fit {type(net).__name__}:", missing, unexpected,
+                           mismatched, hints),
+            source, file_classes if classes_differ else None, net_classes if classes_differ else None,
+            classifier_only)
     params = {name: value if isinstance(value, Parameter) else Parameter(Tensor(to_numpy(value)), name=name)
               for name, value in weights.items()}
     not_loaded, _ = ms.load_param_into_net(net, params, strict_load=True)
