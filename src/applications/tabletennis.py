@@ -37,12 +37,12 @@ import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
 from src.config import load_config
 from src.data.bmn_data import DataReport, clean_segment
 from src.proposals.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
 from src.tools.cli import ToolError, check_positive, run_main, tool_parser
+from src.utils.progress import progress
 from src.utils.safe_pickle import load_array_pickle
 
 REPORT_FILE = "build_report.json"
@@ -191,7 +191,7 @@ def build(feature_dir: str, label_files: Dict[str, str], out_dir: str, cfg, stri
     labels_out, labelled = {}, set()
     for subset, label_file in label_files.items():
         fps, videos = read_labels(label_file)
-        for name, gt in tqdm(videos.items(), desc=f"{subset} instances", unit="video", dynamic_ncols=True):
+        for name, gt in progress(videos.items(), desc=f"{subset} instances", unit="video", dynamic_ncols=True):
             labelled.add(name)
             if name not in pickles:
                 report.add(f"labelled videos without a pickle in {feature_dir} (skipped)", name)
@@ -317,7 +317,7 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
     run_windows = network_runner(net, batch_size)
     params = SoftNMSParams.from_config(cfg)
     results, short = {}, []
-    for name, path in tqdm(pickles.items(), desc="long-video inference", unit="video", dynamic_ncols=True):
+    for name, path in progress(pickles.items(), desc="long-video inference", unit="video", dynamic_ncols=True):
         try:
             features = load_video_features(path, cfg.feat_dim)
         except ValueError as err:

@@ -16,9 +16,9 @@ import string
 import warnings
 from typing import Dict, List, Sequence
 
-from tqdm import tqdm
 
 from src.utils.io import atomic_write
+from src.utils.progress import progress
 
 from .readers import DecodeCount, FrameReadError, count_video_frames
 
@@ -110,7 +110,7 @@ def video_frame_counts(paths: Sequence[str], cache_folder: str) -> Dict[str, Dec
         except (KeyError, TypeError):
             pass  # not counted yet, or an entry this version does not read: count again
         to_count.append((path, key))
-    for path, key in tqdm(to_count, desc="count frames", unit="video", leave=False, disable=len(to_count) < 2):
+    for path, key in progress(to_count, desc="count frames", unit="video", leave=False, disable=len(to_count) < 2):
         counts[path] = count_video_frames(path)
         cache[key] = {"file": _file_key(path), "count": dataclasses.asdict(counts[path])}
     if to_count:

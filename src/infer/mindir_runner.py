@@ -20,10 +20,10 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 from mindspore.train import mind_ir_pb2
-from tqdm import tqdm
 
 from src.infer.bins import RESULT_FOLDER, TIME_FILE, TIME_FOLDER, load_bin, result_file
 from src.tools.cli import tool_parser
+from src.utils.progress import progress
 
 __all__ = ["graph_inputs", "run_mindir", "main"]
 
@@ -80,7 +80,7 @@ def run_mindir(mindir_path: str, input_paths: Sequence[str], output_path: str) -
     os.makedirs(result_dir, exist_ok=True)
     os.makedirs(time_dir, exist_ok=True)
     total_ms = 0.0
-    for paths in tqdm(list(zip(*files)), desc=f"infer {os.path.basename(mindir_path)}"):
+    for paths in progress(list(zip(*files)), desc=f"infer {os.path.basename(mindir_path)}"):
         tensors = [ms.Tensor(load_bin(path, shape, dtype, hint=f"input {name} of {mindir_path} has shape {shape}; "
                                       f"preprocess with the batch size and input size the model was exported with"))
                    for path, (name, shape, dtype) in zip(paths, inputs)]

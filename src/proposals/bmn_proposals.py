@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
 from src.metrics.proposal_metrics import temporal_iou
 from src.proposals.bm_layout import proposal_steps, valid_proposal_mask
+from src.utils.progress import progress
 
 __all__ = ["PROPOSALS_FILE", "CURVE_FILE", "SoftNMSParams", "boundary_candidates", "map_candidates", "soft_nms",
            "video_proposals", "proposals_of_videos", "write_proposals"]
@@ -115,11 +115,11 @@ def proposals_of_videos(outputs: Sequence[tuple], params: SoftNMSParams, num_wor
     items = [tuple(output) + (params, bm_layout) for output in outputs]
     bar = dict(total=len(items), desc="post-processing", unit="video", dynamic_ncols=True, leave=False)
     if num_workers <= 1 or len(items) < SERIAL_BELOW:
-        return dict(_video_job(item) for item in tqdm(items, **bar))
+        return dict(_video_job(item) for item in progress(items, **bar))
     # spawn, not fork: this runs inside training processes whose MindSpore threads can deadlock
     # forked children
     with multiprocessing.get_context("spawn").Pool(min(num_workers, len(items))) as pool:
-        return dict(tqdm(pool.imap(_video_job, items, chunksize=16), **bar))
+        return dict(progress(pool.imap(_video_job, items, chunksize=16), **bar))
 
 
 def write_proposals(results: Dict[str, List[dict]], path: str) -> str:

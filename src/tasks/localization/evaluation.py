@@ -7,13 +7,13 @@ import os
 import time
 from typing import Dict, Iterable, Sequence
 
-from tqdm import tqdm
 
 from src.data.bmn_data import create_bmn_dataset
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
 from src.proposals.bmn_proposals import CURVE_FILE, PROPOSALS_FILE, SoftNMSParams, proposals_of_videos, \
     write_proposals
 from src.tasks.base import summary_line
+from src.utils.progress import progress
 from src.utils.runtime import get_logger
 
 __all__ = ["METRICS_FILE", "score_proposals", "evaluate_localizer"]
@@ -82,9 +82,9 @@ def evaluate_localizer(cfg, net, dataset_or_split="val", out_dir: str = "") -> d
     started = time.time()
     outputs = []
     try:
-        for index, start, end, confidence in tqdm(_network_outputs(net, dataset), total=len(source),
-                                                  desc=f"{cfg.model} inference", unit="video", dynamic_ncols=True,
-                                                  leave=False):
+        for index, start, end, confidence in progress(_network_outputs(net, dataset), total=len(source),
+                                                      desc=f"{cfg.model} inference", unit="video",
+                                                      dynamic_ncols=True, leave=False):
             info = source.video_info(index)
             outputs.append((info["id"], info["duration"], start, end, confidence))
     finally:

@@ -3,11 +3,11 @@ proposals and metrics of an inference program's outputs 0, 1, 2 (confidence map,
 import os
 from typing import Dict
 
-from tqdm import tqdm
 
 from src.data.bmn_data import build_bmn_source
 from src.options import Config
 from src.infer.bins import DATA_FOLDER, BinBatchWriter, load_bin, read_latency, result_file, result_folder, \
+from src.utils.progress import progress
     stream_meta, write_meta
 
 from .evaluation import score_proposals
@@ -21,7 +21,7 @@ def write_localizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> D
     source = build_bmn_source(cfg, "val")
     shape = input_shape(cfg, cfg.batch_size)
     writer = BinBatchWriter(os.path.join(out_dir, DATA_FOLDER), f"{cfg.dataset}_{cfg.model}", shape)
-    for index in tqdm(range(len(source)), desc=f"preprocess {cfg.dataset} {cfg.model}"):
+    for index in progress(range(len(source)), desc=f"preprocess {cfg.dataset} {cfg.model}"):
         features, _ = source[index]
         writer.add(features[None], index)
     videos = [dict(source.video_info(index), index=index) for index in range(len(source))]

@@ -13,12 +13,12 @@ from typing import Dict, List, Sequence
 
 import mindspore as ms
 import numpy as np
-from tqdm import tqdm
 
 from src.data.dataset import build_video_source, dataset_from_source
 from src.metrics.classification import confusion_matrix, recognition_metrics
 from src.models.builder import load_network
 from src.utils.plots import plot_confusion_matrix
+from src.utils.progress import progress
 from src.utils.runtime import get_logger
 
 __all__ = ["score_views", "predict_dataset", "evaluate_nets", "evaluate_checkpoints", "write_results",
@@ -44,7 +44,7 @@ def predict_dataset(nets: Sequence, dataset, desc: str = "eval"):
     per_stream: List[List[np.ndarray]] = [[] for _ in nets]
     labels, indices = [], []
     total = dataset.get_dataset_size()
-    for batch in tqdm(dataset.create_tuple_iterator(output_numpy=True), total=total, desc=desc, leave=False):
+    for batch in progress(dataset.create_tuple_iterator(output_numpy=True), total=total, desc=desc, leave=False):
         *views, label, index = batch
         for stream, (net, stream_views) in enumerate(zip(nets, views)):
             per_stream[stream].append(score_views(net, stream_views))

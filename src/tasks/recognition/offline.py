@@ -17,13 +17,13 @@ import os
 from typing import Dict
 
 import numpy as np
-from tqdm import tqdm
 
 from src.data.dataset import build_video_source, dataset_from_source
 from src.options import output_classes
 from src.infer.bins import (DATA_FOLDER, LABELS_FILE, BinBatchWriter, load_bin, locate_meta, read_latency,
                             result_file, result_folder, stream_meta, write_meta)
 from src.metrics.classification import recognition_metrics
+from src.utils.progress import progress
 
 from .evaluation import write_results
 
@@ -54,8 +54,8 @@ def write_recognizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> 
                                          f"{cfg.dataset}_{stream}", shapes[stream])
     dataset = dataset_from_source(cfg, source, "val", batch_size=1)
     views = 0
-    for *stream_views, _, index in tqdm(dataset.create_tuple_iterator(output_numpy=True), total=len(source),
-                                        desc=f"preprocess {cfg.dataset} {sampling}"):
+    for *stream_views, _, index in progress(dataset.create_tuple_iterator(output_numpy=True), total=len(source),
+                                            desc=f"preprocess {cfg.dataset} {sampling}"):
         for stream, batch in zip(streams, stream_views):
             writers[stream].add(batch[0], int(index[0]))
         views = len(stream_views[0][0])

@@ -6,7 +6,7 @@
   marks a finished video and makes every tool resumable;
 * the frame-name options every tool shares (``--rgb_template``, ``--flow_template``,
   ``--start_index``: the names the data sources read, so mmaction2 / PaddleVideo rawframes work);
-* :func:`run_per_video`: a per-video job run serially or over a process pool behind one tqdm bar,
+* :func:`run_per_video`: a per-video job run serially or over a process pool behind one progress bar,
   where each job returns a :class:`VideoOutcome` instead of raising, so one bad video never stops
   the others, and :func:`report_outcomes` lists the problems at the end.
 """
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import cv2
-from tqdm import tqdm
 
 from src.data.frame_counts import N_FRAMES_FILE, frame_pattern
 from src.data.readers import DEFAULT_FLOW_TEMPLATE, DEFAULT_RGB_TEMPLATE, FrameReadError
 from src.tools.cli import ToolError
 from src.utils.io import atomic_write
+from src.utils.progress import progress
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv")
 
@@ -171,7 +171,7 @@ def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_wo
     Outcomes are returned in the order of ``items``.
     """
     outcomes: List[Optional[VideoOutcome]] = [None] * len(items)
-    with tqdm(total=len(items), desc=desc, unit="video", dynamic_ncols=True) as bar:
+    with progress(total=len(items), desc=desc, unit="video", dynamic_ncols=True) as bar:
         if num_workers <= 1 or len(items) <= 1:
             for index, item in enumerate(items):
                 outcomes[index] = job(item)
