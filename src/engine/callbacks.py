@@ -10,12 +10,12 @@ from typing import Callable, Dict, List, Optional
 import mindspore as ms
 import numpy as np
 from mindspore.train import Callback
-from tqdm import tqdm
 
 from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
 from src.utils.io import write_json_atomically
 from src.utils.plots import plot_training_curves
+from src.utils.progress import progress
 from src.utils.runtime import StopRequested
 
 __all__ = ["applied_learning_rate", "TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator",
@@ -69,7 +69,7 @@ class TrainMonitor(Callback):
         self.num_epochs = num_epochs
         self.graph_mode = graph_mode
         self.history: List[Dict] = list(history or [])
-        self._bar: Optional[tqdm] = None
+        self._bar = None  # progress bar of the current epoch
         self._losses: List[float] = []
         self._run_start = None
         self._epochs_run = 0
@@ -83,8 +83,8 @@ class TrainMonitor(Callback):
         self._epoch_start = self._step_start = time.time()
         self._step_times: List[float] = []
         epoch = run_context.original_args().cur_epoch_num
-        self._bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{self.num_epochs}", leave=False,
-                         disable=not self.show_progress)
+        self._bar = progress(total=self.steps_per_epoch, desc=f"epoch {epoch}/{self.num_epochs}", leave=False,
+                             disable=not self.show_progress)
 
     def on_train_step_begin(self, run_context):
         if self._first_step:
