@@ -16,7 +16,6 @@ import string
 import warnings
 from typing import Dict, List, Sequence
 
-
 from src.utils.io import atomic_write
 from src.utils.progress import progress
 

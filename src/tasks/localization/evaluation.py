@@ -7,7 +7,6 @@ import os
 import time
 from typing import Dict, Iterable, Sequence
 
-
 from src.data.bmn_data import create_bmn_dataset
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
 from src.proposals.bmn_proposals import CURVE_FILE, PROPOSALS_FILE, SoftNMSParams, proposals_of_videos, \

@@ -3,12 +3,11 @@ proposals and metrics of an inference program's outputs 0, 1, 2 (confidence map,
 import os
 from typing import Dict
 
-
 from src.data.bmn_data import build_bmn_source
 from src.options import Config
 from src.infer.bins import DATA_FOLDER, BinBatchWriter, load_bin, read_latency, result_file, result_folder, \
-from src.utils.progress import progress
     stream_meta, write_meta
+from src.utils.progress import progress
 
 from .evaluation import score_proposals
 
