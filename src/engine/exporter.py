@@ -8,12 +8,22 @@ Every exported file that can be run here is run on a random input and compared w
 network's own outputs: MINDIR by reloading it, ONNX with onnxruntime when it is installed
 (``requirements-dev.txt``). A difference above the tolerance is an error, not a warning: the file
 would give other answers than the checkpoint.
+
+``file_name`` is any path the file system takes (spaces, other characters, a folder that does not
+exist yet), with or without the format's suffix: MindSpore accepts only ``[0-9a-zA-Z@_-.:/\\]`` in
+the name it writes, so the file is written and checked in a temporary folder, then moved to its
+name (a file that fails its check is not left behind).
 """
+import os
+import shutil
+import tempfile
+
 import mindspore as ms
 import numpy as np
 
 from src.models.builder import load_network
 from src.tasks import task_of
+from src.utils.runtime import DeviceUnavailableError, writable_folder
 
 __all__ = ["export_network", "export_from_config", "run_onnx", "EXPORT_TOLERANCE"]
 
@@ -58,21 +68,31 @@ def export_network(net, input_shape, file_name: str, file_format: str, device_ta
     The difference is None where the file cannot be run here (AIR; ONNX without onnxruntime).
     """
     if file_format == "AIR" and device_target != "Ascend":
-        raise RuntimeError("AIR export needs an Ascend device (device_target Ascend with the Ascend "
-                           "toolkit); on CPU/GPU export MINDIR or ONNX")
+        raise DeviceUnavailableError(f"file_format AIR needs an Ascend device (device_target Ascend with the "
+                                     f"Ascend toolkit), not {device_target}: on CPU/GPU export MINDIR or ONNX")
+    suffix = _SUFFIX[file_format]
+    path = os.fspath(file_name)
+    path = path if path.lower().endswith(suffix.lower()) else path + suffix
+    writable_folder(os.path.dirname(os.path.abspath(path)), "file_name", path)
     sample = np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)
     net.set_train(False)
-    ms.export(net, ms.Tensor(sample), file_name=file_name, file_format=file_format)
-    path = file_name + _SUFFIX[file_format]
-    if file_format == "MINDIR":
-        got = _as_arrays(ms.nn.GraphCell(ms.load(path))(ms.Tensor(sample)))
-    elif file_format == "ONNX":
-        got = run_onnx(path, sample)
-    else:
-        got = None
-    if got is None:
-        return path, None
-    return path, _max_difference(path, _as_arrays(net(ms.Tensor(sample))), _as_arrays(got))
+    with tempfile.TemporaryDirectory(prefix="export_") as staging:
+        staged = os.path.join(staging, "net")
+        ms.export(net, ms.Tensor(sample), file_name=staged, file_format=file_format)
+        if file_format == "MINDIR":
+            got = _as_arrays(ms.nn.GraphCell(ms.load(staged + suffix))(ms.Tensor(sample)))
+        elif file_format == "ONNX":
+            got = run_onnx(staged + suffix, sample)
+        else:
+            got = None
+        difference = None
+        if got is not None:
+            difference = _max_difference(path, _as_arrays(net(ms.Tensor(sample))), _as_arrays(got))
+        base = path[:-len(suffix)]
+        for entry in os.listdir(staging):  # the file, and a MINDIR's weights folder when it has one
+            rest = entry[len("net"):]
+            shutil.move(os.path.join(staging, entry), path if rest == suffix else base + rest)
+    return path, difference
 
 
 def export_from_config(cfg):
