@@ -396,10 +396,10 @@ def add_model_options(model: str, options: Sequence[Option]) -> None:
     declared: Dict[str, Option] = {}
     for opt in options:
         if not isinstance(opt, Option):
-            raise TypeError(f"model {model!r}: options are made with src.config.option(...), got {opt!r}")
+            raise TypeError(f"model {model!r}: options are made with src.options.option(...), got {opt!r}")
         if opt.name in _SHARED:
             raise ValueError(f"model {model!r} declares option {opt.name!r}, a key every run shares "
-                             f"(src/config.py OPTIONS); a model reads cfg.{opt.name} without declaring it")
+                             f"(src/options.py OPTIONS); a model reads cfg.{opt.name} without declaring it")
         if opt.name in declared:
             raise ValueError(f"model {model!r} declares option {opt.name!r} twice")
         known = _MODEL_OPTIONS.get(opt.name)

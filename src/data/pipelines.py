@@ -3,7 +3,7 @@
 A pipeline is a temporal sampler (which frames) plus a spatial ``Compose`` (what to do with them).
 Clip models (I3D, 3D-ResNet) take ``NCTHW`` clips; segment models (TSN, PP-TSN) take ``NSCHW``
 segment stacks. Test-time views (clips x crops) are produced here and averaged in one place,
-``src.engine.evaluator``.
+``src.tasks.recognition.evaluation``.
 """
 from src.models.registry import model_layout
 from src.transforms import (CenterCrop, Compose, FormatShape, FrameDifference, MultiScaleCrop, Normalize,

@@ -293,7 +293,7 @@ class BMN(nn.Cell):
         return adapted
 
 
-# The configuration keys of bmn. tscale, feat_dim and bm_layout are shared keys (src/config.py): the
+# The configuration keys of bmn. tscale, feat_dim and bm_layout are shared keys (src/options.py): the
 # feature data, the localization task and the proposal code read them too.
 CONFIG_OPTIONS = [
     option("num_sample", 32, count(integer), "BMN boundary-matching samples per proposal"),

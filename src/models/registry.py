@@ -15,12 +15,12 @@ the model's own file ever tests a model name:
   ``option("model_depth", 50, count(integer), "depth of the 3D-ResNet")``. Registering adds them to
   the configuration (:func:`src.options.add_model_options`): they are set from YAML and
   ``--key value`` overrides, typed and range-checked, and listed by ``python config.py --help``,
-  with no edit to ``src/config.py``. Keys every run shares (data, training, evaluation, ...) stay
-  in ``src/config.py``'s ``OPTIONS`` and are read without being declared; a model may not declare
-  one of them. Two models may declare the same key only with the same type, range and default
-  (then it is one key both read, like ``model_depth`` of resnet3d and tsn); a different
-  declaration is a ``ValueError`` at registration, naming the key and both declarations.
-* ``config_adapter(cfg) -> dict``: turns a :class:`src.config.Config` into the builder's keyword
+  with no edit to ``src/options.py`` or ``src/config.py``. Keys every run shares (data, training,
+  evaluation, ...) stay in ``src/options.py``'s ``OPTIONS`` and are read without being declared; a
+  model may not declare one of them. Two models may declare the same key only with the same type,
+  range and default (then it is one key both read, like ``model_depth`` of resnet3d and tsn); a
+  different declaration is a ``ValueError`` at registration, naming the key and both declarations.
+* ``config_adapter(cfg) -> dict``: turns a :class:`src.options.Config` into the builder's keyword
   arguments; without one the builder receives ``in_channels``, ``dropout_keep_prob`` and each of
   its ``options`` by its key name.
 
