@@ -18,12 +18,14 @@ This module imports :mod:`src.models`, whose models declare their keys when they
 import argparse
 import json
 import os
+import sys
 from typing import Any, Dict, List, Optional
 
 import yaml
 
 import src.models  # noqa: F401  (the built-in models declare their keys when registered)
 from src.options import OPTIONS, Config, ConfigError, Option, option_table
+from src.utils.command import CommandParser, report_user_error
 
 __all__ = ["all_options", "load_config", "get_config", "save_config", "describe"]
 
@@ -46,15 +48,18 @@ def _coerce(name: str, value, origin: str):
 
 def _read_yaml(path: str, seen=()) -> Dict[str, Any]:
     path = os.path.abspath(path)
+    fix = "give --config_path a YAML file, e.g. one of configs/<model>/*.yaml"
     if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file {path} {'is not a file' if os.path.exists(path) else 'does not exist'}: {fix}")
     if path in seen:
         raise ConfigError(f"config files include each other in a loop: {path}")
-    with open(path, "r", encoding="utf-8") as handle:
-        try:
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read ({err.strerror}): make it readable, or {fix}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of key: value")
     merged: Dict[str, Any] = {}
@@ -68,8 +73,8 @@ def _read_yaml(path: str, seen=()) -> Dict[str, Any]:
 
 def _argument_parser(description: str) -> argparse.ArgumentParser:
     # the entry points' docstrings are laid out by hand (bullets, examples): kept as written
-    parser = argparse.ArgumentParser(description=description, allow_abbrev=False,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=description, allow_abbrev=False,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     models = parser.add_argument_group("model options", "declared by each model where it is registered; "
                                        "the models that read a key are named before its help")
     shared = {opt.name for opt in OPTIONS}
@@ -105,8 +110,7 @@ def get_config(argv: Optional[List[str]] = None, description: str = "") -> Confi
     try:
         return load_config(given.pop("config_path", ""), given)
     except ConfigError as err:
-        parser.error(str(err))
-        raise  # unreachable: parser.error exits
+        sys.exit(report_user_error(err))
 
 
 def save_config(cfg: Config, folder: str, name: str = "config.yaml") -> str:

@@ -279,7 +279,7 @@ def config_not_yaml(tmp, cfg):
 
 
 def config_file_missing(tmp, cfg):
-    return lambda: load_config(str(tmp / "none.yaml")), [path(tmp / "none.yaml"), "not found"]
+    return lambda: load_config(str(tmp / "none.yaml")), [path(tmp / "none.yaml"), "does not exist"]
 
 
 # --- checkpoints --------------------------------------------------------------------------------

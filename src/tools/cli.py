@@ -13,7 +13,7 @@ import argparse
 from typing import Callable, Optional, Sequence, Type
 
 from src.options import parse_bool
-from src.utils.command import UserError, report_user_error
+from src.utils.command import CommandParser, UserError, report_user_error
 
 __all__ = ["ToolError", "tool_parser", "add_run_options", "run_main", "check_positive"]
 
@@ -36,8 +36,8 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def tool_parser(module_name: str, doc: str) -> argparse.ArgumentParser:
     """The argument parser of ``python -m <module_name>``, described by the module's docstring."""
-    return argparse.ArgumentParser(prog=f"python -m {module_name}", description=doc,
-                                   formatter_class=_HelpFormatter, allow_abbrev=False)
+    return CommandParser(prog=f"python -m {module_name}", description=doc, formatter_class=_HelpFormatter,
+                         allow_abbrev=False)
 
 
 def add_run_options(parser: argparse.ArgumentParser, overwrite_help: Optional[str] = None) -> None:

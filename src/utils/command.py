@@ -3,7 +3,7 @@
 train.py, eval.py, export.py, preprocess.py and postprocess.py run their ``main`` with
 :func:`run_command`; the tools
 (``python -m src.tools...``) run theirs with :func:`src.tools.cli.run_main`, which reports the same
-way. A mistake in what was asked for -- a device this machine does not have, a class count that does
+way, and every command line is read by a :class:`CommandParser`. A mistake in what was asked for -- a device this machine does not have, a class count that does
 not fit the checkpoint, a missing or unreadable file or folder, a bad configuration value or an
 unknown option -- is printed as ONE line on stderr, ``error: <what is wrong, naming the value or
 file>: <what to do>``, and the process exits with status 2. These mistakes are :class:`UserError`
@@ -20,13 +20,12 @@ This module imports neither MindSpore nor the rest of ``src`` at import time, so
 a command's start-up and can be imported first.
 """
 import argparse
-import contextlib
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import Callable
 
 __all__ = ["DEBUG_ENV", "UserError", "USER_ERRORS", "debug_enabled", "one_line", "report_user_error",
-           "run_command", "check_config_file"]
+           "run_command", "CommandParser"]
 
 DEBUG_ENV = "ZOO_DEBUG"
 
@@ -63,56 +62,21 @@ def report_user_error(err: BaseException) -> int:
     return 2
 
 
-def run_command(main: Callable[[], object], argv: Optional[List[str]] = None) -> None:
-    """Run an entry point's ``main`` (which reads its options from ``argv``, default ``sys.argv[1:]``).
-
-    ``--config_path`` is checked first (:func:`check_config_file`), and while ``main`` runs an
-    argparse error -- an unknown option, a missing value, or a configuration value
-    :func:`src.config.get_config` refuses -- is raised as a :class:`UserError` instead of printing
-    argparse's usage text. A user's mistake then exits with status 2 after one ``error:`` line;
-    success returns normally (so ``runpy`` callers in the same process keep running).
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
+def run_command(main: Callable[[], object]) -> None:
+    """Run an entry point's ``main``: a user's mistake exits with status 2 after one ``error:`` line;
+    success returns normally (so ``runpy`` callers in the same process keep running)."""
     try:
-        check_config_file(argv)
-        with _argparse_errors_raised():
-            main()
+        main()
     except USER_ERRORS as err:
         sys.exit(report_user_error(err))
 
 
-def check_config_file(argv: List[str]) -> None:
-    """``--config_path`` of ``argv``, when given, must be a file this process can read."""
-    finder = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    finder.add_argument("--config_path", default="")
-    path = finder.parse_known_args(argv)[0].config_path
-    if not path:
-        return
-    fix = "give --config_path a YAML file, e.g. one of configs/<model>/*.yaml"
-    if not os.path.exists(path):
-        raise UserError(f"config file {path} does not exist: {fix}")
-    if not os.path.isfile(path):
-        raise UserError(f"config file {path} is not a file: {fix}")
-    try:
-        with open(path, "rb") as handle:
-            handle.read(1)
-    except OSError as err:
-        raise UserError(f"config file {path} cannot be read ({err.strerror}): make it readable, or {fix}") from None
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes (an unknown option, a missing value) are one ``error:`` line
+    and exit status 2, as argparse's are, without the usage text before it."""
 
-
-def _raise_usage_error(parser: argparse.ArgumentParser, message: str):
-    if "unrecognized arguments" in message or "expected one argument" in message:
-        message += f" (python {os.path.basename(parser.prog)} --help lists the options)"
-    raise UserError(message)
-
-
-@contextlib.contextmanager
-def _argparse_errors_raised():
-    """``ArgumentParser.error`` raises :class:`UserError` (argparse documents ``error`` as the method
-    to override); ``--help`` still prints the help and exits 0."""
-    original = argparse.ArgumentParser.error
-    argparse.ArgumentParser.error = _raise_usage_error
-    try:
-        yield
-    finally:
-        argparse.ArgumentParser.error = original
+    def error(self, message):
+        if "unrecognized arguments" in message or "expected one argument" in message:
+            command = self.prog if self.prog.startswith("python") else f"python {self.prog}"
+            message += f" ({command} --help lists the options)"
+        sys.exit(report_user_error(UserError(message)))
