@@ -6,7 +6,7 @@ import numpy as np
 
 from src.config import load_config
 from src.engine.builders import build_optimizer, build_train_cell, freeze_by_prefixes
-from src.engine.exporter import export_network
+from src.infer.export import export_network
 from src.models import create_model
 from src.models.builder import build_network
 from src.tasks import task_of

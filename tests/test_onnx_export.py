@@ -10,6 +10,7 @@ from mindspore import nn, ops
 
 from src.config import load_config
 from src.engine import exporter
+from src.infer import export as exporting
 from src.models.blocks import ZeroPaddedMaxPool
 from src.models.builder import build_network, load_network
 from src.models.i3d import InceptionI3d, Unit3D, same_pads
@@ -79,17 +80,17 @@ def test_onnx_export_runs_in_onnxruntime_like_the_checkpoint(model, tmp_path):
 def test_a_wrong_export_is_an_error(tmp_path, monkeypatch):
     ms.set_context(mode=ms.GRAPH_MODE)
     net = InceptionI3d(num_classes=3)
-    monkeypatch.setattr(exporter, "run_onnx", lambda path, sample: [np.zeros((1, 3), np.float32) + 5.0])
+    monkeypatch.setattr(exporting, "run_onnx", lambda path, sample: [np.zeros((1, 3), np.float32) + 5.0])
     with pytest.raises(RuntimeError, match="other outputs"):
-        exporter.export_network(net, (1, 3, 8, 64, 64), str(tmp_path / "i3d"), "ONNX", "CPU")
+        exporting.export_network(net, (1, 3, 8, 64, 64), str(tmp_path / "i3d"), "ONNX", "CPU")
 
 
 def test_without_onnxruntime_the_file_is_written_unchecked(tmp_path, monkeypatch):
     ms.set_context(mode=ms.GRAPH_MODE)
     net = InceptionI3d(num_classes=3)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
-    assert exporter.run_onnx(str(tmp_path / "none.onnx"), np.zeros((1,), np.float32)) is None
-    path, difference = exporter.export_network(net, (1, 3, 8, 64, 64), str(tmp_path / "i3d"), "ONNX", "CPU")
+    assert exporting.run_onnx(str(tmp_path / "none.onnx"), np.zeros((1,), np.float32)) is None
+    path, difference = exporting.export_network(net, (1, 3, 8, 64, 64), str(tmp_path / "i3d"), "ONNX", "CPU")
     assert path == str(tmp_path / "i3d.onnx") and difference is None
     # Unchecked, but the whole network: onnxruntime (imported before the patch) runs it like the network.
     sample = np.random.default_rng(3).standard_normal((1, 3, 8, 64, 64)).astype(np.float32)
