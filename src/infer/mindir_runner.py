@@ -22,7 +22,7 @@ from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
 from src.infer.bins import RESULT_FOLDER, TIME_FILE, TIME_FOLDER, load_bin, result_file
-from src.tools.cli import tool_parser
+from src.utils.command import tool_parser
 from src.utils.progress import progress
 
 __all__ = ["graph_inputs", "run_mindir", "main"]

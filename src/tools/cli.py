@@ -13,31 +13,13 @@ import argparse
 from typing import Callable, Optional, Sequence, Type
 
 from src.options import parse_bool
-from src.utils.command import CommandParser, UserError, report_user_error
+from src.utils.command import UserError, report_user_error, tool_parser
 
 __all__ = ["ToolError", "tool_parser", "add_run_options", "run_main", "check_positive"]
 
 
 class ToolError(UserError):
     """Bad input that stops a tool; ``main`` prints it and exits with status 2."""
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the module docstring's layout and appends each optional argument's default, unless its
-    help already says what the default is ("(default: the config's)")."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if action.required or action.default in (None, "", argparse.SUPPRESS) or "%(default)" in text \
-                or "(default" in text:
-            return text
-        return text + " (default: %(default)s)"
-
-
-def tool_parser(module_name: str, doc: str) -> argparse.ArgumentParser:
-    """The argument parser of ``python -m <module_name>``, described by the module's docstring."""
-    return CommandParser(prog=f"python -m {module_name}", description=doc, formatter_class=_HelpFormatter,
-                         allow_abbrev=False)
 
 
 def add_run_options(parser: argparse.ArgumentParser, overwrite_help: Optional[str] = None) -> None:

@@ -25,7 +25,7 @@ import sys
 from typing import Callable
 
 __all__ = ["DEBUG_ENV", "UserError", "USER_ERRORS", "debug_enabled", "one_line", "report_user_error",
-           "run_command", "CommandParser"]
+           "run_command", "CommandParser", "tool_parser"]
 
 DEBUG_ENV = "ZOO_DEBUG"
 
@@ -80,3 +80,21 @@ class CommandParser(argparse.ArgumentParser):
             command = self.prog if self.prog.startswith("python") else f"python {self.prog}"
             message += f" ({command} --help lists the options)"
         sys.exit(report_user_error(UserError(message)))
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the module docstring's layout and appends each optional argument's default, unless its
+    help already says what the default is ("(default: the config's)")."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.required or action.default in (None, "", argparse.SUPPRESS) or "%(default)" in text \
+                or "(default" in text:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def tool_parser(module_name: str, doc: str) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m <module_name>``, described by the module's docstring."""
+    return CommandParser(prog=f"python -m {module_name}", description=doc, formatter_class=_HelpFormatter,
+                         allow_abbrev=False)
