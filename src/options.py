@@ -336,6 +336,13 @@ OPTIONS: List[Option] = [
     option("eval_batch_size", 1, count(integer), "videos per evaluation batch"),
     option("fold_bn", True, parse_bool, "fold BatchNorm into the preceding convolutions of networks loaded for "
            "inference (eval, export, prediction): same outputs, one operator fewer per BatchNorm"),
+    option("backend", "auto", choice("auto", "mindspore", "onnxruntime"),
+           "what runs inference (eval, prediction, features, proposals): MindSpore, or the network exported to "
+           "ONNX and run by ONNX Runtime; auto = ONNX Runtime on a CPU when installed (same answers, faster)"),
+    option("onnx_path", "", str, "an exported ONNX file that backend onnxruntime runs instead of exporting the "
+           "checkpoint (its input shape must be the data's)"),
+    option("num_threads", 0, non_negative(integer),
+           "CPU threads of MindSpore's kernels and of ONNX Runtime (0 = the libraries' default: every core)"),
     # --- export -------------------------------------------------------------------------------
     option("file_name", "", str, "exported file name (default: <model>_<dataset>_<mode>)"),
     option("file_format", "MINDIR", choice("MINDIR", "AIR", "ONNX"), "export format"),

@@ -145,6 +145,8 @@ def setup_runtime(cfg) -> RunContext:
     """
     mode = ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE
     ms.set_context(mode=mode)
+    if cfg.num_threads:
+        ms.device_context.cpu.op_tuning.threads_num(cfg.num_threads)
     requested = cfg.device_target
     cfg.device_target = resolve_device_target(requested)
     device_id = int(os.environ.get("DEVICE_ID", cfg.device_id))
