@@ -108,8 +108,10 @@ class OnnxNetwork:
             self.fixed_shape = tuple(shape)
             self._sessions[self.fixed_shape] = session
 
+    training = False  # an exported graph is an inference graph
+
     def set_train(self, mode: bool = True):
-        """An exported graph is an inference graph: nothing to switch (kept for the cell's interface)."""
+        """Nothing to switch (kept for the cell's interface)."""
         return self
 
     def _session_for(self, shape: Tuple[int, ...]):
@@ -170,7 +172,10 @@ def inference_network(cfg, checkpoint: str, mode: str = None, features: bool = F
     :func:`src.models.builder.load_network`'s network (or its :class:`Features` when ``features``),
     or that network run by ONNX Runtime. ``cfg.onnx_path`` runs that file instead of the checkpoint."""
     backend = resolve_backend(cfg.backend, cfg.device_target)
-    if backend == "onnxruntime" and cfg.onnx_path:
+    if cfg.onnx_path:
+        if backend != "onnxruntime":
+            raise UserError(f"onnx_path {cfg.onnx_path} is run by ONNX Runtime: set --backend onnxruntime (backend "
+                            f"{cfg.backend} runs MindSpore here)")
         return OnnxNetwork(onnx_path=cfg.onnx_path, num_threads=cfg.num_threads)
     net = load_network(cfg, checkpoint, mode)
     if features:

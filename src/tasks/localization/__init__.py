@@ -2,10 +2,10 @@
 tscale)`` in, ``(confidence_map, start, end)`` out; trained with the BMN loss, scored by the AUC of
 the AR-AN curve of Soft-NMS proposals. Exported input: ``(N, feat_dim, tscale)``."""
 from src.data.bmn_data import create_bmn_dataset
+from src.infer.backends import inference_network
 from src.infer.bins import default_preprocess_path
 from src.losses.bmn_loss import BMNLoss, BMNWithLoss
 from src.metrics.proposal_metrics import SUMMARY_KEYS
-from src.models.builder import load_network
 
 from ..base import Task, register_task
 from .evaluation import evaluate_localizer
@@ -34,9 +34,9 @@ class LocalizationTask(Task):
         return lambda: evaluate_localizer(cfg, net, dataset, out_dir)
 
     def evaluate_checkpoints(self, cfg, out_dir):
-        if not cfg.checkpoint_path:
-            raise ValueError("set --checkpoint_path to the checkpoint to evaluate")
-        return evaluate_localizer(cfg, load_network(cfg, cfg.checkpoint_path), cfg.eval_split, out_dir)
+        if not (cfg.checkpoint_path or cfg.onnx_path):
+            raise ValueError("set --checkpoint_path to the checkpoint to evaluate (or --onnx_path to an exported file)")
+        return evaluate_localizer(cfg, inference_network(cfg, cfg.checkpoint_path), cfg.eval_split, out_dir)
 
     def input_shape(self, cfg, batch_size):
         return (batch_size, cfg.feat_dim, cfg.tscale)

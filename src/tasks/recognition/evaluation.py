@@ -15,8 +15,8 @@ import mindspore as ms
 import numpy as np
 
 from src.data.dataset import build_video_source, dataset_from_source
+from src.infer.backends import inference_network
 from src.metrics.classification import confusion_matrix, recognition_metrics
-from src.models.builder import load_network
 from src.utils.plots import plot_confusion_matrix
 from src.utils.progress import progress
 from src.utils.runtime import get_logger
@@ -113,7 +113,7 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
     for checkpoint in checkpoints:
         name = os.path.basename(checkpoint)
         try:
-            net = load_network(cfg, checkpoint)
+            net = inference_network(cfg, checkpoint)
         except (ValueError, OSError) as err:
             get_logger().error(f"skipping {checkpoint}: {err}")
             lines.append(f"{name}	FAILED	{str(err).splitlines()[0]}")
@@ -135,7 +135,8 @@ def evaluate_recognizer(cfg, out_dir: str) -> Dict:
     if test_mode == "joint":
         if not (cfg.rgb_path and cfg.flow_path):
             raise ValueError("joint evaluation needs --rgb_path and --flow_path (the two checkpoints)")
-        nets = {"rgb": load_network(cfg, cfg.rgb_path, "rgb"), "flow": load_network(cfg, cfg.flow_path, "flow")}
+        nets = {"rgb": inference_network(cfg, cfg.rgb_path, "rgb"),
+                "flow": inference_network(cfg, cfg.flow_path, "flow")}
         checkpoints = f"{os.path.basename(cfg.rgb_path)} + {os.path.basename(cfg.flow_path)}"
         return evaluate_nets(cfg, nets, out_dir, checkpoint=checkpoints)
     if os.path.isdir(cfg.checkpoint_path):
@@ -144,5 +145,5 @@ def evaluate_recognizer(cfg, out_dir: str) -> Dict:
         return max(rows, key=lambda row: row["top1"])
     cfg = cfg.copy()
     cfg.mode = test_mode
-    return evaluate_nets(cfg, {test_mode: load_network(cfg, cfg.checkpoint_path)}, out_dir,
-                         checkpoint=os.path.basename(cfg.checkpoint_path))
+    return evaluate_nets(cfg, {test_mode: inference_network(cfg, cfg.checkpoint_path)}, out_dir,
+                         checkpoint=os.path.basename(cfg.onnx_path or cfg.checkpoint_path))
