@@ -19,6 +19,7 @@ from src.engine.exporter import export_from_config
 from src.engine.offline import write_offline_batches, score_offline_results
 from src.infer.bins import DATA_FOLDER, LABELS_FILE, RESULT_FOLDER, TIME_FILE, TIME_FOLDER, read_meta
 from src.infer.mindir_runner import run_mindir
+from src.infer.onnx_runner import run_onnx_file
 from src.metrics.classification import fuse_streams
 from src.models import build_model_from_config
 from src.models.builder import build_network, load_network
@@ -132,6 +133,28 @@ def test_single_stream_chain_equals_eval(rgb_chain, tmp_path):
     np.zeros((2, 3, 4, 16, 16), np.float32).tofile(str(bad / "x.bin"))
     with pytest.raises(ValueError, match=r"x\.bin holds 24576 bytes.*\(3, 3, 4, 16, 16\)"):
         run_mindir(mindir, [str(bad)], str(tmp_path / "bad_out"))
+
+
+def test_onnx_runner_results_score_like_the_mindir_runner(rgb_chain, tmp_path):
+    """The ONNX Runtime runner writes the same result files: postprocess.py scores them the same."""
+    pytest.importorskip("onnxruntime")
+    cfg, ckpt, mindir, pre = rgb_chain
+    outs = {}
+    for runner, model_file in (("mindir", mindir), ("onnx", None)):
+        out = str(tmp_path / f"infer_{runner}")
+        if runner == "mindir":
+            run_mindir(model_file, [os.path.join(pre, DATA_FOLDER)], out)
+        else:
+            export_cfg = cfg.copy()
+            export_cfg.update(checkpoint_path=ckpt, file_format="ONNX", file_name=str(tmp_path / "tiny_rgb"))
+            onnx_file, difference, _ = export_from_config(export_cfg)
+            assert difference < 1e-5
+            assert run_onnx_file(onnx_file, [os.path.join(pre, DATA_FOLDER)], out, num_threads=1) > 0
+        post_cfg = cfg.copy()
+        post_cfg.update(pre_result_path=pre, result_path=out)
+        outs[runner] = (score_offline_results(post_cfg), np.load(os.path.join(out, "scores.npz"))["rgb"])
+    assert {k: outs["onnx"][0][k] for k in COMPARED} == {k: outs["mindir"][0][k] for k in COMPARED}
+    np.testing.assert_allclose(outs["onnx"][1], outs["mindir"][1], rtol=1e-5, atol=1e-5)
 
 
 def test_joint_chain_equals_joint_eval(chain_cfg, tmp_path):

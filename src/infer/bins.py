@@ -26,15 +26,18 @@ import glob
 import json
 import os
 import re
-from typing import List, Sequence
+import time
+from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
 from src.utils.io import read_json
+from src.utils.progress import progress
 
 __all__ = ["DATA_FOLDER", "META_FILE", "LABELS_FILE", "RESULT_FOLDER", "TIME_FOLDER", "TIME_FILE",
            "BinBatchWriter", "load_bin", "write_meta", "read_meta", "result_file", "read_latency",
-           "default_preprocess_path", "stream_meta", "result_folder", "locate_meta"]
+           "default_preprocess_path", "stream_meta", "result_folder", "locate_meta", "list_inputs",
+           "run_over_batches"]
 
 DATA_FOLDER = "00_data"
 META_FILE = "meta.json"
@@ -177,3 +180,51 @@ def locate_meta(output_path: str, pre_result_path: str, stream: str = "") -> dic
             return meta
     raise FileNotFoundError(f"no {META_FILE} in {' or '.join(candidates)}; pass --pre_result_path (the "
                             f"preprocess.py output folder)")
+
+
+def list_inputs(folders: Sequence[str]) -> List[List[str]]:
+    files = []
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"input folder {folder} does not exist; run preprocess.py first")
+        files.append(sorted(glob.glob(os.path.join(folder, "*.bin"))))
+        if not files[-1]:
+            raise FileNotFoundError(f"no .bin file in {folder}")
+        if len(files[-1]) != len(files[0]):
+            raise ValueError(f"{folder} holds {len(files[-1])} .bin files but {folders[0]} holds {len(files[0])}; "
+                             f"the input folders must pair up file by file")
+    return files
+
+
+def run_over_batches(forward: Callable[[List[np.ndarray]], List[np.ndarray]], inputs: Sequence[Tuple[str, tuple, type]],
+                     model_path: str, input_paths: Sequence[str], output_path: str) -> float:
+    """The inference programs' contract: every ``.bin`` of the input folders (one folder per model
+    input, paired file by file in name order) through ``forward`` (arrays in, arrays out); output k of
+    ``name.bin`` goes to ``result_Files/name_k.bin`` (float32) and the mean latency to
+    ``time_Result/test_perform_static.txt``. ``inputs`` are the model's ``(name, shape, dtype)``.
+    Returns the mean milliseconds per batch."""
+    if len(input_paths) != len(inputs):
+        raise ValueError(f"{model_path} has {len(inputs)} input(s) but {len(input_paths)} input folder(s) were "
+                         f"given; pass one folder per input, separated by commas")
+    files = list_inputs(input_paths)
+    result_dir = os.path.join(output_path, RESULT_FOLDER)
+    time_dir = os.path.join(output_path, TIME_FOLDER)
+    os.makedirs(result_dir, exist_ok=True)
+    os.makedirs(time_dir, exist_ok=True)
+    total_ms = 0.0
+    for paths in progress(list(zip(*files)), desc=f"infer {os.path.basename(model_path)}"):
+        arrays = [load_bin(path, shape, dtype, hint=f"input {name} of {model_path} has shape {shape}; "
+                                                    f"preprocess with the batch size and input size the model "
+                                                    f"was exported with")
+                  for path, (name, shape, dtype) in zip(paths, inputs)]
+        start = time.perf_counter()
+        outputs = forward(arrays)
+        total_ms += (time.perf_counter() - start) * 1000.0
+        for k, output in enumerate(outputs):
+            output.astype(np.float32, copy=False).tofile(result_file(result_dir, os.path.basename(paths[0]), k))
+    mean_ms = total_ms / len(files[0])
+    report = f"NN inference cost average time: {mean_ms:.3f} ms of infer_count {len(files[0])}\n"
+    with open(os.path.join(time_dir, TIME_FILE), "w", encoding="utf-8") as handle:
+        handle.write(report)
+    print(report, end="")
+    return mean_ms

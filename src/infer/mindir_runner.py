@@ -10,10 +10,8 @@ and the mean latency to ``O/time_Result/test_perform_static.txt``. A model with 
 takes one comma-separated folder per input, paired file by file in name order.
 """
 import argparse
-import glob
 import os
 import sys
-import time
 from typing import List, Sequence, Tuple
 
 import mindspore as ms
@@ -21,9 +19,8 @@ import numpy as np
 from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
-from src.infer.bins import RESULT_FOLDER, TIME_FILE, TIME_FOLDER, load_bin, result_file
+from src.infer.bins import run_over_batches
 from src.utils.command import tool_parser
-from src.utils.progress import progress
 
 __all__ = ["graph_inputs", "run_mindir", "main"]
 
@@ -51,51 +48,17 @@ def graph_inputs(mindir_path: str) -> List[Tuple[str, Tuple[int, ...], type]]:
     return inputs
 
 
-def _list_inputs(folders: Sequence[str]) -> List[List[str]]:
-    files = []
-    for folder in folders:
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"input folder {folder} does not exist; run preprocess.py first")
-        files.append(sorted(glob.glob(os.path.join(folder, "*.bin"))))
-        if not files[-1]:
-            raise FileNotFoundError(f"no .bin file in {folder}")
-        if len(files[-1]) != len(files[0]):
-            raise ValueError(f"{folder} holds {len(files[-1])} .bin files but {folders[0]} holds {len(files[0])}; "
-                             f"the input folders must pair up file by file")
-    return files
-
-
 def run_mindir(mindir_path: str, input_paths: Sequence[str], output_path: str) -> float:
     """Run every batch and write results + latency (see the module docstring); returns the mean ms."""
     if not os.path.isfile(mindir_path):
         raise FileNotFoundError(f"MINDIR {mindir_path} does not exist; export it with export.py")
-    inputs = graph_inputs(mindir_path)
-    if len(input_paths) != len(inputs):
-        raise ValueError(f"{mindir_path} has {len(inputs)} input(s) but {len(input_paths)} input folder(s) were "
-                         f"given; pass one folder per input, separated by commas")
-    files = _list_inputs(input_paths)
     net = nn.GraphCell(ms.load(mindir_path))
-    result_dir = os.path.join(output_path, RESULT_FOLDER)
-    time_dir = os.path.join(output_path, TIME_FOLDER)
-    os.makedirs(result_dir, exist_ok=True)
-    os.makedirs(time_dir, exist_ok=True)
-    total_ms = 0.0
-    for paths in progress(list(zip(*files)), desc=f"infer {os.path.basename(mindir_path)}"):
-        tensors = [ms.Tensor(load_bin(path, shape, dtype, hint=f"input {name} of {mindir_path} has shape {shape}; "
-                                      f"preprocess with the batch size and input size the model was exported with"))
-                   for path, (name, shape, dtype) in zip(paths, inputs)]
-        start = time.perf_counter()
-        outputs = net(*tensors)
-        outputs = [output.asnumpy() for output in (outputs if isinstance(outputs, (tuple, list)) else [outputs])]
-        total_ms += (time.perf_counter() - start) * 1000.0
-        for k, output in enumerate(outputs):
-            output.astype(np.float32, copy=False).tofile(result_file(result_dir, os.path.basename(paths[0]), k))
-    mean_ms = total_ms / len(files[0])
-    report = f"NN inference cost average time: {mean_ms:.3f} ms of infer_count {len(files[0])}\n"
-    with open(os.path.join(time_dir, TIME_FILE), "w", encoding="utf-8") as handle:
-        handle.write(report)
-    print(report, end="")
-    return mean_ms
+
+    def forward(arrays):
+        outputs = net(*[ms.Tensor(array) for array in arrays])
+        return [output.asnumpy() for output in (outputs if isinstance(outputs, (tuple, list)) else [outputs])]
+
+    return run_over_batches(forward, graph_inputs(mindir_path), mindir_path, input_paths, output_path)
 
 
 def build_parser() -> argparse.ArgumentParser:
