@@ -28,14 +28,37 @@ from .registry import register_model
 __all__ = ["ResNet3d", "BasicBlock3d", "Bottleneck3d", "STAGE_BLOCKS", "resnet3d"]
 
 
+class ZeroPaddedConv3d(nn.Conv3d):
+    """A ``Conv3d`` with ``padding`` (time, height, width) zeros on both sides of each axis, put there
+    by concatenation before an unpadded convolution: the same outputs as ``pad_mode="pad"``, and an
+    ONNX export that keeps them. MindSpore 2.7 exports a Conv3d's explicit pads in its own order
+    (front, back, top, bottom, left, right) where ONNX reads all the begins then all the ends, so
+    only pads equal on the three axes survive, and ``ops.pad`` has no ONNX converter. The weight
+    stays the cell's own (``conv1.weight``), so checkpoints and BatchNorm folding are unchanged."""
+
+    def __init__(self, in_planes: int, out_planes: int, kernel_size, stride, padding, **kwargs):
+        super().__init__(in_planes, out_planes, kernel_size, stride=stride, pad_mode="valid", **kwargs)
+        self.zero_padding = tuple(padding)
+
+    def construct(self, x):
+        for axis, pad in zip((2, 3, 4), self.zero_padding):
+            if pad:
+                zeros = ops.zeros(x.shape[:axis] + (pad,) + x.shape[axis + 1:], x.dtype)
+                x = ops.concat((zeros, x, zeros), axis)
+        return super().construct(x)
+
+
 def conv3d(in_planes: int, out_planes: int, kernel_size, stride=1, padding=0) -> nn.Conv3d:
     """Bias-free 3D convolution with explicit padding and Kaiming (fan-out) initialisation."""
     if isinstance(padding, int):
         padding = (padding,) * 3
+    init = HeNormal(mode="fan_out", nonlinearity="relu")
+    if len(set(padding)) > 1:  # unequal pads (a stem of conv1_t_size other than 7): see ZeroPaddedConv3d
+        return ZeroPaddedConv3d(in_planes, out_planes, kernel_size, stride, padding, has_bias=False, weight_init=init)
     # MindSpore takes (front, back, top, bottom, left, right).
     pads = tuple(p for p in padding for _ in range(2))
     return nn.Conv3d(in_planes, out_planes, kernel_size, stride=stride, pad_mode="pad", padding=pads,
-                     has_bias=False, weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
+                     has_bias=False, weight_init=init)
 
 
 def _same_conv3d(in_planes: int, out_planes: int, kernel_size: int, stride=1) -> nn.Conv3d:
