@@ -12,10 +12,11 @@ callers live beside ``main``.
 import argparse
 from typing import Callable, Optional, Sequence, Type
 
-from src.options import parse_bool
+from src.options import option_table, parse_bool
 from src.utils.command import UserError, report_user_error, tool_parser
 
-__all__ = ["ToolError", "tool_parser", "add_run_options", "run_main", "check_positive"]
+__all__ = ["ToolError", "tool_parser", "add_run_options", "add_backend_options", "backend_overrides", "run_main",
+           "check_positive"]
 
 
 class ToolError(UserError):
@@ -29,6 +30,24 @@ def add_run_options(parser: argparse.ArgumentParser, overwrite_help: Optional[st
         parser.add_argument("--overwrite", type=parse_bool, default=False, help=overwrite_help)
     parser.add_argument("--strict", type=parse_bool, default=False,
                         help="exit with status 1 when any video fails or has a warning")
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--num_threads`` of a tool that runs networks for inference: the configuration
+    keys of the same names, over its config's values (:func:`backend_overrides`)."""
+    table = option_table()
+    backend, threads = table["backend"], table["num_threads"]
+    parser.add_argument("--backend", type=backend.parse, default=None, metavar=backend.parse.__name__,
+                        help="what runs the networks: ONNX Runtime or MindSpore; auto = ONNX Runtime on a CPU "
+                             "when installed (default: the config's backend, auto)")
+    parser.add_argument("--num_threads", type=threads.parse, default=None, metavar="N",
+                        help="CPU threads of MindSpore's kernels and of ONNX Runtime, 0 = every core "
+                             "(default: the config's num_threads, 0)")
+
+
+def backend_overrides(args: argparse.Namespace) -> dict:
+    """The configuration overrides of :func:`add_backend_options`' options given on the command line."""
+    return {key: getattr(args, key) for key in ("backend", "num_threads") if getattr(args, key, None) is not None}
 
 
 def run_main(body: Callable[[], int], known_errors: Sequence[Type[Exception]] = ()) -> int:

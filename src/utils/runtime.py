@@ -32,9 +32,9 @@ import numpy as np
 
 from src.utils.command import DEBUG_ENV, UserError, debug_enabled
 
-__all__ = ["RunContext", "setup_runtime", "resolve_device_target", "device_available", "DeviceUnavailableError",
-           "say_device", "writable_folder", "seed_everything", "get_logger", "effective_amp_level",
-           "FolderLockedError", "RunLock", "StopRequested", "StopSignals"]
+__all__ = ["RunContext", "setup_runtime", "set_cpu_threads", "resolve_device_target", "device_available",
+           "DeviceUnavailableError", "say_device", "writable_folder", "seed_everything", "get_logger",
+           "effective_amp_level", "FolderLockedError", "RunLock", "StopRequested", "StopSignals"]
 
 
 @dataclass
@@ -137,6 +137,28 @@ def _parents(path: str):
         path = parent
 
 
+_CPU_THREADS = {"set": 0}  # what set_cpu_threads gave MindSpore in this process (0: nothing yet)
+
+
+def set_cpu_threads(num_threads: int) -> None:
+    """Give MindSpore's CPU kernels ``num_threads`` threads (0: leave its default). MindSpore takes
+    the setting once per process: asking again for the same number is nothing, asking for another
+    one warns and keeps the first (ONNX Runtime, which takes its own per session, still follows)."""
+    if not num_threads or _CPU_THREADS["set"] == num_threads:
+        return
+    kept = (f"MindSpore's CPU kernels keep the threads set earlier in this process (it takes the setting once); "
+            f"num_threads {num_threads} is not applied to them")
+    if _CPU_THREADS["set"]:
+        warnings.warn(kept)
+        return
+    try:
+        ms.device_context.cpu.op_tuning.threads_num(num_threads)
+    except RuntimeError:  # set by other code of this process
+        warnings.warn(kept)
+        return
+    _CPU_THREADS["set"] = num_threads
+
+
 def setup_runtime(cfg) -> RunContext:
     """Set the execution mode and device, initialise communication when distributed, seed.
 
@@ -145,8 +167,7 @@ def setup_runtime(cfg) -> RunContext:
     """
     mode = ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE
     ms.set_context(mode=mode)
-    if cfg.num_threads:
-        ms.device_context.cpu.op_tuning.threads_num(cfg.num_threads)
+    set_cpu_threads(cfg.num_threads)
     requested = cfg.device_target
     cfg.device_target = resolve_device_target(requested)
     device_id = int(os.environ.get("DEVICE_ID", cfg.device_id))
