@@ -29,8 +29,9 @@ from src.data.annotations import AnnotationError, VideoRecord, read_class_index
 from src.data.dataset import VideoClipSource
 from src.data.pipelines import build_pipeline
 from src.data.readers import VideoFileReader, VideoFlowReader, count_video_frames
+from src.infer.backends import BACKENDS, resolve_backend
+from src.infer.loading import load_inference_network
 from src.metrics.classification import fuse_streams, softmax
-from src.models.builder import load_network
 from src.options import Config, appearance_modality, output_classes, stream_config
 from src.tasks.recognition.evaluation import score_views
 from src.utils.io import read_json
@@ -92,17 +93,27 @@ def class_names_for(cfg, class_index: str = "") -> List[str]:
 
 def init_recognizer(config: Union[str, Config], checkpoint: str = "", rgb_checkpoint: str = "",
                     flow_checkpoint: str = "", overrides: Optional[dict] = None, class_index: str = "",
-                    flow_method: str = "dis") -> Recognizer:
+                    flow_method: str = "dis", backend: Optional[str] = None) -> Recognizer:
     """A recognizer from a config and either one checkpoint (the config's ``mode``) or an RGB and a
     flow checkpoint (joint). ``config`` is a YAML path (``overrides``: key -> value over it, as
-    ``--key value`` on the command line) or a resolved :class:`Config`."""
+    ``--key value`` on the command line) or a resolved :class:`Config`. ``backend`` (``auto``,
+    ``mindspore`` or ``onnxruntime``; None: the config's ``backend``) chooses what runs the networks
+    (:mod:`src.infer.backends`); the config's ``num_threads`` sets their CPU threads."""
     cfg = load_config(config, overrides) if isinstance(config, str) else config.copy()
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r}: expected one of {list(BACKENDS)}")
+        cfg.backend = backend
     if checkpoint and (rgb_checkpoint or flow_checkpoint):
         raise ValueError("give one checkpoint, or an RGB and a flow checkpoint, not both")
     if checkpoint:
-        nets = {cfg.mode: load_network(cfg, checkpoint)}
+        nets = {cfg.mode: load_inference_network(cfg, checkpoint)}
     elif rgb_checkpoint and flow_checkpoint:
-        nets = {"rgb": load_network(cfg, rgb_checkpoint, "rgb"), "flow": load_network(cfg, flow_checkpoint, "flow")}
+        if cfg.onnx_path and resolve_backend(cfg.backend, cfg.device_target) == "onnxruntime":
+            raise ValueError(f"onnx_path {cfg.onnx_path} is one network; joint prediction runs two: leave "
+                             f"onnx_path empty (each checkpoint is exported on its own)")
+        nets = {"rgb": load_inference_network(cfg, rgb_checkpoint, "rgb"),
+                "flow": load_inference_network(cfg, flow_checkpoint, "flow")}
     else:
         raise ValueError("no checkpoint: give a checkpoint, or an RGB and a flow checkpoint")
     return Recognizer(cfg, nets, class_names_for(cfg, class_index), flow_method)

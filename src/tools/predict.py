@@ -11,8 +11,12 @@ config's fusion. Videos are read, sampled and cropped as eval.py reads ``data_so
 (see :mod:`src.apis.inference`). Class names come from ``--class_index`` (a classInd.txt), else
 from the config's annotation. A folder is searched recursively; videos inside a folder named like
 a class are scored against that class and the top-1 accuracy is printed. The predictions go to
-``--out_json`` (default ``<save_dir>/predictions.json``); ``--draw_dir`` writes each video again with its top-1 class drawn on it. Any other
-``--key value`` is a configuration key (``python config.py --help``), e.g. ``--device_target CPU``.
+``--out_json`` (default ``<save_dir>/predictions.json``); ``--draw_dir`` writes each video again
+with its top-1 class drawn on it. ``--backend`` chooses what runs the networks: ``auto`` (ONNX
+Runtime on a CPU when installed; the checkpoint is exported once to ``onnx_cache/`` beside it),
+``mindspore`` or ``onnxruntime``, with the same answers; ``--num_threads`` sets their CPU threads.
+Any other ``--key value`` is a configuration key (``python config.py --help``), e.g.
+``--device_target CPU``.
 """
 import json
 import os
@@ -26,7 +30,8 @@ from src.apis.inference import Prediction, init_recognizer, predict_videos
 from src.config import load_config
 from src.data.readers import FrameReadError
 from src.options import ConfigError
-from src.tools.cli import ToolError, check_positive, run_main, tool_parser
+from src.tools.cli import (ToolError, add_backend_options, backend_overrides, check_positive, run_main,
+                           tool_parser)
 from src.tools.data.videos import VIDEO_EXTENSIONS
 from src.utils.runtime import setup_runtime
 
@@ -118,6 +123,7 @@ def build_parser():
     parser.add_argument("--out_json", default="", help="where the predictions are written "
                                                        "(default: <save_dir of the config>/predictions.json)")
     parser.add_argument("--draw_dir", default="", help="write each video with its top-1 class drawn here (.mp4)")
+    add_backend_options(parser)
     return parser
 
 
@@ -126,7 +132,7 @@ def main(argv=None) -> int:
 
     def body() -> int:
         check_positive("top_k", args.top_k)
-        cfg = load_config(args.config_path, config_overrides(extra))
+        cfg = load_config(args.config_path, dict(config_overrides(extra), **backend_overrides(args)))
         setup_runtime(cfg)
         model = init_recognizer(cfg, args.checkpoint, args.rgb_checkpoint, args.flow_checkpoint,
                                 class_index=args.class_index, flow_method=args.flow_method)
