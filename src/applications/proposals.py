@@ -19,6 +19,10 @@ Without ``--ground_truth`` this is inference only: proposals and timelines, no m
 (the official ActivityNet file or a BSN/BMN ``anet_anno_action.json``, ids with or without ``v_``),
 AR@1/5/10/100 and AUC over the videos of ``--subset`` that were processed are printed and written
 to ``OUT/metrics.json`` with the AR-AN curve ``OUT/ar_an.png``.
+
+``--backend`` chooses what runs the recognizers and the BMN: ``auto`` (ONNX Runtime on a CPU when
+installed; each checkpoint is exported once to ``onnx_cache/`` beside it), ``mindspore`` or
+``onnxruntime``, with the same proposals; ``--num_threads`` sets their CPU threads.
 """
 import json
 import os
@@ -32,7 +36,7 @@ from src.config import load_config
 from src.data.ground_truth import load_ground_truth, strip_video_prefix
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
 from src.proposals.bmn_proposals import SoftNMSParams, video_proposals, write_proposals
-from src.tools.cli import ToolError, check_positive, run_main, tool_parser
+from src.tools.cli import ToolError, add_backend_options, backend_overrides, check_positive, run_main, tool_parser
 from src.tools.data.extract_features import (VIDEO_INFO_FILE, ExtractOptions, add_snippet_options,
                                              check_feature_length, extract_all, feature_file, list_videos,
                                              read_feature_csv, read_video_info, stream_specs)
@@ -75,27 +79,28 @@ def plot_timeline(path: str, video: str, seconds: float, proposals: List[dict],
     return path
 
 
-def _bmn_runner(bmn_config: str, checkpoint: str):
+def _bmn_runner(bmn_config: str, checkpoint: str, overrides: Optional[dict] = None):
     import mindspore as ms
 
-    from src.models.builder import load_network
+    from src.infer.loading import load_inference_network
 
-    cfg = load_config(bmn_config)
+    cfg = load_config(bmn_config, overrides)
     if not os.path.isfile(checkpoint):
         raise ToolError(f"BMN checkpoint {checkpoint} does not exist")
-    net = load_network(cfg, checkpoint)
+    net = load_inference_network(cfg, checkpoint)
     return cfg, lambda features: [output.asnumpy()[0] for output in net(ms.Tensor(features.T[None]))]
 
 
 def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_checkpoint: str,
                   ground_truth_path: str = "", video_info: str = "", subset: str = "validation",
                   flow_method: str = "dis", snippet_frames: int = 16, interval: int = 16,
-                  num_workers: int = 1) -> dict:
+                  num_workers: int = 1, overrides: Optional[dict] = None) -> dict:
     """Proposals (and metrics with ground truth) of every video under ``src_path``; see the module
-    docstring. Returns a summary with the timings."""
+    docstring. ``overrides`` are configuration keys over the BMN config (``backend``,
+    ``num_threads``; the recognizers take theirs from ``specs``). Returns a summary with the timings."""
     started = time.time()
     videos = list_videos(src_path)
-    cfg, run_bmn = _bmn_runner(bmn_config, bmn_checkpoint)
+    cfg, run_bmn = _bmn_runner(bmn_config, bmn_checkpoint, overrides)
     feature_dir = os.path.join(out_dir, "features")
     options = ExtractOptions(specs, snippet_frames, interval, cfg.tscale, flow_method, "testing")
     outcomes = extract_all(videos, feature_dir, options, num_workers)
@@ -160,6 +165,7 @@ def build_parser():
     parser.add_argument("--video_info", default="", help="video_info_new.csv with the subsets of a BSN/BMN file")
     parser.add_argument("--subset", default="validation", help="ground-truth subset scored")
     parser.add_argument("--num_workers", type=int, default=1, help="processes extracting features")
+    add_backend_options(parser)
     return parser
 
 
@@ -169,10 +175,12 @@ def main(argv=None) -> int:
     def body() -> int:
         for name in ("snippet_frames", "interval"):
             check_positive(name, getattr(args, name))
-        specs = stream_specs(args.rgb_config, args.rgb_checkpoint, args.flow_config, args.flow_checkpoint)
+        overrides = backend_overrides(args)
+        specs = stream_specs(args.rgb_config, args.rgb_checkpoint, args.flow_config, args.flow_checkpoint,
+                             overrides)
         summary = run_proposals(args.src_path, args.out_dir, specs, args.bmn_config, args.bmn_checkpoint,
                                 args.ground_truth, args.video_info, args.subset, args.flow_method,
-                                args.snippet_frames, args.interval, args.num_workers)
+                                args.snippet_frames, args.interval, args.num_workers, overrides)
         figures = "  ".join(f"{key} {summary[key]:.2f}" for key in SUMMARY_KEYS if key in summary)
         print(f"wrote {summary['proposals']} ({summary['videos']} videos, {summary['video_seconds']} s of video) in "
               f"{summary['total_seconds']} s ({summary['seconds_per_video_minute']} s per minute of video)"

@@ -22,13 +22,17 @@ the snippets) and written as ``<dst_path>/v_<video>.csv`` (a header row, one row
 ``--subset``). A video whose csv exists is skipped (resumable; ``--overwrite true`` redoes it);
 videos are processed in ``--num_workers`` processes behind one progress bar. A video shorter than
 one snippet, or one that cannot be decoded, is reported naming the file and skipped.
+
+``--backend`` chooses what runs the recognizers: ``auto`` (ONNX Runtime on a CPU when installed; the
+features are exported once to ``onnx_cache/`` beside the checkpoint), ``mindspore`` or
+``onnxruntime``, with the same features; ``--num_threads`` sets their CPU threads (per worker).
 """
 import csv
 import functools
 import os
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -36,7 +40,8 @@ import numpy as np
 from src.config import load_config
 from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
 from src.options import appearance_modality
-from src.tools.cli import ToolError, add_run_options, check_positive, run_main, tool_parser
+from src.tools.cli import (ToolError, add_backend_options, add_run_options, backend_overrides, check_positive, run_main,
+                           tool_parser)
 from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, VideoOutcome, report_outcomes,
                                    run_per_video)
 from src.utils.io import atomic_write
@@ -128,10 +133,12 @@ def bsn_rescale(features: np.ndarray, steps: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """One recognizer stream: its config, checkpoint and modality."""
+    """One recognizer stream: its config, checkpoint and modality, and configuration keys given over
+    the config (``(("backend", "mindspore"), ...)``: what runs the network, its threads)."""
     config_path: str
     checkpoint: str
     modality: str
+    overrides: Tuple[Tuple[str, Any], ...] = ()
 
 
 class SnippetStream:
@@ -141,22 +148,23 @@ class SnippetStream:
         import mindspore as ms
 
         from src.data.pipelines import normalization
-        from src.models.builder import load_network
-        from src.models.features import Features
+        from src.infer.loading import load_inference_network
         from src.models.registry import model_layout
         from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
 
         modality = spec.modality
+        overrides = dict(spec.overrides)
         if modality == "rgb":  # an RGB-difference config gives the RGB stream its differences
-            modality = appearance_modality(load_config(spec.config_path))
-        cfg = load_config(spec.config_path, {"mode": modality})
+            modality = appearance_modality(load_config(spec.config_path, overrides))
+        cfg = load_config(spec.config_path, dict(overrides, mode=modality))
         ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
-        net = load_network(cfg, spec.checkpoint)
         try:
-            self.network = Features(net)
-        except TypeError as err:
+            self.network = load_inference_network(cfg, spec.checkpoint, features=True)
+        except TypeError as err:  # a network without features
             raise ToolError(f"{cfg.model} ({spec.config_path}): {err}; use a recognizer config") from err
-        self.network.set_train(False)
+        if self.network.num_features is None:
+            raise ToolError(f"onnx_path {cfg.onnx_path} ({spec.config_path}) is a network's output, not its "
+                            f"features: leave onnx_path empty, the checkpoint's features are exported")
         self.tensor = ms.Tensor
         self.modality = spec.modality
         self.layout = model_layout(cfg.model)
@@ -310,19 +318,21 @@ def build_parser():
     add_snippet_options(parser)
     parser.add_argument("--tscale", type=int, default=100, help="steps the features are rescaled to (0 = keep)")
     parser.add_argument("--subset", default="testing", help="subset column of video_info_new.csv")
+    add_backend_options(parser)
     add_run_options(parser, overwrite_help="extract videos whose csv exists again")
     return parser
 
 
-def stream_specs(rgb_config: str, rgb_checkpoint: str, flow_config: str = "",
-                 flow_checkpoint: str = "") -> Tuple[StreamSpec, ...]:
-    """The streams given (RGB first); ToolError unless each has a config and a checkpoint."""
+def stream_specs(rgb_config: str, rgb_checkpoint: str, flow_config: str = "", flow_checkpoint: str = "",
+                 overrides: Optional[dict] = None) -> Tuple[StreamSpec, ...]:
+    """The streams given (RGB first), with configuration ``overrides`` over their configs (the
+    backend options); ToolError unless each has a config and a checkpoint."""
     specs = []
     for modality, config, checkpoint in (("rgb", rgb_config, rgb_checkpoint), ("flow", flow_config, flow_checkpoint)):
         if bool(config) != bool(checkpoint):
             raise ToolError(f"give both --{modality}_config and --{modality}_checkpoint, or neither")
         if config:
-            specs.append(StreamSpec(config, checkpoint, modality))
+            specs.append(StreamSpec(config, checkpoint, modality, tuple(sorted((overrides or {}).items()))))
     if not specs:
         raise ToolError("give a recognizer: --rgb_config/--rgb_checkpoint and/or --flow_config/--flow_checkpoint")
     for spec in specs:
@@ -352,7 +362,7 @@ def main(argv=None) -> int:
         for name in ("snippet_frames", "interval"):
             check_positive(name, getattr(args, name))
         options = ExtractOptions(stream_specs(args.rgb_config, args.rgb_checkpoint, args.flow_config,
-                                              args.flow_checkpoint),
+                                              args.flow_checkpoint, backend_overrides(args)),
                                  args.snippet_frames, args.interval, args.tscale, args.flow_method, args.subset)
         outcomes = extract_all(list_videos(args.src_path), args.dst_path, options, args.num_workers,
                                args.overwrite)
