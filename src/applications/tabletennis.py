@@ -21,7 +21,10 @@ repeating the final frame), runs BMN on every window, shifts each window's candi
 offset, merges them over the whole video with Gaussian Soft-NMS (so duplicates across window borders
 are suppressed) keeping ``--proposals_per_window`` x windows proposals, and writes
 ``{"version", "results": {video: [{"score", "segment"}]}, "external_data"}``. With ``--label_file``
-the proposals are also scored (AR@AN with all proposals, AUC) into ``<out>_metrics.json``.
+the proposals are also scored (AR@AN with all proposals, AUC) into ``<out>_metrics.json``. ``--backend``
+chooses what runs the BMN: ``auto`` (ONNX Runtime on a CPU when installed; the checkpoint is
+exported once to ``onnx_cache/`` beside it), ``mindspore`` or ``onnxruntime``, with the same
+proposals; ``--num_threads`` sets its CPU threads.
 
 Examples::
 
@@ -41,7 +44,7 @@ import numpy as np
 from src.config import load_config
 from src.data.bmn_data import DataReport, clean_segment
 from src.proposals.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
-from src.tools.cli import ToolError, check_positive, run_main, tool_parser
+from src.tools.cli import ToolError, add_backend_options, backend_overrides, check_positive, run_main, tool_parser
 from src.utils.progress import progress
 from src.utils.safe_pickle import load_array_pickle
 
@@ -294,8 +297,8 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
           proposals_per_window: int, label_file: Optional[str]) -> dict:
     import mindspore as ms
 
+    from src.infer.loading import load_inference_network
     from src.metrics.proposal_metrics import proposal_metrics
-    from src.models.builder import load_network
 
     check_positive("window_frames", cfg.window_frames)
     check_positive("proposals_per_window", proposals_per_window)
@@ -313,7 +316,7 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
     if not pickles:
         raise ToolError(f"no video to infer in {feature_dir}")
     ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
-    net = load_network(cfg, checkpoint_path)
+    net = load_inference_network(cfg, checkpoint_path)
     run_windows = network_runner(net, batch_size)
     params = SoftNMSParams.from_config(cfg)
     results, short = {}, []
@@ -381,6 +384,7 @@ def build_parser():
     infer_command.add_argument("--proposals_per_window", type=int, default=5,
                                help="proposals kept per video = this x its number of windows")
     infer_command.add_argument("--label_file", default="", help="labels JSON: also score the proposals")
+    add_backend_options(infer_command)
     return parser
 
 
@@ -390,6 +394,7 @@ def main(argv=None) -> int:
     def body() -> int:
         overrides = {key: getattr(args, key) for key in ("tscale", "feat_dim", "train_window_frames", "window_frames")
                      if getattr(args, key, None) is not None}
+        overrides.update(backend_overrides(args))
         try:
             cfg = load_config(args.config_path, overrides)
         except ValueError as err:
