@@ -14,6 +14,7 @@ from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
 from src.data.readers import VideoFlowReader
 from src.engine.evaluator import run_evaluation
+from src.infer import loading
 from src.metrics.classification import softmax
 from src.models import build_model_from_config
 from src.models.builder import load_network
@@ -21,6 +22,7 @@ from src.models.weights import save_checkpoint_atomic
 from src.tasks.recognition.evaluation import predict_dataset
 from src.tools import predict
 from src.tools.data.convert_rgb_to_flow import compute_flow, flow_to_uint8
+from src.utils import runtime
 
 CLASSES = ["MoveLeft", "MoveRight"]
 FRAMES = 10
@@ -64,7 +66,7 @@ def _checkpoint(folder, cfg, name):
     for seed in range(40):
         ms.set_seed(seed)
         path = save_checkpoint_atomic(build_model_from_config(cfg), str(folder / name))
-        model = init_recognizer(cfg, path)
+        model = init_recognizer(cfg, path, backend="mindspore")  # no export per candidate
         if len({int(np.argmax(p.scores)) for p in predict_videos(model, videos)}) == 2:
             return path
     raise AssertionError("no seed gives mixed predictions")
@@ -115,7 +117,11 @@ def test_rgb_difference_predictions_read_what_eval_reads(video_set):
     assert_scores_are_eval_logits(cfg, str(video_set / "diff.yaml"), checkpoint)
 
 
-def test_one_video_with_rgb_and_flow_checkpoints_and_the_label_drawn(video_set, capsys):
+@pytest.mark.parametrize("backend", ["mindspore", "onnxruntime"])
+def test_one_video_with_rgb_and_flow_checkpoints_and_the_label_drawn(video_set, backend, zoo_log, monkeypatch):
+    threads = []  # MindSpore takes a thread count once per process: recorded, not set
+    monkeypatch.setattr(loading, "set_cpu_threads", threads.append)
+    monkeypatch.setattr(runtime, "set_cpu_threads", threads.append)
     cfg = load_config(str(video_set / "tiny.yaml"))
     rgb = _checkpoint(video_set, cfg, "rgb.ckpt")
     flow_cfg = cfg.copy()
@@ -124,17 +130,32 @@ def test_one_video_with_rgb_and_flow_checkpoints_and_the_label_drawn(video_set, 
     flow = save_checkpoint_atomic(build_model_from_config(flow_cfg), str(video_set / "flow.ckpt"))
     video = video_set / "videos" / "MoveRight" / "v_MoveRight_g01.avi"
     out_json, drawn = video_set / "one.json", video_set / "drawn"
+    zoo_log.clear()
+    threads.clear()
     assert predict.main(["--video", str(video), "--config_path", str(video_set / "tiny.yaml"), "--rgb_checkpoint", rgb,
                          "--flow_checkpoint", flow, "--flow_method", "farneback", "--top_k", "1", "--out_json",
-                         str(out_json), "--draw_dir", str(drawn), "--joint_fusion", "softmax_avg"]) == 0
+                         str(out_json), "--draw_dir", str(drawn), "--joint_fusion", "softmax_avg",
+                         "--backend", backend, "--num_threads", "1"]) == 0
+    assert [m.split(" (")[0] for m in zoo_log if m.startswith("inference: ")] == [f"inference: {backend}"] * 2
+    assert len(threads) >= 2 and set(threads) == {1}  # each stream's network, with the command's thread count
     result = json.loads(out_json.read_text())
     assert result["streams"] == ["rgb", "flow"] and len(result["predictions"][0]["top"]) == 1
     assert "top1" not in result  # a lone file has no class folder to score against
-    model = init_recognizer(cfg, rgb_checkpoint=rgb, flow_checkpoint=flow, flow_method="farneback")
+    model = init_recognizer(cfg, rgb_checkpoint=rgb, flow_checkpoint=flow, flow_method="farneback",
+                            backend="mindspore")
     model.cfg.joint_fusion = "softmax_avg"
     scores = inference_recognizer(model, str(video)).scores
     assert scores.sum() == pytest.approx(1.0, abs=1e-5)
     assert result["predictions"][0]["top"][0]["score"] == pytest.approx(scores.max(), abs=1e-5)
+    # the Python API on this backend: the same five best classes as MindSpore's, the same scores
+    on_backend = init_recognizer(cfg, rgb_checkpoint=rgb, flow_checkpoint=flow, flow_method="farneback",
+                                 backend=backend)
+    assert {type(net).__name__ for net in on_backend.nets.values()} == \
+        {"OnnxNetwork" if backend == "onnxruntime" else type(model.nets["rgb"]).__name__}
+    on_backend.cfg.joint_fusion = "softmax_avg"
+    prediction = inference_recognizer(on_backend, str(video))
+    assert [i for i, _, _ in prediction.top(5)] == [i for i, _, _ in inference_recognizer(model, str(video)).top(5)]
+    np.testing.assert_allclose(prediction.scores, scores, rtol=0, atol=1e-5)
     frames = decode_video(result["predictions"][0]["drawn"])
     assert len(frames) == FRAMES
     assert frames[0][:2, :12].mean() < 25 < frames[0][16:, 16:].mean()  # the label's black box, top left
