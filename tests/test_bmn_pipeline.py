@@ -17,6 +17,8 @@ from src.models.weights import save_checkpoint_atomic
 from src.proposals.bmn_proposals import write_proposals
 from src.tasks.localization.evaluation import score_proposals
 from src.tools.cli import ToolError
+from src.infer import loading
+from src.tools.data import extract_features
 from src.tools.data.extract_features import bsn_rescale, check_feature_length, read_feature_csv, read_video_info, \
     stream_specs
 from src.tools.eval_proposals import main as metric_main
@@ -64,8 +66,19 @@ def run(setup, out, *extra):
                              "--snippet_frames", "8", "--interval", "8"] + list(extra))
 
 
-def test_raw_videos_to_proposals_without_ground_truth(setup, tmp_path, capsys):
-    assert run(setup, tmp_path / "out") == 0
+@pytest.fixture(scope="module")
+def on_mindspore(setup, tmp_path_factory):
+    """Output folder of the pipeline run by MindSpore: what the other backend must give."""
+    out = tmp_path_factory.mktemp("on_mindspore")
+    assert run(setup, out, "--backend", "mindspore") == 0
+    return out
+
+
+@pytest.mark.parametrize("backend", ["mindspore", "onnxruntime"])
+def test_raw_videos_to_proposals_without_ground_truth(setup, on_mindspore, backend, tmp_path, capsys, zoo_log):
+    assert run(setup, tmp_path / "out", "--backend", backend) == 0
+    # BMN's line, and the recognizer's unless this process built it already (a stream is built once)
+    assert {m.split(" (")[0] for m in zoo_log if m.startswith("inference: ")} == {f"inference: {backend}"}
     captured = capsys.readouterr()
     assert "tiny: " in captured.err and "fewer than one snippet of 8" in captured.err
     assert "inference only (no ground truth)" in captured.out
@@ -79,6 +92,28 @@ def test_raw_videos_to_proposals_without_ground_truth(setup, tmp_path, capsys):
         assert read_feature_csv(str(tmp_path / "out" / "features" / f"v_{video}.csv")).shape == (TSCALE, 512)
         assert (tmp_path / "out" / "timelines" / f"{video}.png").read_bytes()[:4] == b"\x89PNG"
     assert "AUC" not in json.loads((tmp_path / "out" / "metrics.json").read_text())
+    # the recognizer's features and BMN's proposals are MindSpore's
+    for video in ("clip_a", "clip_b"):
+        np.testing.assert_allclose(read_feature_csv(str(tmp_path / "out" / "features" / f"v_{video}.csv")),
+                                   read_feature_csv(str(on_mindspore / "features" / f"v_{video}.csv")),
+                                   rtol=0, atol=1e-5)
+    expected = json.loads((on_mindspore / "proposals.json").read_text())["results"]
+    for video, proposals in results.items():
+        assert [p["segment"] for p in proposals] == [p["segment"] for p in expected[video]]
+        np.testing.assert_allclose([p["score"] for p in proposals], [p["score"] for p in expected[video]],
+                                   rtol=1e-5)
+
+
+def test_feature_command_on_onnxruntime_gives_the_features_of_mindspore(setup, on_mindspore, tmp_path, monkeypatch):
+    threads = []  # MindSpore takes a thread count once per process: recorded, not set
+    monkeypatch.setattr(loading, "set_cpu_threads", threads.append)
+    assert extract_features.main(["--src_path", str(setup / "videos" / "clip_a.avi"), "--dst_path", str(tmp_path),
+                                  "--rgb_config", str(setup / "r3d.yaml"), "--rgb_checkpoint", str(setup / "r3d.ckpt"),
+                                  "--snippet_frames", "8", "--interval", "8", "--tscale", str(TSCALE),
+                                  "--backend", "onnxruntime", "--num_threads", "1"]) == 0
+    assert threads == [1]
+    np.testing.assert_allclose(read_feature_csv(str(tmp_path / "v_clip_a.csv")),
+                               read_feature_csv(str(on_mindspore / "features" / "v_clip_a.csv")), rtol=0, atol=1e-5)
 
 
 def test_raw_videos_to_proposals_with_bsn_ground_truth(setup, tmp_path, capsys):
