@@ -1,5 +1,6 @@
 """Table-tennis long videos: window split / merge round trip, instance building and its report."""
 import json
+import os
 import pickle
 
 import numpy as np
@@ -9,6 +10,8 @@ from src.applications import tabletennis
 from src.applications.tabletennis import infer_video, rescale_features, split_windows
 from src.config import load_config
 from src.data.bmn_data import _build_source
+from src.models import build_model_from_config
+from src.models.weights import save_checkpoint_atomic
 from src.proposals.bmn_proposals import SoftNMSParams
 
 FPS, DIM = 25.0, 16
@@ -119,3 +122,31 @@ def test_cli_errors_are_clear(tmp_path, capsys):
                                str(tmp_path / "labels.json"), "--out_dir", str(tmp_path / "out")])
     assert status == 2
     assert "feature folder" in capsys.readouterr().err
+
+
+def test_infer_gives_the_same_proposals_on_both_backends(tmp_path, zoo_log):
+    """The infer command with a (random) BMN: MindSpore and ONNX Runtime write the same submission."""
+    config = tmp_path / "bmn.yaml"
+    config.write_text(f"_base_: {os.path.normpath(tabletennis.DEFAULT_CONFIG)}\ntscale: 8\n"
+                      f"feat_dim: {DIM}\nnum_sample: 4\nwindow_frames: 20\ncontext: py\n")
+    save_checkpoint_atomic(build_model_from_config(load_config(str(config))), str(tmp_path / "bmn.ckpt"))
+    features_dir = tmp_path / "features"
+    features_dir.mkdir()
+    rng = np.random.default_rng(0)
+    for name, frames in (("match_a", 50), ("match_b", 12)):  # three windows (the last padded); one short
+        with open(features_dir / f"{name}.pkl", "wb") as handle:
+            pickle.dump({"image_feature": rng.standard_normal((frames, DIM)).astype(np.float32)}, handle)
+    results = {}
+    for backend in ("mindspore", "onnxruntime"):
+        out = tmp_path / f"{backend}.json"
+        assert tabletennis.main(["infer", "--feature_dir", str(features_dir), "--checkpoint_path",
+                                 str(tmp_path / "bmn.ckpt"), "--config_path", str(config), "--out", str(out),
+                                 "--batch_size", "2", "--backend", backend]) == 0
+        results[backend] = json.loads(out.read_text())["results"]
+    assert [m.split(" (")[0] for m in zoo_log if m.startswith("inference: ")] == \
+        ["inference: mindspore", "inference: onnxruntime"]
+    assert sorted(results["mindspore"]) == ["match_a", "match_b"] and all(results["mindspore"].values())
+    for video, proposals in results["mindspore"].items():
+        other = results["onnxruntime"][video]
+        assert [p["segment"] for p in proposals] == [p["segment"] for p in other]
+        np.testing.assert_allclose([p["score"] for p in proposals], [p["score"] for p in other], rtol=1e-5)
