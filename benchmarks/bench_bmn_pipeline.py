@@ -1,7 +1,8 @@
 """Speed of the proposal pipeline: snippet features, BMN inference and post-processing per video in
 both boundary-matching conventions, and the long-video command per minute of video.
 
-``python benchmarks/bench_bmn_pipeline.py [--steps 3] [--sizes 112,224]`` prints a table and writes
+``python benchmarks/bench_bmn_pipeline.py [--steps 3] [--sizes 112,224] [--parts features,bmn,long]
+[--long_seconds 120] [--backends mindspore,onnxruntime] [--threads 2]`` prints tables and writes
 ``benchmarks/results/bmn_pipeline.json``. Times are medians over ``--steps`` runs after warm-up.
 
 * feature extraction: I3D ``forward_features`` on batches of 8 snippets of 16 frames, RGB (3
@@ -9,11 +10,20 @@ both boundary-matching conventions, and the long-video command per minute of vid
   optical flow are measured by benchmarks/bench_flow.py);
 * BMN (T = 100, feat_dim 400): inference per video, batch 1, and post-processing per video
   (candidates + Soft-NMS), for ``duration_start`` and ``start_end``;
-* the long-video command (``src.applications.proposals``: decode, DIS flow, R3D-10 flow features of
-  16-frame snippets every 8 frames, BMN at T = 32, proposals, timeline PNG) on one generated video
-  of the BMN demo, untrained weights: seconds per minute of video.
+* the long-video command (``src.applications.proposals.run_proposals``: decode, DIS flow, R3D-10
+  flow features of 16-frame snippets every 8 frames, BMN at T = 48, proposals, timeline PNG) on one
+  generated ``--long_seconds`` video of the BMN demo (128x171, 25 fps), untrained weights
+  (``configs/bmn/demo_recognizer.yaml``, ``configs/bmn/demo.yaml``), on each of ``--backends``
+  (``--threads`` threads): seconds per minute of video, split into stages — decode
+  (``decode_video``), flow (``frames_flow``), features (``SnippetStream.features``: crops and the
+  recognizer), BMN (the network), post-processing (``video_proposals``: candidates + Soft-NMS) and
+  the rest (building the networks, feature files, timeline, proposals file) — by wrapping those
+  functions during the run. The command runs twice per backend in one process: the first run builds
+  and compiles (MindSpore) or exports (ONNX Runtime, into ``onnx_cache/`` beside the checkpoints) the
+  networks, the second reuses the built recognizer as a process extracting many videos does.
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -25,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.bench_bmn import report, timed  # noqa: E402
+from benchmarks.bench_predict import StageTimer  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "bmn_pipeline.json")
 SNIPPET, BATCH = 16, 8
@@ -74,38 +85,141 @@ def bench_bmn(steps: int) -> dict:
     return results
 
 
-def bench_long_video() -> dict:
+LONG_STAGES = ("decode", "flow", "features", "bmn", "postprocess")
+
+
+class LongVideoStages:
+    """While active, times the long-video command's stages by wrapping its real functions."""
+
+    def __init__(self):
+        import src.applications.proposals as proposals
+        import src.tools.data.extract_features as extract
+
+        self.timer = timer = StageTimer()
+        originals = {}
+
+        def bmn_runner(*args, **kwargs):
+            cfg, run_bmn = originals[(proposals, "_bmn_runner")](*args, **kwargs)
+            return cfg, timer.wrap("bmn", run_bmn)
+
+        self._targets = [
+            (extract, "decode_video", timer.wrap("decode", extract.decode_video)),
+            (extract, "frames_flow", timer.wrap("flow", extract.frames_flow)),
+            (extract.SnippetStream, "__init__", timer.wrap("features_setup", extract.SnippetStream.__init__)),
+            (extract.SnippetStream, "features", timer.wrap("features", extract.SnippetStream.features)),
+            (proposals, "_bmn_runner", timer.wrap("bmn_setup", bmn_runner)),
+            (proposals, "video_proposals", timer.wrap("postprocess", proposals.video_proposals)),
+            (proposals, "plot_timeline", timer.wrap("timeline", proposals.plot_timeline)),
+        ]
+        originals.update({(owner, name): getattr(owner, name) for owner, name, _ in self._targets})
+        self._originals = originals
+
+    def __enter__(self):
+        for owner, name, wrapper in self._targets:
+            setattr(owner, name, wrapper)
+        return self.timer
+
+    def __exit__(self, *exc):
+        for (owner, name), original in self._originals.items():
+            setattr(owner, name, original)
+        return False
+
+
+def staged_run(command) -> dict:
+    """``command()`` (a run_proposals call, returning its summary) timed stage by stage."""
+    with LongVideoStages() as timer:
+        started = time.perf_counter()
+        summary = command()
+        total = time.perf_counter() - started
+    stages = {stage: timer.seconds.get(stage, 0.0) for stage in LONG_STAGES}
+    stages["rest"] = total - sum(stages.values())
+    return {"total_s": total, "stages_s": stages, "detail_s": dict(timer.seconds), "calls": dict(timer.calls),
+            "seconds_per_video_minute": total / (summary["video_seconds"] / 60.0),
+            "video_seconds": summary["video_seconds"]}
+
+
+def bench_long_video(seconds: float, backends, threads: int) -> dict:
     from src.applications.proposals import run_proposals
     from src.config import load_config
-    from src.demo.make_bmn_demo import make_long_videos
+    from src.demo.make_bmn_demo import FPS, make_long_videos
     from src.models import build_model_from_config
     from src.models.weights import save_checkpoint_atomic
     from src.tools.data.extract_features import StreamSpec
 
+    frames = int(round(seconds * FPS))
+    results = {}
     with tempfile.TemporaryDirectory() as work:
-        make_long_videos(work, 1, 1, seed=0, frame_range=(450, 450), snippet_frames=SNIPPET, interval=8)
+        make_long_videos(work, 0, 1, seed=0, frame_range=(frames, frames), snippet_frames=SNIPPET, interval=8)
         paths = {}
         for name in ("demo_recognizer", "demo"):
             config = os.path.join(ROOT, "configs", "bmn", f"{name}.yaml")
             paths[name] = (config, os.path.join(work, f"{name}.ckpt"))
             save_checkpoint_atomic(build_model_from_config(load_config(config)), paths[name][1])
-        summary = run_proposals(os.path.join(work, "videos", "val"), os.path.join(work, "out"),
-                                (StreamSpec(*paths["demo_recognizer"], "flow"),), *paths["demo"],
-                                snippet_frames=SNIPPET, interval=8)
-    return {"long_video_command": {"seconds_per_video_minute": summary["seconds_per_video_minute"],
-                                   "video_seconds": summary["video_seconds"]}}
+        for backend in backends:
+            overrides = {"backend": backend, "num_threads": threads}
+            spec = StreamSpec(*paths["demo_recognizer"], "flow", tuple(sorted(overrides.items())))
+            runs = []
+            for attempt in range(2):
+                out = os.path.join(work, f"out_{backend}_{attempt}")
+                runs.append(staged_run(lambda: run_proposals(
+                    os.path.join(work, "videos", "val"), out, (spec,), *paths["demo"], snippet_frames=SNIPPET,
+                    interval=8, overrides=overrides)))
+            first, steady = runs
+            stages = steady["stages_s"]
+            results[backend] = dict(steady, share={stage: t / steady["total_s"] for stage, t in stages.items()},
+                                    dominant=max(stages, key=stages.get), first_run=first)
+    return results
+
+
+def print_long_video(results: dict) -> None:
+    stages = LONG_STAGES + ("rest",)
+    video = next(iter(results.values()))["video_seconds"]
+    print(f"long-video command, one {video:g} s video (128x171, 25 fps); stage seconds (share); second run "
+          f"(first run: builds, compiles / exports)")
+    print(f"{'backend':11} " + " ".join(f"{stage:>14}" for stage in stages)
+          + f" {'total s':>8} {'s/video min':>11} {'dominant':>11} {'first run s':>11}")
+    for backend, row in results.items():
+        print(f"{backend:11} " + " ".join(f"{row['stages_s'][stage]:7.2f} ({100 * row['share'][stage]:3.0f}%)"
+                                          for stage in stages)
+              + f" {row['total_s']:8.2f} {row['seconds_per_video_minute']:11.2f} {row['dominant']:>11} "
+                f"{row['first_run']['total_s']:11.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3, help="timed runs per figure")
     parser.add_argument("--sizes", default="112,224", help="snippet frame sizes of the feature extraction")
+    parser.add_argument("--parts", default="features,bmn,long",
+                        help="comma-separated: features (I3D snippet features), bmn (BMN per video), long (the "
+                             "long-video command stage by stage)")
+    parser.add_argument("--long_seconds", type=float, default=120.0, help="length of the long video")
+    parser.add_argument("--backends", default="mindspore,onnxruntime",
+                        help="backends of the long-video command: mindspore, onnxruntime")
+    parser.add_argument("--threads", type=int, default=2, help="num_threads of the long-video command")
     args = parser.parse_args()
-    results = bench_features([int(size) for size in args.sizes.split(",")], args.steps)
-    results.update(bench_bmn(args.steps))
-    results.update(bench_long_video())
+    parts = args.parts.split(",")
+    unknown = [part for part in parts if part not in ("features", "bmn", "long")]
+    unknown += [backend for backend in args.backends.split(",") if backend not in ("mindspore", "onnxruntime")]
+    if unknown:
+        parser.error(f"unknown part(s) or backend(s) {unknown}")
+    results = {}
+    if "features" in parts:
+        results.update(bench_features([int(size) for size in args.sizes.split(",")], args.steps))
+    if "bmn" in parts:
+        results.update(bench_bmn(args.steps))
+    long_video = {}
+    if "long" in parts:
+        long_video = bench_long_video(args.long_seconds, args.backends.split(","), args.threads)
+        for backend, row in long_video.items():
+            results[f"long_video_{backend}"] = {"s_per_video_min": row["seconds_per_video_minute"],
+                                                **{f"{stage}_s": t for stage, t in row["stages_s"].items()}}
     results["load_average_1min"] = os.getloadavg()[0]
-    report(results, RESULTS, decimals=1)
+    report(results, RESULTS, decimals=2)
+    if long_video:
+        print_long_video(long_video)
+        with open(RESULTS, "w", encoding="utf-8") as handle:
+            json.dump(dict(results, long_video_stages=long_video), handle, indent=1)
+        print(f"wrote {RESULTS} (with the long-video stages)")
 
 
 if __name__ == "__main__":
