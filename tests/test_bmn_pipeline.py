@@ -12,12 +12,12 @@ import pytest
 from src.applications import proposals as long_videos
 from src.config import load_config
 from src.demo.make_bmn_demo import MIN_GAP, plan_events
+from src.infer import backends
 from src.models import build_model_from_config
 from src.models.weights import save_checkpoint_atomic
 from src.proposals.bmn_proposals import write_proposals
 from src.tasks.localization.evaluation import score_proposals
 from src.tools.cli import ToolError
-from src.infer import loading
 from src.tools.data import extract_features
 from src.tools.data.extract_features import bsn_rescale, check_feature_length, read_feature_csv, read_video_info, \
     stream_specs
@@ -106,7 +106,7 @@ def test_raw_videos_to_proposals_without_ground_truth(setup, on_mindspore, backe
 
 def test_feature_command_on_onnxruntime_gives_the_features_of_mindspore(setup, on_mindspore, tmp_path, monkeypatch):
     threads = []  # MindSpore takes a thread count once per process: recorded, not set
-    monkeypatch.setattr(loading, "set_cpu_threads", threads.append)
+    monkeypatch.setattr(backends, "set_cpu_threads", threads.append)
     assert extract_features.main(["--src_path", str(setup / "videos" / "clip_a.avi"), "--dst_path", str(tmp_path),
                                   "--rgb_config", str(setup / "r3d.yaml"), "--rgb_checkpoint", str(setup / "r3d.ckpt"),
                                   "--snippet_frames", "8", "--interval", "8", "--tscale", str(TSCALE),

@@ -14,7 +14,7 @@ from src.config import load_config
 from src.data.dataset import build_video_source, dataset_from_source
 from src.data.readers import VideoFlowReader
 from src.engine.evaluator import run_evaluation
-from src.infer import loading
+from src.infer import backends
 from src.metrics.classification import softmax
 from src.models import build_model_from_config
 from src.models.builder import load_network
@@ -120,7 +120,7 @@ def test_rgb_difference_predictions_read_what_eval_reads(video_set):
 @pytest.mark.parametrize("backend", ["mindspore", "onnxruntime"])
 def test_one_video_with_rgb_and_flow_checkpoints_and_the_label_drawn(video_set, backend, zoo_log, monkeypatch):
     threads = []  # MindSpore takes a thread count once per process: recorded, not set
-    monkeypatch.setattr(loading, "set_cpu_threads", threads.append)
+    monkeypatch.setattr(backends, "set_cpu_threads", threads.append)
     monkeypatch.setattr(runtime, "set_cpu_threads", threads.append)
     cfg = load_config(str(video_set / "tiny.yaml"))
     rgb = _checkpoint(video_set, cfg, "rgb.ckpt")

@@ -30,7 +30,7 @@ from src.data.dataset import VideoClipSource
 from src.data.pipelines import build_pipeline
 from src.data.readers import VideoFileReader, VideoFlowReader, count_video_frames
 from src.infer.backends import BACKENDS, resolve_backend
-from src.infer.loading import load_inference_network
+from src.infer.backends import inference_network
 from src.metrics.classification import fuse_streams, softmax
 from src.options import Config, appearance_modality, output_classes, stream_config
 from src.tasks.recognition.evaluation import score_views
@@ -107,13 +107,13 @@ def init_recognizer(config: Union[str, Config], checkpoint: str = "", rgb_checkp
     if checkpoint and (rgb_checkpoint or flow_checkpoint):
         raise ValueError("give one checkpoint, or an RGB and a flow checkpoint, not both")
     if checkpoint:
-        nets = {cfg.mode: load_inference_network(cfg, checkpoint)}
+        nets = {cfg.mode: inference_network(cfg, checkpoint)}
     elif rgb_checkpoint and flow_checkpoint:
         if cfg.onnx_path and resolve_backend(cfg.backend, cfg.device_target) == "onnxruntime":
             raise ValueError(f"onnx_path {cfg.onnx_path} is one network; joint prediction runs two: leave "
                              f"onnx_path empty (each checkpoint is exported on its own)")
-        nets = {"rgb": load_inference_network(cfg, rgb_checkpoint, "rgb"),
-                "flow": load_inference_network(cfg, flow_checkpoint, "flow")}
+        nets = {"rgb": inference_network(cfg, rgb_checkpoint, "rgb"),
+                "flow": inference_network(cfg, flow_checkpoint, "flow")}
     else:
         raise ValueError("no checkpoint: give a checkpoint, or an RGB and a flow checkpoint")
     return Recognizer(cfg, nets, class_names_for(cfg, class_index), flow_method)

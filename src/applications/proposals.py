@@ -82,12 +82,12 @@ def plot_timeline(path: str, video: str, seconds: float, proposals: List[dict],
 def _bmn_runner(bmn_config: str, checkpoint: str, overrides: Optional[dict] = None):
     import mindspore as ms
 
-    from src.infer.loading import load_inference_network
+    from src.infer.backends import inference_network
 
     cfg = load_config(bmn_config, overrides)
     if not os.path.isfile(checkpoint):
         raise ToolError(f"BMN checkpoint {checkpoint} does not exist")
-    net = load_inference_network(cfg, checkpoint)
+    net = inference_network(cfg, checkpoint)
     return cfg, lambda features: [output.asnumpy()[0] for output in net(ms.Tensor(features.T[None]))]
 
 

@@ -297,7 +297,7 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
           proposals_per_window: int, label_file: Optional[str]) -> dict:
     import mindspore as ms
 
-    from src.infer.loading import load_inference_network
+    from src.infer.backends import inference_network
     from src.metrics.proposal_metrics import proposal_metrics
 
     check_positive("window_frames", cfg.window_frames)
@@ -316,7 +316,7 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
     if not pickles:
         raise ToolError(f"no video to infer in {feature_dir}")
     ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
-    net = load_inference_network(cfg, checkpoint_path)
+    net = inference_network(cfg, checkpoint_path)
     run_windows = network_runner(net, batch_size)
     params = SoftNMSParams.from_config(cfg)
     results, short = {}, []

@@ -30,10 +30,10 @@ from src.models.features import Features
 from src.models.registry import model_kwargs_from_config
 from src.options import output_classes, stream_config
 from src.utils.command import UserError
-from src.utils.runtime import get_logger, resolve_device_target
+from src.utils.runtime import get_logger, resolve_device_target, set_cpu_threads
 
 __all__ = ["BACKENDS", "onnxruntime_available", "resolve_backend", "OnnxNetwork", "inference_network",
-           "checkpoint_digest"]
+           "backend_line", "checkpoint_digest"]
 
 BACKENDS = ("auto", "mindspore", "onnxruntime")
 CACHE_FOLDER = "onnx_cache"
@@ -93,7 +93,7 @@ class OnnxNetwork:
     def __init__(self, cell=None, cache_stem: str = "", onnx_path: str = "", num_threads: int = 0):
         if (cell is None) == (not onnx_path):
             raise ValueError("OnnxNetwork takes a cell with its cache_stem, or an onnx_path")
-        self.cell, self.cache_stem, self.num_threads = cell, cache_stem, num_threads
+        self.cell, self.cache_stem, self.onnx_path, self.num_threads = cell, cache_stem, onnx_path, num_threads
         self.num_features = getattr(cell, "num_features", None)  # a Features cell's width
         self.fixed_shape: Optional[Tuple[int, ...]] = None
         self._sessions: Dict[Tuple[int, ...], object] = {}
@@ -167,23 +167,45 @@ def _cache_stem(cfg, checkpoint: str, build: dict) -> str:
                     f"{FALLBACK_CACHE} writable, or use --backend mindspore")
 
 
+def _shown(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it, else absolute."""
+    relative = os.path.relpath(os.path.abspath(path))
+    return path if relative.startswith(os.pardir) else relative
+
+
+def backend_line(net, checkpoint: str = "") -> str:
+    """``inference: onnxruntime (<ONNX file>)`` or ``inference: mindspore (<checkpoint>)``."""
+    if isinstance(net, OnnxNetwork):
+        shown = _shown(net.onnx_path) if net.onnx_path else f"{_shown(net.cache_stem)}-<input shape>.onnx"
+        return f"inference: onnxruntime ({shown})"
+    return f"inference: mindspore ({_shown(checkpoint)})" if checkpoint else "inference: mindspore"
+
+
 def inference_network(cfg, checkpoint: str, mode: str = None, features: bool = False):
     """The network of ``cfg.model`` with ``checkpoint`` loaded, for inference on ``cfg.backend``:
     :func:`src.models.builder.load_network`'s network (or its :class:`Features` when ``features``),
-    or that network run by ONNX Runtime. ``cfg.onnx_path`` runs that file instead of the checkpoint."""
+    or that network run by ONNX Runtime. ``cfg.onnx_path`` runs that file instead of the checkpoint.
+    MindSpore's CPU kernels get ``cfg.num_threads`` threads first (it builds the network, and exports
+    it for ONNX Runtime); one log line says what runs."""
+    set_cpu_threads(cfg.num_threads)
     backend = resolve_backend(cfg.backend, cfg.device_target)
     if cfg.onnx_path:
         if backend != "onnxruntime":
             raise UserError(f"onnx_path {cfg.onnx_path} is run by ONNX Runtime: set --backend onnxruntime (backend "
                             f"{cfg.backend} runs MindSpore here)")
-        return OnnxNetwork(onnx_path=cfg.onnx_path, num_threads=cfg.num_threads)
-    net = load_network(cfg, checkpoint, mode)
-    if features:
-        net = Features(net)
-        net.set_train(False)
-    if backend == "mindspore":
-        return net
-    stream = stream_config(cfg, mode) if mode else cfg
-    build = dict(model_kwargs_from_config(stream, output_classes(cfg)), model=cfg.model, fold_bn=cfg.fold_bn,
-                 head="features" if features else "outputs")
-    return OnnxNetwork(net, _cache_stem(cfg, checkpoint, build), num_threads=cfg.num_threads)
+        if features:
+            raise UserError(f"onnx_path {cfg.onnx_path} holds a network's outputs, not its features: give the "
+                            f"checkpoint instead (its features are exported and cached on first use)")
+        net = OnnxNetwork(onnx_path=cfg.onnx_path, num_threads=cfg.num_threads)
+    else:
+        net = load_network(cfg, checkpoint, mode)
+        if features:
+            net = Features(net)
+            net.set_train(False)
+        if backend == "onnxruntime":
+            stream = stream_config(cfg, mode) if mode else cfg
+            build = dict(model_kwargs_from_config(stream, output_classes(cfg)), model=cfg.model, fold_bn=cfg.fold_bn,
+                         head="features" if features else "outputs")
+            net = OnnxNetwork(net, _cache_stem(cfg, checkpoint, build), num_threads=cfg.num_threads)
+    get_logger().info(backend_line(net, checkpoint))
+    return net

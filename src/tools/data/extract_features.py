@@ -148,7 +148,7 @@ class SnippetStream:
         import mindspore as ms
 
         from src.data.pipelines import normalization
-        from src.infer.loading import load_inference_network
+        from src.infer.backends import inference_network
         from src.models.registry import model_layout
         from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
 
@@ -159,12 +159,9 @@ class SnippetStream:
         cfg = load_config(spec.config_path, dict(overrides, mode=modality))
         ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
         try:
-            self.network = load_inference_network(cfg, spec.checkpoint, features=True)
+            self.network = inference_network(cfg, spec.checkpoint, features=True)
         except TypeError as err:  # a network without features
             raise ToolError(f"{cfg.model} ({spec.config_path}): {err}; use a recognizer config") from err
-        if self.network.num_features is None:
-            raise ToolError(f"onnx_path {cfg.onnx_path} ({spec.config_path}) is a network's output, not its "
-                            f"features: leave onnx_path empty, the checkpoint's features are exported")
         self.tensor = ms.Tensor
         self.modality = spec.modality
         self.layout = model_layout(cfg.model)
