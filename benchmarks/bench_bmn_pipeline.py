@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.bench_bmn import report, timed  # noqa: E402
-from benchmarks.bench_predict import StageTimer  # noqa: E402
+from benchmarks.bench_predict import Patched, StageTimer  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "bmn_pipeline.json")
 SNIPPET, BATCH = 16, 8
@@ -88,7 +88,7 @@ def bench_bmn(steps: int) -> dict:
 LONG_STAGES = ("decode", "flow", "features", "bmn", "postprocess")
 
 
-class LongVideoStages:
+class LongVideoStages(Patched):
     """While active, times the long-video command's stages by wrapping its real functions."""
 
     def __init__(self):
@@ -113,16 +113,6 @@ class LongVideoStages:
         ]
         originals.update({(owner, name): getattr(owner, name) for owner, name, _ in self._targets})
         self._originals = originals
-
-    def __enter__(self):
-        for owner, name, wrapper in self._targets:
-            setattr(owner, name, wrapper)
-        return self.timer
-
-    def __exit__(self, *exc):
-        for (owner, name), original in self._originals.items():
-            setattr(owner, name, original)
-        return False
 
 
 def staged_run(command) -> dict:

@@ -167,7 +167,25 @@ class StageTimer:
         return wrapped
 
 
-class Instrumented:
+class Patched:
+    """Sets the ``(owner, attribute, wrapper)`` of ``self._targets`` while active (``with``, giving
+    ``self.timer``) and puts the originals, ``self._originals[(owner, attribute)]``, back after."""
+    timer: StageTimer
+    _targets: list
+    _originals: dict
+
+    def __enter__(self):
+        for owner, name, wrapper in self._targets:
+            setattr(owner, name, wrapper)
+        return self.timer
+
+    def __exit__(self, *exc):
+        for (owner, name), original in self._originals.items():
+            setattr(owner, name, original)
+        return False
+
+
+class Instrumented(Patched):
     """Wraps the real functions of the prediction path in a :class:`StageTimer` while active."""
 
     def __init__(self):
@@ -203,16 +221,6 @@ class Instrumented:
             (inference, "score_views", timer.wrap("model", inference.score_views, views_note)),
         ]
         self._originals = {(owner, name): getattr(owner, name) for owner, name, _ in self._targets}
-
-    def __enter__(self):
-        for owner, name, wrapper in self._targets:
-            setattr(owner, name, wrapper)
-        return self.timer
-
-    def __exit__(self, *exc):
-        for (owner, name), original in self._originals.items():
-            setattr(owner, name, original)
-        return False
 
 
 def timed_video(predict) -> dict:
