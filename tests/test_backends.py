@@ -143,3 +143,14 @@ def test_backend_choice(monkeypatch):
     assert resolve_backend("auto", "CPU") == "mindspore"
     with pytest.raises(UserError, match="onnxruntime is not installed"):
         resolve_backend("onnxruntime", "CPU")
+
+
+def test_a_short_temporal_stem_runs_on_onnxruntime_as_on_mindspore(tmp_path):
+    """A 3-frame stem has unequal pads (1, 3, 3), which the exporter would write in the wrong order."""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    cfg = _config("resnet3d", tmp_path, backend="onnxruntime", conv1_t_size=3, conv1_t_stride=2)
+    checkpoint = _randomised_checkpoint(cfg, tmp_path / "net.ckpt")
+    x = np.random.default_rng(5).standard_normal(CASES["resnet3d"][1]).astype(np.float32)
+    want = _outputs(load_network(cfg, checkpoint), x)[0]
+    np.testing.assert_allclose(_outputs(inference_network(cfg, checkpoint), x)[0], want,
+                               rtol=0, atol=RELATIVE * np.abs(want).max())
