@@ -174,6 +174,18 @@ def class_index_bad_line(tmp, cfg):
             [path(tmp / "classInd.txt") + ":2", "expected 'index ClassName'"])
 
 
+def class_index_duplicate_name(tmp, cfg):
+    (tmp / "classInd.txt").write_text("1 Walk\n2 Run\n3 Walk\n")
+    return (lambda: read_class_index(str(tmp / "classInd.txt")),
+            [path(tmp / "classInd.txt"), "lines 1 and 3", "'Walk'", "two labels"])
+
+
+def class_index_duplicate_index(tmp, cfg):
+    (tmp / "classInd.txt").write_text("1 Walk\n2 Run\n2 Jump\n")
+    return (lambda: read_class_index(str(tmp / "classInd.txt")),
+            [path(tmp / "classInd.txt"), "lines 2 and 3", "index 2"])
+
+
 # --- features -----------------------------------------------------------------------------------
 
 class RunsCode:
@@ -380,7 +392,7 @@ CASES: List[Case] = [Case(make.__name__, make) for make in (
     annotation_missing, annotation_not_json, annotation_without_keys, annotation_unknown_label,
     annotation_empty_split, class_count_differs,
     list_non_integer, list_label_too_large, list_negative_label, list_too_many_columns, list_missing,
-    class_index_bad_line,
+    class_index_bad_line, class_index_duplicate_name, class_index_duplicate_index,
     feature_pickle_with_code, feature_pickle_without_features, feature_pickle_wrong_shape, labels_fps_text,
     labels_ids_not_list, labels_total_frames_text, labels_action_not_object, bmn_feature_wrong_shape,
     bmn_feature_object_array,

@@ -57,7 +57,7 @@ def _open_text(path: str) -> io.StringIO:
 
 def read_class_index(path: str) -> List[str]:
     """``classInd.txt`` (``1 ApplyEyeMakeup`` per line) -> class names in label order."""
-    names = {}
+    names, index_line, name_line = {}, {}, {}
     with _open_text(path) as handle:
         for line_no, line in enumerate(handle, 1):
             parts = line.split()
@@ -65,7 +65,14 @@ def read_class_index(path: str) -> List[str]:
                 continue
             if len(parts) != 2 or not parts[0].isdigit():
                 raise AnnotationError(f"{path}:{line_no}: expected 'index ClassName', got {line.strip()!r}")
-            names[int(parts[0])] = parts[1]
+            index, name = int(parts[0]), parts[1]
+            if index in index_line:
+                raise AnnotationError(f"{path}: lines {index_line[index]} and {line_no} both give index {index}; "
+                                      f"each class needs its own index")
+            if name in name_line:
+                raise AnnotationError(f"{path}: lines {name_line[name]} and {line_no} both name class {name!r}; "
+                                      f"one class cannot have two labels")
+            names[index], index_line[index], name_line[name] = name, line_no, line_no
     if sorted(names) != list(range(1, len(names) + 1)):
         raise AnnotationError(f"{path}: class indices must run 1..{len(names)} without gaps, "
                               f"found {sorted(names)[:10]}")
