@@ -111,12 +111,20 @@ def test_mmaction2_checkpoint_converts_and_reports_every_problem(tmp_path):
     weights = random_weights(public_shapes(FEAT_DIM, NUM_SAMPLE))
     state = {key: torch.from_numpy(value) for key, value in weights.items()}
     state["sample_mask"] = torch.from_numpy(dense_sampling_matrix(TSCALE, NUM_SAMPLE, 3, 0.5))
+    # the bm_mask buffer mmaction2 saves since 2022: row d is d zeros behind tscale - d ones
+    state["bm_mask"] = torch.tensor([[1.0] * (TSCALE - d) + [0.0] * d for d in range(TSCALE)])
     torch.save({"meta": {"epoch": 9}, "state_dict": state}, tmp_path / "bmn_mmaction2.pth")
-    pt2ckpt.convert("bmn", str(tmp_path / "bmn_mmaction2.pth"), str(tmp_path / "ok.ckpt"), **SMALL)
+    summary = pt2ckpt.convert("bmn", str(tmp_path / "bmn_mmaction2.pth"), str(tmp_path / "ok.ckpt"), **SMALL)
+    assert any("dropped the checkpoint's bm_mask" in note for note in summary["notes"])
     x = np.random.default_rng(2).normal(size=(1, FEAT_DIM, TSCALE)).astype(np.float32)
     ours = converted_outputs(tmp_path / "ok.ckpt", "duration_start", x)
     np.testing.assert_allclose(ours[0], torch_bmn(weights, torch.from_numpy(x), state["sample_mask"].numpy())[0],
                                rtol=1e-4, atol=2e-5)
+    valid_mask, state["bm_mask"] = state["bm_mask"], torch.ones(TSCALE, TSCALE)  # not this tscale's mask
+    torch.save({"meta": {}, "state_dict": state}, tmp_path / "other_mask.pth")
+    with pytest.raises(ValueError, match=rf"other_mask\.pth.*bm_mask.*tscale {TSCALE}"):
+        pt2ckpt.convert("bmn", str(tmp_path / "other_mask.pth"), str(tmp_path / "bad.ckpt"), **SMALL)
+    state["bm_mask"] = valid_mask
 
     del state["x_2d_p.6.bias"]
     state["x_2d_p.0.weight"] = torch.zeros(64, 512, 1, 1)

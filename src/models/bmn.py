@@ -264,7 +264,8 @@ class BMN(nn.Cell):
         Unwraps ``state_dict`` / ``module.``, reshapes Conv1d kernels (out, in/groups, k) to
         (out, in/groups, 1, k), and drops the fixed ``sample_mask`` after checking that it is this
         network's sampling (noted in ``conversion_notes``): a checkpoint of the other convention is
-        refused, naming it.
+        refused, naming it. mmaction2's ``bm_mask`` buffer (the loss's mask of valid map cells) is
+        checked against the duration_start mask at this tscale and dropped the same way.
         """
         del load_fc
         tensors = unwrap_torch_state_dict(state)
@@ -283,6 +284,15 @@ class BMN(nn.Cell):
                                  f"run it with bm_layout {layout} (pt2ckpt: --kwargs bm_layout={layout})")
             self.conversion_notes.append(f"dropped the checkpoint's sample_mask: the fixed sampling matrix of "
                                          f"bm_layout {layout}, rebuilt by the network (not a weight)")
+        bm_mask = tensors.pop("bm_mask", None)  # mmaction2's checkpoints since 2022: the loss's map mask
+        if bm_mask is not None:
+            mask = to_numpy(bm_mask)
+            expected = valid_proposal_mask(self.tscale, "duration_start")
+            if mask.shape != expected.shape or not np.array_equal(mask, expected):
+                raise ValueError(f"the checkpoint's bm_mask (shape {mask.shape}) is not the mask of valid "
+                                 f"duration_start proposals at tscale {self.tscale}; set tscale to the checkpoint's")
+            self.conversion_notes.append("dropped the checkpoint's bm_mask: the fixed mask of valid proposals, "
+                                         "rebuilt by the loss (not a weight)")
         by_name = {param.name: param for param in self.get_parameters()}
         adapted = {}
         for key, value in tensors.items():
