@@ -334,6 +334,8 @@ OPTIONS: List[Option] = [
            "joint rule: sum of the two streams' logits, or weighted average of softmax scores"),
     option("rgb_weight", 0.5, fraction(number), "RGB weight of softmax_avg fusion (flow gets 1 - rgb_weight)"),
     option("eval_batch_size", 1, count(integer), "videos per evaluation batch"),
+    option("allow_failed_checkpoints", False, parse_bool, "eval.py over a folder of checkpoints: exit 0 with the "
+           "others' results when some cannot be evaluated (by default such a run exits non-zero)"),
     option("fold_bn", True, parse_bool, "fold BatchNorm into the preceding convolutions of networks loaded for "
            "inference (eval, export, prediction): same outputs, one operator fewer per BatchNorm"),
     option("backend", "auto", choice("auto", "mindspore", "onnxruntime"),

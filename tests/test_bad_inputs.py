@@ -441,8 +441,11 @@ def test_bad_input_is_named_with_what_to_do(case, tiny_cfg, tmp_path):
 
 def test_a_bad_checkpoint_in_a_folder_is_reported_and_the_others_kept(tiny_cfg, tmp_path):
     evaluate, _ = checkpoint_folder_with_a_bad_one(tmp_path, tiny_cfg)
-    rows = evaluate()
-    assert [row["checkpoint"] for row in rows] == ["a.ckpt"]
+    with pytest.raises(ValueError, match=r"1 of 2 checkpoints .* could not be evaluated \(b\.ckpt; .*summary\.txt.*"
+                                         r"--allow_failed_checkpoints True"):
+        evaluate()
     lines = (tmp_path / "eval" / "summary.txt").read_text().splitlines()
     assert lines[0].startswith("a.ckpt\ttop1 ")
     assert lines[1].startswith("b.ckpt\tFAILED\t") and "empty" in lines[1]
+    tiny_cfg.allow_failed_checkpoints = True  # partial results accepted
+    assert [row["checkpoint"] for row in evaluate()] == ["a.ckpt"]

@@ -17,6 +17,7 @@ import numpy as np
 from src.data.dataset import build_video_source, dataset_from_source
 from src.infer.backends import inference_network
 from src.metrics.classification import confusion_matrix, recognition_metrics
+from src.utils.command import one_line
 from src.utils.plots import plot_confusion_matrix
 from src.utils.progress import progress
 from src.utils.runtime import get_logger
@@ -98,10 +99,11 @@ def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None, 
 def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
     """Evaluate every ``*.ckpt`` of ``folder`` (sorted by name) and write ``summary.txt``.
 
-    A checkpoint that cannot be loaded is reported in the summary (and logged) and the others are
-    still evaluated; ``summary.txt`` is rewritten after each checkpoint, so results already computed
-    survive a later failure. Returns the rows of the checkpoints that were evaluated; raises
-    ValueError when none could be.
+    A checkpoint that cannot be loaded is reported in the summary with its whole reason (and logged)
+    and the others are still evaluated; ``summary.txt`` is rewritten after each checkpoint, so
+    results already computed survive a later failure. Returns the rows of the checkpoints that were
+    evaluated. Raises ValueError when none could be, and when any failed unless
+    ``cfg.allow_failed_checkpoints`` accepts partial results (then eval.py exits non-zero).
     """
     checkpoints = sorted(glob.glob(os.path.join(folder, "*.ckpt")))
     if not checkpoints:
@@ -116,7 +118,7 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
             net = inference_network(cfg, checkpoint)
         except (ValueError, OSError) as err:
             get_logger().error(f"skipping {checkpoint}: {err}")
-            lines.append(f"{name}	FAILED	{str(err).splitlines()[0]}")
+            lines.append(f"{name}	FAILED	{one_line(err)}")
         else:
             metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source)
             rows.append(dict(metrics, checkpoint=name))
@@ -126,6 +128,11 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
             handle.write("".join(line + "\n" for line in lines))
     if not rows:
         raise ValueError(f"none of the {len(checkpoints)} checkpoints in {folder} could be loaded; see {summary_path}")
+    failed = [line.split("\t", 1)[0] for line in lines if "\tFAILED\t" in line]
+    if failed and not cfg.allow_failed_checkpoints:
+        raise ValueError(f"{len(failed)} of {len(checkpoints)} checkpoints in {folder} could not be evaluated "
+                         f"({', '.join(failed)}; the reasons and the others' results are in {summary_path}); "
+                         f"--allow_failed_checkpoints True accepts the partial results")
     return rows
 
 
