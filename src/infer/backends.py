@@ -25,12 +25,13 @@ import mindspore as ms
 import numpy as np
 
 from src.infer.export import export_network
+from src.infer.onnx_runner import onnx_session
 from src.models.builder import load_network
 from src.models.features import Features
 from src.models.registry import model_kwargs_from_config
 from src.options import output_classes, stream_config
 from src.utils.command import UserError
-from src.utils.runtime import get_logger, resolve_device_target, set_cpu_threads
+from src.utils.runtime import get_logger, resolve_device_target, set_cpu_threads, writable_folder
 
 __all__ = ["BACKENDS", "onnxruntime_available", "resolve_backend", "OnnxNetwork", "inference_network",
            "backend_line", "checkpoint_digest"]
@@ -70,14 +71,6 @@ def checkpoint_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def _session(path: str, num_threads: int):
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    if num_threads:
-        options.intra_op_num_threads = num_threads
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
 def _to_array(x) -> np.ndarray:
     return x.asnumpy() if hasattr(x, "asnumpy") else np.ascontiguousarray(x, dtype=np.float32)
 
@@ -98,10 +91,7 @@ class OnnxNetwork:
         self.fixed_shape: Optional[Tuple[int, ...]] = None
         self._sessions: Dict[Tuple[int, ...], object] = {}
         if onnx_path:
-            if not os.path.isfile(onnx_path):
-                raise UserError(f"onnx_path {onnx_path} does not exist: give an ONNX file written by "
-                                f"python export.py --file_format ONNX")
-            session = _session(onnx_path, num_threads)
+            session = onnx_session(onnx_path, num_threads)
             shape = session.get_inputs()[0].shape
             if not all(isinstance(dim, int) for dim in shape):
                 raise UserError(f"{onnx_path} has the input shape {shape}; the zoo's exports have fixed shapes")
@@ -120,7 +110,7 @@ class OnnxNetwork:
             if not os.path.isfile(path):
                 get_logger().info(f"exporting the network for input {list(shape)} to {path} (once)")
                 export_network(self.cell, shape, path, "ONNX", "CPU")
-            self._sessions[shape] = _session(path, self.num_threads)
+            self._sessions[shape] = onnx_session(path, self.num_threads)
         return self._sessions[shape]
 
     def run(self, array: np.ndarray) -> Sequence[np.ndarray]:
@@ -156,12 +146,8 @@ def _cache_stem(cfg, checkpoint: str, build: dict) -> str:
     name = f"{os.path.splitext(os.path.basename(checkpoint))[0]}-{digest}"
     for folder in (os.path.join(os.path.dirname(os.path.abspath(checkpoint)), CACHE_FOLDER), FALLBACK_CACHE):
         try:
-            os.makedirs(folder, exist_ok=True)
-            probe = os.path.join(folder, f".probe.{os.getpid()}")
-            open(probe, "w").close()
-            os.remove(probe)
-            return os.path.join(folder, name)
-        except OSError:
+            return os.path.join(writable_folder(folder, "checkpoint_path"), name)
+        except UserError:
             continue
     raise UserError(f"no folder to cache the ONNX export of {checkpoint} in: make {CACHE_FOLDER}/ beside it or "
                     f"{FALLBACK_CACHE} writable, or use --backend mindspore")

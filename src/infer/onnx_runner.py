@@ -18,18 +18,19 @@ import numpy as np
 from src.infer.bins import run_over_batches
 from src.utils.command import USER_ERRORS, UserError, report_user_error, tool_parser
 
-__all__ = ["onnx_inputs", "run_onnx_file", "main"]
+__all__ = ["onnx_session", "onnx_inputs", "run_onnx_file", "main"]
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
            "tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8,
            "tensor(int8)": np.int8, "tensor(bool)": np.bool_}
 
 
-def _session(onnx_path: str, num_threads: int):
+def onnx_session(onnx_path: str, num_threads: int = 0):
+    """An ONNX Runtime CPU session of ``onnx_path`` with ``num_threads`` intra-op threads (0: every core)."""
     try:
         import onnxruntime
     except ImportError:
-        raise UserError("the ONNX runner needs onnxruntime: pip install onnxruntime") from None
+        raise UserError("running ONNX files needs onnxruntime: pip install onnxruntime") from None
     if not os.path.isfile(onnx_path):
         raise FileNotFoundError(f"ONNX file {onnx_path} does not exist; export it with export.py --file_format ONNX")
     options = onnxruntime.SessionOptions()
@@ -54,7 +55,7 @@ def onnx_inputs(session, onnx_path: str) -> List[Tuple[str, Tuple[int, ...], typ
 
 def run_onnx_file(onnx_path: str, input_paths: Sequence[str], output_path: str, num_threads: int = 0) -> float:
     """Run every batch and write results + latency (see the module docstring); returns the mean ms."""
-    session = _session(onnx_path, num_threads)
+    session = onnx_session(onnx_path, num_threads)
     inputs = onnx_inputs(session, onnx_path)
     names = [name for name, _, _ in inputs]
     return run_over_batches(lambda arrays: session.run(None, dict(zip(names, arrays))), inputs, onnx_path,
