@@ -326,6 +326,9 @@ OPTIONS: List[Option] = [
            "recompute BatchNorm statistics from this many training batches "
            "before each epoch's checkpoint and evaluation (PreciseBN; 0 = keep the moving averages)"),
     option("max_steps_per_epoch", 0, non_negative(integer), "cap on steps per epoch (0 = whole epoch); for smoke runs"),
+    option("max_bad_sample_ratio", 0.05, fraction(number),
+           "stop training when more than this share of the samples read were unreadable (they are skipped and "
+           "listed in the run folder's bad_samples.tsv)"),
     # --- evaluation ---------------------------------------------------------------------------
     option("test_mode", "", choice("", "rgb", "rgbdiff", "flow", "joint"), "eval stream; empty = same as mode"),
     option("rgb_path", "", str, "RGB checkpoint (joint evaluation), or a folder of checkpoints"),

@@ -91,7 +91,7 @@ def test_former_normalize_name_still_reads_as_its_new_name(tmp_path):
 
 FLOAT_KEYS = ["lr", "lr_de_rate", "weight_decay", "momentum", "clip_grad_norm", "label_smoothing", "mixup_alpha",
               "warmup_start_factor", "dropout_keep_prob", "rgb_weight", "bmn_loss_eps", "soft_nms_alpha",
-              "widen_factor", "prop_boundary_ratio", "bn_momentum"]
+              "widen_factor", "prop_boundary_ratio", "bn_momentum", "max_bad_sample_ratio"]
 
 
 def test_every_float_key_is_checked_here():

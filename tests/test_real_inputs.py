@@ -5,19 +5,21 @@ import json
 import os
 import shutil
 import struct
-import warnings
+import subprocess
+import sys
+import time
 
 import cv2
 import numpy as np
 import pytest
 
 from src.config import load_config
-from src.data import frame_counts
+from src.data import readers
 from src.data.annotations import AnnotationError, load_list_file
 from src.data.dataset import build_video_source
-from src.data.frame_counts import COUNT_CACHE_FILE, video_frame_counts
+from src.data.frame_counts import COUNT_CACHE_FILE, cached_video_counts
 from src.data.readers import FrameReadError, count_video_frames
-from src.tools.data import convert_rgb_to_flow, generate_n_frames, generate_rgb_jpgs
+from src.tools.data import convert_rgb_to_flow, count_frames, generate_n_frames, generate_rgb_jpgs
 
 CLASSES = ["MoveLeft", "MoveRight"]
 H, W = 24, 32
@@ -111,35 +113,77 @@ def _video_cfg(root, **overrides):
     return load_config("", values)
 
 
-def test_video_source_reads_to_the_last_decoded_frame_with_one_counted_warning(odd_videos):
+def _no_decoding(path):
+    raise AssertionError(f"{path} decoded whole before the first step")
+
+
+def test_video_source_decodes_nothing_at_start_and_corrects_short_videos_when_read(odd_videos, monkeypatch):
+    monkeypatch.setattr(readers, "count_video_frames", _no_decoding)
+    source = build_video_source(_video_cfg(odd_videos), "val")
+    assert all(r.num_frames == 0 for r in source.records)  # the containers' counts, read per clip
+    with pytest.warns(UserWarning) as caught:
+        for index in range(len(source)):  # the last view reaches past the real end: sampled again within it
+            views, _, _ = source[index]
+            assert views.shape == (3, 3, 8, 16, 16)
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "vfr.mkv: variable frame rate" in messages and "cut.avi: decoded" in messages and "truncated" in messages
+    assert "whole.avi" not in messages
+    corrected = cached_video_counts([r.path for r in source.records], str(odd_videos / "videos"))
+    assert {os.path.basename(p): c.frames for p, c in corrected.items()}["vfr.mkv"] == 20  # the cache learnt it
+
+
+def test_counted_videos_give_the_decoder_counts_and_one_counted_warning_at_start(odd_videos):
+    assert count_frames.main(["--video_path", str(odd_videos / "videos"), "--annotation_path",
+                              str(odd_videos / "list.txt")]) == 0
     with pytest.warns(UserWarning, match=r"2 of 3 videos decode fewer frames than their header declares") as caught:
         source = build_video_source(_video_cfg(odd_videos), "val")
     message = str(next(w.message for w in caught if "decode fewer" in str(w.message)))
     assert "vfr.mkv: variable frame rate" in message and "cut.avi: decoded" in message and "truncated" in message
     counts = {os.path.basename(r.path): r.num_frames for r in source.records}
     assert counts["vfr.mkv"] == 20 and counts["whole.avi"] == 12 and 5 < counts["cut.avi"] < 30
-    for index in range(len(source)):  # the last clip reaches the last decoded frame: no FrameReadError
-        views, _, _ = source[index]
-        assert views.shape == (3, 3, 8, 16, 16)
 
 
-def test_frame_counts_are_cached_beside_the_videos(odd_videos, monkeypatch):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        build_video_source(_video_cfg(odd_videos), "val")
-    cache = json.loads((odd_videos / "videos" / COUNT_CACHE_FILE).read_text())
-    assert cache["MoveLeft/vfr.mkv"]["count"]["frames"] == 20
+def test_frame_count_cache_skips_changed_files_and_torn_lines(odd_videos, monkeypatch):
+    root = odd_videos / "videos"
+    assert count_frames.main(["--video_path", str(root)]) == 0
+    path = str(root / "MoveRight" / "whole.avi")
+    assert cached_video_counts([path], str(root))[path].frames == 12
+    _write_avi(path, 9, seed=4)  # a changed file is not taken from the cache
+    assert cached_video_counts([path], str(root)) == {}
+    with open(root / COUNT_CACHE_FILE, "a") as cache:
+        cache.write("MoveRight/whole.avi\t12\t")  # a line torn by a kill
+    assert cached_video_counts([path], str(root)) == {}
+    monkeypatch.setattr(count_frames, "count_video_frames", count_video_frames)
+    assert count_frames.main(["--video_path", str(root)]) == 0
+    assert cached_video_counts([path], str(root))[path].frames == 9
 
-    def no_decoding(path):
-        raise AssertionError(f"{path} decoded again")
-    monkeypatch.setattr(frame_counts, "count_video_frames", no_decoding)
-    paths = [str(odd_videos / "videos" / "MoveRight" / "whole.avi")]
-    assert video_frame_counts(paths, str(odd_videos / "videos"))[paths[0]].frames == 12
-    _write_avi(paths[0], 9, seed=4)  # a changed file is counted again
-    monkeypatch.setattr(frame_counts, "count_video_frames", count_video_frames)
-    assert video_frame_counts(paths, str(odd_videos / "videos"))[paths[0]].frames == 9
-    (odd_videos / "videos" / COUNT_CACHE_FILE).write_text("[1, 2")  # a damaged cache is counted again
-    assert video_frame_counts(paths, str(odd_videos / "videos"))[paths[0]].frames == 9
+
+def _cache_lines(cache) -> int:
+    return sum(1 for line in cache.read_text().splitlines() if line.strip())
+
+
+def test_count_frames_resumes_after_a_kill(tmp_path):
+    root = tmp_path / "videos" / "MoveLeft"
+    root.mkdir(parents=True)
+    for i in range(40):
+        _write_avi(root / f"v{i:02d}.avi", 150, seed=i)
+    command = [sys.executable, "-m", "src.tools.data.count_frames", "--video_path", str(tmp_path / "videos")]
+    cache = tmp_path / "videos" / COUNT_CACHE_FILE
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not cache.exists() or _cache_lines(cache) < 3):
+        time.sleep(0.005)
+    process.kill()
+    process.wait()
+    done_before = _cache_lines(cache)
+    assert 3 <= done_before < 40, "the count was not interrupted mid-way"
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"40 videos, {done_before} counted before, {40 - done_before} to decode" in rerun.stdout
+    paths = sorted(str(p) for p in root.iterdir())
+    counts = cached_video_counts(paths, str(tmp_path / "videos"))
+    assert len(counts) == 40 and {c.frames for c in counts.values()} == {150}
+    assert _cache_lines(cache) == 40  # nothing counted twice
 
 
 def test_frame_tool_applies_the_same_rule(odd_videos, capsys):

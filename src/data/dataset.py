@@ -19,12 +19,16 @@ import numpy as np
 
 from src.options import appearance_modality, output_classes, stream_config
 from src.transforms import SoftTargets
-from src.utils.runtime import get_logger
+from src.utils.runtime import get_logger, run_folder
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
+from .bad_samples import BAD_SAMPLES_FILE, BadSampleList
+from .frame_counts import cached_video_counts, folder_frame_count, record_video_count
 from .pipelines import build_pipeline, frames_needed
-from .frame_counts import folder_frame_count, video_frame_counts
-from .readers import FlowFrameReader, RGBFrameReader, VideoFileReader
+from .readers import FlowFrameReader, FrameReadError, RGBFrameReader, ShortVideoError, VideoFileReader
+
+# A training item tries this many videos, from its own on, before an unreadable stretch stops the run.
+MAX_SKIPPED_IN_A_ROW = 10
 
 __all__ = ["VideoClipSource", "build_video_source", "create_video_dataset", "dataset_from_source",
            "usable_workers", "uses_soft_targets"]
@@ -49,10 +53,12 @@ class VideoClipSource:
     """
 
     def __init__(self, streams: Sequence[dict], class_names: Sequence[str], seed: int, test_mode: bool,
-                 mirrored_labels: Optional[Dict[int, int]] = None):
+                 mirrored_labels: Optional[Dict[int, int]] = None, bad_samples: Optional[BadSampleList] = None,
+                 count_cache: str = ""):
         """``streams``: dicts with ``modality``, ``reader``, ``records`` (aligned across streams),
         ``temporal`` (sampler; each stream's draws use the same seed, so equal samplers pick equal
-        frames) and ``pipeline``."""
+        frames) and ``pipeline``. ``bad_samples``: where a training source lists the videos it skips;
+        ``count_cache``: the folder whose frame-count cache records videos found shorter than counted."""
         lengths = {len(stream["records"]) for stream in streams}
         if len(lengths) != 1:
             raise ValueError("streams of one source must list the same videos")
@@ -61,7 +67,13 @@ class VideoClipSource:
         self.seed = seed
         self.test_mode = test_mode
         self.mirrored_labels = dict(mirrored_labels or {})
+        self.bad_samples = bad_samples
+        self.count_cache = count_cache
         self._draws = 0
+        # per process, and only for videos that went wrong: real counts of videos shorter than counted,
+        # and the indices found unreadable
+        self._real_frames: Dict[int, int] = {}
+        self._unreadable = set()
 
     @property
     def records(self) -> List[VideoRecord]:
@@ -78,7 +90,43 @@ class VideoClipSource:
         index = int(index)
         seed_words = [self.seed, index] if self.test_mode else [self.seed, index, self._draws]
         self._draws += 1
-        num_frames = min(stream["records"][index].num_frames for stream in self.streams)
+        if self.test_mode or self.bad_samples is None:
+            return self._item(index, seed_words)
+        # training: an unreadable video is listed and replaced by the next readable one, on the same draws
+        for offset in range(min(len(self), MAX_SKIPPED_IN_A_ROW)):
+            candidate = (index + offset) % len(self)
+            if candidate in self._unreadable:
+                continue
+            try:
+                return self._item(candidate, seed_words)
+            except FrameReadError as err:
+                self._unreadable.add(candidate)
+                self.bad_samples.add(self.records[candidate].path, str(err))
+        raise FrameReadError(f"{MAX_SKIPPED_IN_A_ROW} videos in a row from {self.records[index].path} on are "
+                             f"unreadable (listed in {self.bad_samples.file}): check the data")
+
+    def _frame_count(self, stream: dict, index: int) -> int:
+        record = stream["records"][index]
+        if index in self._real_frames:
+            return self._real_frames[index]
+        return record.num_frames or stream["reader"].frame_count(record.path)
+
+    def _item(self, index: int, seed_words: List[int]):
+        """The item of ``index``; a video shorter than counted is sampled again within its real length."""
+        try:
+            return self._read(index, seed_words)
+        except ShortVideoError as short:
+            self._real_frames[index] = short.count.frames
+            problem = short.count.problem() or f"it decodes {short.count.frames} frames, fewer than counted"
+            warnings.warn(f"{short.path}: {problem}")
+            if self.count_cache:
+                record_video_count(short.path, self.count_cache, short.count)
+            if short.count.frames <= 0:
+                raise FrameReadError(f"video {short.path} decodes no frame") from None
+            return self._read(index, seed_words)
+
+    def _read(self, index: int, seed_words: List[int]):
+        num_frames = min(self._frame_count(stream, index) for stream in self.streams)
         outputs, mirrored = [], False
         for stream in self.streams:
             record = stream["records"][index]
@@ -101,17 +149,53 @@ def _shown(items: Sequence[str]) -> str:
     return "; ".join(items[:3]) + (" ..." if len(items) > 3 else "")
 
 
-def _count_video_files(records: List[VideoRecord], root: str) -> List[VideoRecord]:
-    """Decoder frame counts of video files (cached beside them); unreadable videos are dropped and
-    short decodes reported, each kind in one counted warning."""
-    counts = video_frame_counts([record.path for record in records], root)
-    short = [f"{record.path}: {counts[record.path].problem()}" for record in records if counts[record.path].problem()]
+def _count_video_files(records: List[VideoRecord], root: str,
+                       bad_samples: Optional[BadSampleList]) -> List[VideoRecord]:
+    """Frame counts of video files without decoding them: the cached decoder count where there is one,
+    else 0 (the container's count, checked when a clip is read). Empty and unreadable files, and files
+    cached as undecodable, are dropped in one counted warning (and listed in ``bad_samples``); cached
+    short decodes are one counted warning, as the counting tool reports them."""
+    counts = cached_video_counts([record.path for record in records], root)
+    kept, dropped, short = [], [], []
+    for record in records:
+        count = counts.get(record.path)
+        reason = _unusable_file(record.path) or (count is not None and count.frames <= 0 and "no frame decodes")
+        if reason:
+            dropped.append((record.path, reason))
+            continue
+        if count is not None:
+            record.num_frames = count.frames
+            if count.problem():
+                short.append(f"{record.path}: {count.problem()}")
+        kept.append(record)
     if short:
         warnings.warn(f"{len(short)} of {len(records)} videos decode fewer frames than their header declares; "
                       f"the decoded frames are used: {_shown(short)}")
-    for record in records:
-        record.num_frames = counts[record.path].frames
-    return _drop_empty(records, "videos cannot be decoded")
+    if dropped:
+        for path, reason in dropped if bad_samples else ():
+            bad_samples.add(path, reason, warn=False)
+        listed = f"; listed in {bad_samples.file}" if bad_samples else ""
+        warnings.warn(f"{len(dropped)} of {len(records)} videos are unusable and skipped{listed}: "
+                      f"{_shown([f'{path} ({reason})' for path, reason in dropped])}")
+    if not kept:
+        raise AnnotationError(f"none of the {len(records)} videos can be read (first: {dropped[0][0]}: "
+                              f"{dropped[0][1]})")
+    uncounted = sum(1 for record in kept if not record.num_frames)
+    if uncounted:
+        get_logger().info(f"{uncounted} of {len(kept)} videos have no cached decoder count: their containers' "
+                          f"counts are used and checked as clips are read (count them ahead with `python -m "
+                          f"src.tools.data.count_frames --video_path {root}`)")
+    return kept
+
+
+def _unusable_file(path: str) -> str:
+    """Why a video file cannot be read, from its metadata alone ('' when it may be)."""
+    try:
+        if os.stat(path).st_size == 0:
+            return "empty file"
+    except OSError as err:
+        return err.strerror or "cannot be read"
+    return "" if os.access(path, os.R_OK) else "no read permission"
 
 
 def _count_frame_folders(records: List[VideoRecord], modality: str, template: str) -> List[VideoRecord]:
@@ -140,7 +224,8 @@ def _drop_empty(records: List[VideoRecord], what: str) -> List[VideoRecord]:
     return kept
 
 
-def _stream_records(cfg, split: str, modality: str, root: str, annotation: str):
+def _stream_records(cfg, split: str, modality: str, root: str, annotation: str,
+                    bad_samples: Optional[BadSampleList] = None):
     """Records and class names of one stream, with missing and unreadable videos dropped."""
     if cfg.data_source == "frames":
         records, class_names = load_annotation_json(annotation, split, root)
@@ -148,7 +233,7 @@ def _stream_records(cfg, split: str, modality: str, root: str, annotation: str):
         records, class_names = load_list_file(annotation, root, output_classes(cfg))
     records = drop_missing(records, f"{modality} videos of {annotation}")
     if cfg.data_source == "video":
-        return _count_video_files(records, root), class_names
+        return _count_video_files(records, root, bad_samples), class_names
     template = cfg.flow_template if modality == "flow" else cfg.rgb_template
     return _count_frame_folders(records, modality, template), class_names
 
@@ -171,18 +256,20 @@ def _reader(cfg, modality: str):
 
 
 def _warn_short(records: List[VideoRecord], needed: int, what: str) -> None:
-    short = [r.video_id for r in records if r.num_frames < needed]
+    short = [r.video_id for r in records if 0 < r.num_frames < needed]
     if short:
         warnings.warn(f"{len(short)} of {len(records)} {what} have fewer than {needed} frames and are "
                       f"loop-padded: {', '.join(short[:3])}{' ...' if len(short) > 3 else ''}")
 
 
-def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
+def build_video_source(cfg, split: str, joint: bool = False, bad_samples_file: str = "") -> VideoClipSource:
     """The recognizer source of ``split`` ('train' | 'val').
 
     ``joint`` reads RGB from ``video_path`` and flow from ``video_path_joint_flow`` for the same
-    videos (joint evaluation); otherwise one stream of ``cfg.mode`` from ``video_path``.
+    videos (joint evaluation); otherwise one stream of ``cfg.mode`` from ``video_path``. With
+    ``bad_samples_file`` a training source skips unreadable videos and lists them there.
     """
+    bad_samples = BadSampleList(bad_samples_file) if bad_samples_file and split == "train" else None
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     if joint:
@@ -196,7 +283,7 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
                              + (" and --video_path_joint_flow" if joint else ""))
         reader = _reader(cfg, modality)
         annotation = _annotation_for(cfg, split, is_joint_flow)
-        records, names = _stream_records(cfg, split, modality, root, annotation)
+        records, names = _stream_records(cfg, split, modality, root, annotation, bad_samples)
         if class_names is not None and names != class_names:
             raise AnnotationError(f"{annotation}: its classes differ from the RGB annotation's")
         class_names = names
@@ -225,7 +312,8 @@ def build_video_source(cfg, split: str, joint: bool = False) -> VideoClipSource:
     _warn_short(streams[0]["records"], frames_wanted, f"{split} videos")
     return VideoClipSource(streams, class_names, cfg.seed, test_mode=split != "train",
                            mirrored_labels=mirrored_labels(cfg.flip_label_pairs, class_names,
-                                                           cfg.config_path or "the configuration"))
+                                                           cfg.config_path or "the configuration"),
+                           bad_samples=bad_samples, count_cache=cfg.video_path if cfg.data_source == "video" else "")
 
 
 def mirrored_labels(pairs: Sequence[str], class_names: Sequence[str], where: str) -> Dict[int, int]:
@@ -258,14 +346,18 @@ def usable_workers(requested: int) -> int:
 def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: int = 1,
                         batch_size: Optional[int] = None):
     """Wrap a random-access ``source`` (with ``column_names()``) in a batched GeneratorDataset: shuffled
-    with ``drop_remainder`` on 'train', in order otherwise; python workers; sharded over ranks."""
+    with ``drop_remainder`` on 'train', in order otherwise; python workers; sharded over ranks. With
+    ``max_steps_per_epoch`` a training epoch samples only the videos of those steps."""
     train = split == "train"
     workers = usable_workers(cfg.num_workers)
-    sharding = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
-    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=train,
-                                  num_parallel_workers=workers, python_multiprocessing=workers > 1, **sharding)
     if batch_size is None:
         batch_size = cfg.batch_size if train else cfg.eval_batch_size
+    sampling = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
+    if train and cfg.max_steps_per_epoch:
+        # drawn by the sampler, not cut after batching: the workers would read the rest of the epoch
+        sampling["num_samples"] = min(cfg.max_steps_per_epoch * batch_size, len(source))
+    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=train,
+                                  num_parallel_workers=workers, python_multiprocessing=workers > 1, **sampling)
     return dataset.batch(batch_size, drop_remainder=train)
 
 
@@ -276,8 +368,11 @@ def uses_soft_targets(cfg) -> bool:
 
 def create_video_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1):
     """The batched recognizer dataset of ``split`` (one stream, ``cfg.mode``); on 'train' with label
-    smoothing or mixup, its labels are :class:`SoftTargets` rows."""
-    dataset = dataset_from_source(cfg, build_video_source(cfg, split), split, rank_id, group_size)
+    smoothing or mixup, its labels are :class:`SoftTargets` rows, and unreadable videos are skipped
+    and listed in the run folder's ``bad_samples.tsv``."""
+    bad_samples_file = os.path.join(run_folder(cfg.save_dir, rank_id), BAD_SAMPLES_FILE) if split == "train" else ""
+    dataset = dataset_from_source(cfg, build_video_source(cfg, split, bad_samples_file=bad_samples_file), split,
+                                  rank_id, group_size)
     if split != "train" or not uses_soft_targets(cfg):
         return dataset
     # one thread, batch after batch: the draws of mixup repeat under the seed (one stream per rank)

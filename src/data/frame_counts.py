@@ -3,29 +3,28 @@
 * Frame folders: their ``n_frames`` file (what the frame and flow tools write last), else the frames
   present that match the folder's name template (mmaction2 / PaddleVideo rawframes have no
   ``n_frames``).
-* Video files: the decoder's count (:func:`src.data.readers.count_video_frames`), never the
-  header's, cached in ``frame_counts.json`` beside the videos (keyed by path, size and time stamp,
-  so a changed file is counted again). Short decodes are returned with their reason so callers
-  report them in one counted warning.
+* Video files: nothing is decoded before the first step. A full decoder count
+  (:func:`src.data.readers.count_video_frames`) is used where ``frame_counts.tsv`` beside the videos
+  holds one (``python -m src.tools.data.count_frames`` builds it ahead of a run, over all cores,
+  resumably); otherwise the container's count is used and checked when a clip is read
+  (:class:`src.data.readers.ShortVideoError`), and a reader that finds a file shorter records its
+  real count here. Entries are keyed by path, size and time stamp, so a changed file is counted again.
 """
-import dataclasses
-import json
 import os
 import re
 import string
-import warnings
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
-from src.utils.io import atomic_write
-from src.utils.progress import progress
+from .readers import DecodeCount, FrameReadError
 
-from .readers import DecodeCount, FrameReadError, count_video_frames
-
-__all__ = ["N_FRAMES_FILE", "COUNT_CACHE_FILE", "frame_pattern", "frame_glob", "numbered_frames", "folder_frame_count",
-           "video_frame_counts"]
+__all__ = ["N_FRAMES_FILE", "COUNT_CACHE_FILE", "CACHE_COLUMNS", "frame_pattern", "frame_glob", "numbered_frames",
+           "folder_frame_count", "cached_video_counts", "record_video_count"]
 
 N_FRAMES_FILE = "n_frames"
-COUNT_CACHE_FILE = "frame_counts.json"
+COUNT_CACHE_FILE = "frame_counts.tsv"
+# One line per counted file, tab-separated: its path relative to the cache's folder, size and time
+# stamp when counted, then the DecodeCount.
+CACHE_COLUMNS = ("path", "size", "mtime_ns", "frames", "declared", "fps", "last_ms")
 
 
 def frame_pattern(template: str, axis: str = "") -> "re.Pattern":
@@ -78,45 +77,68 @@ def folder_frame_count(folder: str, template: str, axis: str = "") -> int:
     return len(numbered_frames(folder, template, axis))
 
 
-def _file_key(path: str) -> List[int]:
+def _file_key(path: str) -> Tuple[int, int]:
     stat = os.stat(path)
-    return [stat.st_size, stat.st_mtime_ns]
+    return stat.st_size, stat.st_mtime_ns
 
 
-def video_frame_counts(paths: Sequence[str], cache_folder: str) -> Dict[str, DecodeCount]:
-    """Decoder counts of video files, cached in ``<cache_folder>/frame_counts.json``.
+def _cache_key(path: str, cache_folder: str) -> str:
+    return os.path.relpath(os.path.abspath(path), os.path.abspath(cache_folder))
 
-    Files counted before (same size and time stamp) are not decoded again. A cache that cannot be
-    written (read-only data) only costs a recount next time.
+
+def cached_video_counts(paths: Sequence[str], cache_folder: str) -> Dict[str, DecodeCount]:
+    """Decoder counts of the ``paths`` counted before and unchanged since (same size and time stamp),
+    from ``<cache_folder>/frame_counts.tsv``; paths not counted yet are absent.
+
+    The cache is read line by line, so its size costs no memory beyond the answer; a later line of one
+    file replaces an earlier one (a correction), and a torn or foreign line is skipped.
     """
     cache_path = os.path.join(cache_folder, COUNT_CACHE_FILE)
-    cache = {}
-    if os.path.isfile(cache_path):
+    if not os.path.isfile(cache_path):
+        return {}
+    wanted = {_cache_key(path, cache_folder): path for path in paths}
+    found = {}
+    try:
+        with open(cache_path, "r", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) != len(CACHE_COLUMNS) or fields[0] not in wanted or not line.endswith("\n"):
+                    continue
+                try:
+                    size, mtime_ns, frames, declared = (int(value) for value in fields[1:5])
+                    fps, last_ms = float(fields[5]), float(fields[6])
+                except ValueError:
+                    continue
+                found[wanted[fields[0]]] = ((size, mtime_ns), DecodeCount(frames, declared, fps, last_ms))
+    except OSError:
+        return {}  # an unreadable cache is only a cache: the containers' counts are used
+    counts = {}
+    for path, (key, count) in found.items():
         try:
-            with open(cache_path, "r", encoding="utf-8") as handle:
-                cache = json.load(handle)
-        except (OSError, ValueError):
-            pass  # a damaged cache is only a cache: count again
-    cache = cache if isinstance(cache, dict) else {}
-    counts, to_count = {}, []
-    for path in paths:
-        key = os.path.relpath(os.path.abspath(path), os.path.abspath(cache_folder))
-        entry = cache.get(key)
-        try:
-            if entry["file"] == _file_key(path):
-                counts[path] = DecodeCount(**entry["count"])
-                continue
-        except (KeyError, TypeError):
-            pass  # not counted yet, or an entry this version does not read: count again
-        to_count.append((path, key))
-    for path, key in progress(to_count, desc="count frames", unit="video", leave=False, disable=len(to_count) < 2):
-        counts[path] = count_video_frames(path)
-        cache[key] = {"file": _file_key(path), "count": dataclasses.asdict(counts[path])}
-    if to_count:
-        try:
-            with atomic_write(cache_path) as handle:  # ranks of one run may count at once
-                json.dump(cache, handle, indent=0, sort_keys=True)
-        except OSError as err:
-            warnings.warn(f"cannot write the frame-count cache {cache_path} ({err.strerror}); the {len(to_count)} "
-                          f"videos counted now will be decoded again by the next run")
+            if _file_key(path) == key:
+                counts[path] = count
+        except OSError:
+            continue
     return counts
+
+
+def record_video_count(path: str, cache_folder: str, count: DecodeCount) -> bool:
+    """Append ``path``'s decoder count to ``<cache_folder>/frame_counts.tsv``; False when the cache
+    cannot be written. One ``write`` of one line in append mode, so the processes of a run (loader
+    workers, ranks, the counting tool's workers) may record at once and a kill tears at most one line,
+    which readers skip."""
+    size, mtime_ns = _file_key(path)
+    # led by a newline too: a line torn by a kill stays a line of its own, which readers skip
+    line = "\n" + "\t".join([_cache_key(path, cache_folder).replace("\t", " ").replace("\n", " "), str(size),
+                      str(mtime_ns), str(count.frames), str(count.declared), repr(count.fps),
+                      repr(count.last_ms)]) + "\n"
+    try:
+        descriptor = os.open(os.path.join(cache_folder, COUNT_CACHE_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                             0o644)
+    except OSError:
+        return False
+    try:
+        os.write(descriptor, line.encode("utf-8"))
+    finally:
+        os.close(descriptor)
+    return True

@@ -11,9 +11,11 @@ Frame file names follow a template and a start index (``rgb_template``, ``flow_t
 Each distinct frame is decoded once even when a loop-padded clip repeats it. Any unreadable input
 raises :class:`FrameReadError` naming the file, so a worker never yields a silently wrong batch.
 
-Frame counts of video files come from the decoder, not the container header
-(:func:`count_video_frames`): variable-frame-rate files declare more frames than they hold and
-truncated files fewer than they declare; :meth:`DecodeCount.problem` names which.
+Frame counts of video files: the decoder's (:func:`count_video_frames`) where a full count is cached,
+else the container header's (:func:`declared_frame_count`, one open, no decode), checked as the clip
+is read: variable-frame-rate files declare more frames than they hold and truncated files fewer than
+they declare, so a read that runs past the real end raises :class:`ShortVideoError` carrying the real
+count, and the caller samples again within it (:meth:`DecodeCount.problem` names why it fell short).
 """
 import os
 from dataclasses import dataclass
@@ -23,8 +25,9 @@ import numpy as np
 
 from .flow import compute_flow, flow_to_uint8
 
-__all__ = ["FrameReadError", "RGBFrameReader", "FlowFrameReader", "VideoFileReader", "VideoFlowReader",
-           "DecodeCount", "count_video_frames", "frame_file", "DEFAULT_RGB_TEMPLATE", "DEFAULT_FLOW_TEMPLATE"]
+__all__ = ["FrameReadError", "ShortVideoError", "RGBFrameReader", "FlowFrameReader", "VideoFileReader",
+           "VideoFlowReader", "DecodeCount", "count_video_frames", "declared_frame_count", "frame_file",
+           "DEFAULT_RGB_TEMPLATE", "DEFAULT_FLOW_TEMPLATE"]
 
 DEFAULT_RGB_TEMPLATE = "image_{:05d}.jpg"
 DEFAULT_FLOW_TEMPLATE = "flow_{}_{:05d}.jpg"
@@ -38,6 +41,16 @@ FULL_COVERAGE = 0.85
 
 class FrameReadError(IOError):
     """A frame or video that cannot be decoded."""
+
+
+class ShortVideoError(FrameReadError):
+    """A video that ended before a requested frame; ``count`` is what the decode delivered up to its end."""
+
+    def __init__(self, path: str, requested: int, count: "DecodeCount"):
+        super().__init__(f"video {path} ends after {count.frames} frames but frame {requested} was requested "
+                         f"({count.problem() or 'shorter than counted'})")
+        self.path = path
+        self.count = count
 
 
 def frame_file(template: str, index: int, start_index: int = 1, axis: str = "") -> str:
@@ -189,14 +202,30 @@ def count_video_frames(path: str) -> DecodeCount:
         capture.release()
 
 
+def declared_frame_count(path: str) -> int:
+    """The frame count a video's container declares (one open, no decode); a container that declares
+    none is counted by decoding. FrameReadError when the file cannot be opened as a video."""
+    capture = cv2.VideoCapture(path)
+    try:
+        if not capture.isOpened():
+            raise FrameReadError(f"video {path} cannot be opened (empty, unreadable or not a video); check the "
+                                 f"file or remove it from the list")
+        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    finally:
+        capture.release()
+    return declared if declared > 0 else count_video_frames(path).frames
+
+
 class VideoFileReader:
     """Decodes the needed frames of a video file. ``read(path, indices) -> uint8 (N, H, W, 3)``.
 
     Decoding is sequential up to the last needed frame; frames in between are skipped with
-    ``grab`` (no colour conversion), so short clips of long videos stay cheap.
+    ``grab`` (no colour conversion), so short clips of long videos stay cheap. ``frame_count(path)``
+    is the container's count, checked by ``read`` (:class:`ShortVideoError` past the real end).
     """
 
     modality = "rgb"
+    frame_count = staticmethod(declared_frame_count)
 
     def read(self, path: str, indices: np.ndarray) -> np.ndarray:
         decoded = _decode(path, indices, cv2.COLOR_BGR2RGB)
@@ -211,13 +240,14 @@ def _decode(path: str, indices, conversion: int) -> dict:
     if not capture.isOpened():
         raise FrameReadError(f"video {path} cannot be opened (missing or not a video); "
                              f"check the file or extract frames with src.tools.data.generate_rgb_jpgs")
-    decoded = {}
+    decoded, last_ms = {}, 0.0
     try:
         for position in range(last + 1):
             if not capture.grab():
-                raise FrameReadError(f"video {path} ends at frame {position} but frame {last} was requested: "
-                                     f"it is shorter than when its frames were counted (changed since?); delete "
-                                     f"the frame_counts.json of its video root, if any, and run again")
+                declared = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+                count = DecodeCount(position, declared, float(capture.get(cv2.CAP_PROP_FPS) or 0.0), last_ms)
+                raise ShortVideoError(path, last, count)
+            last_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC))
             if position in wanted:
                 ok, frame = capture.retrieve()
                 if not ok:

@@ -11,8 +11,10 @@ import mindspore as ms
 import numpy as np
 from mindspore.train import Callback
 
+from src.data.bad_samples import count_bad_samples
 from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
+from src.utils.command import UserError
 from src.utils.io import write_json_atomically
 from src.utils.plots import plot_training_curves
 from src.utils.progress import progress
@@ -20,7 +22,7 @@ from src.utils.runtime import StopRequested
 
 __all__ = ["applied_learning_rate", "TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator",
            "ScalarSummary", "StopAtSafePoints", "checkpoint_name", "restore_training_state", "read_history",
-           "best_so_far", "evaluation_schedule", "HISTORY_FILE"]
+           "best_so_far", "evaluation_schedule", "HISTORY_FILE", "BadSampleGuard", "TooManyBadSamples"]
 
 HISTORY_FILE = "history.json"
 BEST_METRIC_KEY = "best_metric"  # stored in <prefix>_best.ckpt beside epoch_num
@@ -282,6 +284,52 @@ class ScalarSummary(Callback):
 
     def close(self) -> None:
         self._writer.close()
+
+
+class TooManyBadSamples(UserError):
+    """More of the training samples were unreadable than ``max_bad_sample_ratio`` allows."""
+
+
+class BadSampleGuard(Callback):
+    """Watches the run's bad-sample list (:mod:`src.data.bad_samples`): logs how many samples were
+    skipped once per epoch, and stops the run (:class:`TooManyBadSamples`) when their share of the
+    samples read passes ``max_ratio``. The share is judged from ``MIN_SAMPLES`` samples on, so one
+    bad video among the first few does not stop a run."""
+
+    MIN_SAMPLES = 100
+    CHECK_EVERY = 20  # steps
+
+    def __init__(self, file: str, max_ratio: float, batch_size: int, logger):
+        super().__init__()
+        self.file = file
+        self.max_ratio = max_ratio
+        self.batch_size = batch_size
+        self.logger = logger
+        self._before = count_bad_samples(file)  # lines of earlier runs in this folder
+        self._logged = 0
+        self._steps = 0
+
+    def _skipped(self) -> int:
+        return count_bad_samples(self.file) - self._before
+
+    def _judge(self) -> None:
+        skipped, read = self._skipped(), self._steps * self.batch_size
+        if read >= self.MIN_SAMPLES and skipped > self.max_ratio * read:
+            raise TooManyBadSamples(f"{skipped} of the {read + skipped} samples read were unreadable, more than "
+                                    f"max_bad_sample_ratio {self.max_ratio}; they are listed in {self.file}: repair "
+                                    f"or remove them (or raise --max_bad_sample_ratio)")
+
+    def on_train_step_end(self, run_context):
+        self._steps += 1
+        if self._steps % self.CHECK_EVERY == 0:
+            self._judge()
+
+    def on_train_epoch_end(self, run_context):
+        skipped = self._skipped()
+        if skipped > self._logged:
+            self.logger.warning(f"{skipped} unreadable samples skipped so far in this run; listed in {self.file}")
+            self._logged = skipped
+        self._judge()
 
 
 class StopAtSafePoints(Callback):

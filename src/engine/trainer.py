@@ -20,12 +20,14 @@ from mindspore.train import Model
 from src.config import describe, save_config
 from src.engine.builders import build_optimizer, build_train_cell, check_data_roots, freeze_by_prefixes
 from src.models.builder import build_network
-from src.engine.callbacks import (CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, ScalarSummary,
-                                  StopAtSafePoints, TrainMonitor, best_so_far, evaluation_schedule,
-                                  read_history, restore_training_state)
+from src.data.bad_samples import BAD_SAMPLES_FILE
+from src.engine.callbacks import (BadSampleGuard, CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, ScalarSummary,
+                                  StopAtSafePoints, TooManyBadSamples, TrainMonitor, best_so_far,
+                                  evaluation_schedule, read_history, restore_training_state)
 from src.models.weights import remove_stale_temp_files
 from src.tasks import task_of
-from src.utils.runtime import RunLock, StopRequested, StopSignals, get_logger, setup_runtime, writable_folder
+from src.utils.runtime import (RunLock, StopRequested, StopSignals, get_logger, run_folder, setup_runtime,
+                               writable_folder)
 
 __all__ = ["train", "resume_command", "DISTRIBUTED_STOP_GRACE_S"]
 
@@ -49,6 +51,11 @@ def resume_command(argv, checkpoint: str) -> str:
     return shlex.join(["python"] + kept + ["--resume", "True", "--checkpoint_path", checkpoint])
 
 
+def _last_state(cfg, keeper) -> str:
+    """The newest complete training state: this run's last checkpoint, else the one it resumed."""
+    return (keeper.last_saved if keeper else None) or (cfg.checkpoint_path if cfg.resume else "")
+
+
 def _report_stop(logger, stop: StopRequested, checkpoint: str) -> None:
     where = f"stopped by {stop} {stop.where}"
     if checkpoint:
@@ -67,7 +74,7 @@ def train(cfg) -> dict:
     run = setup_runtime(cfg)
     writable_folder(cfg.save_dir, "save_dir")
     check_data_roots(cfg)
-    out_dir = cfg.save_dir if run.is_main else os.path.join(cfg.save_dir, f"rank_{run.rank_id}")
+    out_dir = run_folder(cfg.save_dir, run.rank_id)
     # Rank 0 owns save_dir (the other ranks write only their log into rank_<id>/); taken before any
     # file of the folder is touched, so a refused run changes nothing.
     lock = RunLock(cfg.save_dir) if run.is_main else contextlib.nullcontext()
@@ -119,7 +126,8 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
 
     monitor = TrainMonitor(logger, steps, cfg.batch_size, optimizer, run.group_size, show_progress=run.is_main,
                            num_epochs=cfg.num_epochs, history=history, graph_mode=cfg.context == "gr")
-    callbacks = [monitor]
+    callbacks = [monitor, BadSampleGuard(os.path.join(out_dir, BAD_SAMPLES_FILE), cfg.max_bad_sample_ratio,
+                                         cfg.batch_size, logger)]
     keeper = None
     if run.is_main:
         due = evaluation_schedule(cfg.eval_interval, cfg.num_epochs)
@@ -153,9 +161,12 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
         Model(train_cell).train(cfg.num_epochs, dataset, callbacks=callbacks, dataset_sink_mode=cfg.sink_mode,
                                 initial_epoch=start_epoch)
     except StopRequested as stop:
-        last = (keeper.last_saved if keeper else None) or (cfg.checkpoint_path if cfg.resume else "")
-        _report_stop(logger, stop, last)
+        _report_stop(logger, stop, _last_state(cfg, keeper))
         raise SystemExit(128 + stop.signum) from None
+    except TooManyBadSamples as err:
+        last = _last_state(cfg, keeper)
+        resume = f"; once fixed, resume with: {resume_command(sys.argv, last)}" if last else ""
+        raise TooManyBadSamples(f"{err}{resume}") from None
     # Data-parallel ranks must end with identical trained weights (BatchNorm moving statistics are
     # per rank): every rank logs the same checksum.
     checksum = sum(float(np.abs(p.asnumpy().astype(np.float64)).sum()) for p in net.trainable_params())

@@ -34,7 +34,7 @@ from src.utils.command import DEBUG_ENV, UserError, debug_enabled
 
 __all__ = ["RunContext", "setup_runtime", "set_cpu_threads", "resolve_device_target", "device_available",
            "DeviceUnavailableError", "say_device", "writable_folder", "seed_everything", "get_logger",
-           "effective_amp_level", "FolderLockedError", "RunLock", "StopRequested", "StopSignals"]
+           "effective_amp_level", "FolderLockedError", "RunLock", "StopRequested", "StopSignals", "run_folder"]
 
 
 @dataclass
@@ -46,6 +46,11 @@ class RunContext:
     @property
     def is_main(self) -> bool:
         return self.rank_id == 0
+
+
+def run_folder(save_dir: str, rank_id: int) -> str:
+    """Where a rank of a training run writes: ``save_dir`` for rank 0, ``save_dir/rank_<id>`` for the others."""
+    return save_dir if rank_id == 0 else os.path.join(save_dir, f"rank_{rank_id}")
 
 
 def seed_everything(seed: int) -> None:
