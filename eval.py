@@ -5,6 +5,9 @@
 * both streams (``--test_mode joint``): ``--rgb_path`` and ``--flow_path`` are the two checkpoints,
   ``--video_path`` / ``--video_path_joint_flow`` the two frame roots; fusion by ``--joint_fusion``;
 * BMN: proposals JSON, AR@1/5/10/100 and AUC.
+
+Under a distributed launcher (msrun, or an HCCL rank table) with ``--distributed True`` the ranks
+split the videos and rank 0 writes the results of all of them (docs/en/distributed.md).
 """
 from src.config import get_config
 from src.engine.evaluator import run_evaluation

@@ -9,6 +9,7 @@ model of an existing task is a model file plus a config, and a new kind of model
 from typing import Callable, Dict, List, Sequence, Tuple
 
 from src.models.registry import model_task
+from src.utils.runtime import RunContext
 
 __all__ = ["Task", "register_task", "get_task", "task_of", "list_tasks", "summary_line"]
 
@@ -42,8 +43,10 @@ class Task:
         or empty one is an error before training starts."""
         raise NotImplementedError
 
-    def evaluate_checkpoints(self, cfg, out_dir: str) -> Dict:
-        """eval.py: load the configured checkpoint(s) and score them on the validation split."""
+    def evaluate_checkpoints(self, cfg, out_dir: str, run: RunContext = RunContext()) -> Dict:
+        """eval.py: load the configured checkpoint(s) and score them on the validation split, split
+        across the ranks of ``run``: every rank scores its shard, rank 0 writes the results of all
+        of them to ``out_dir`` and the other ranks write nothing there."""
         raise NotImplementedError
 
     def input_shape(self, cfg, batch_size: int) -> Tuple[int, ...]:

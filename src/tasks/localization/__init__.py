@@ -6,6 +6,7 @@ from src.infer.backends import inference_network
 from src.infer.bins import default_preprocess_path
 from src.losses.bmn_loss import BMNLoss, BMNWithLoss
 from src.metrics.proposal_metrics import SUMMARY_KEYS
+from src.utils.runtime import RunContext
 
 from ..base import Task, register_task
 from .evaluation import evaluate_localizer
@@ -33,10 +34,10 @@ class LocalizationTask(Task):
         dataset = create_bmn_dataset(cfg, "val")  # read now: a bad split stops the run before training
         return lambda: evaluate_localizer(cfg, net, dataset, out_dir)
 
-    def evaluate_checkpoints(self, cfg, out_dir):
+    def evaluate_checkpoints(self, cfg, out_dir, run=RunContext()):
         if not (cfg.checkpoint_path or cfg.onnx_path):
             raise ValueError("set --checkpoint_path to the checkpoint to evaluate (or --onnx_path to an exported file)")
-        return evaluate_localizer(cfg, inference_network(cfg, cfg.checkpoint_path), cfg.eval_split, out_dir)
+        return evaluate_localizer(cfg, inference_network(cfg, cfg.checkpoint_path), cfg.eval_split, out_dir, run)
 
     def input_shape(self, cfg, batch_size):
         return (batch_size, cfg.feat_dim, cfg.tscale)

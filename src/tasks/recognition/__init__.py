@@ -11,6 +11,7 @@ from src.data.dataset import build_video_source, create_video_dataset, uses_soft
 from src.data.pipelines import segments_for
 from src.infer.bins import default_preprocess_path
 from src.models.registry import in_channels_for, model_layout
+from src.utils.runtime import RunContext
 
 from ..base import Task, register_task
 from .evaluation import evaluate_nets, evaluate_recognizer
@@ -39,8 +40,8 @@ class RecognitionTask(Task):
         source = build_video_source(cfg, "val")  # read now: a bad split stops the run before training
         return lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir, source=source)
 
-    def evaluate_checkpoints(self, cfg, out_dir):
-        return evaluate_recognizer(cfg, out_dir)
+    def evaluate_checkpoints(self, cfg, out_dir, run=RunContext()):
+        return evaluate_recognizer(cfg, out_dir, run)
 
     def input_shape(self, cfg, batch_size):
         channels = in_channels_for(cfg)

@@ -4,6 +4,10 @@ Multi-clip / multi-crop aggregation lives here and only here: a test item holds 
 video ((V, C, T, H, W) or (V, S, C, H, W)); the network scores the V views as one batch and the
 video's logits are their mean. Joint evaluation scores the RGB and flow views of the same clips
 and fuses the two streams' video logits (``src.metrics.classification.fuse_streams``).
+
+Across ranks (``run``, from :func:`src.utils.runtime.setup_runtime`) each rank scores its shard of
+the videos, every rank receives all ranks' video logits (:mod:`src.utils.gather`), repeated videos of
+uneven shards are dropped by video index, and only rank 0 writes files.
 """
 import glob
 import json
@@ -18,9 +22,10 @@ from src.data.dataset import build_video_source, dataset_from_source
 from src.infer.backends import inference_network
 from src.metrics.classification import confusion_matrix, recognition_metrics
 from src.utils.command import one_line
+from src.utils.gather import all_gather_arrays, unique_rows
 from src.utils.plots import plot_confusion_matrix
 from src.utils.progress import progress
-from src.utils.runtime import get_logger
+from src.utils.runtime import RunContext, get_logger
 
 __all__ = ["score_views", "predict_dataset", "evaluate_nets", "evaluate_checkpoints", "write_results",
            "evaluate_recognizer"]
@@ -34,11 +39,12 @@ def score_views(net, views: np.ndarray) -> np.ndarray:
     return logits.reshape(batch, num_views, -1)
 
 
-def predict_dataset(nets: Sequence, dataset, desc: str = "eval"):
+def predict_dataset(nets: Sequence, dataset, desc: str = "eval", group_size: int = 1):
     """Per-view logits of every video for each stream's net.
 
     Returns ``(logits, labels)`` with ``logits`` a list (one per stream) of (N, V, K) arrays in
-    video-index order and ``labels`` (N,).
+    video-index order, one row per video, and ``labels`` (N,). With ``group_size`` > 1, ``dataset``
+    is this rank's shard and the rows of every rank's shard are returned.
     """
     for net in nets:
         net.set_train(False)
@@ -51,9 +57,10 @@ def predict_dataset(nets: Sequence, dataset, desc: str = "eval"):
             per_stream[stream].append(score_views(net, stream_views))
         labels.append(label)
         indices.append(index)
-    order = np.argsort(np.concatenate(indices), kind="stable")
-    logits = [np.concatenate(chunks)[order] for chunks in per_stream]
-    return logits, np.concatenate(labels)[order]
+    rows = {"index": np.concatenate(indices), "label": np.concatenate(labels)}
+    rows.update({f"logits_{stream}": np.concatenate(chunks) for stream, chunks in enumerate(per_stream)})
+    rows = unique_rows(all_gather_arrays(rows, group_size), "index")
+    return [rows[f"logits_{stream}"] for stream in range(len(nets))], rows["label"]
 
 
 def write_results(metrics: Dict, labels: np.ndarray, video_scores: np.ndarray, class_names: Sequence[str],
@@ -75,29 +82,36 @@ def write_results(metrics: Dict, labels: np.ndarray, video_scores: np.ndarray, c
     return metrics
 
 
-def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None, checkpoint: str = "") -> Dict:
-    """Evaluate one stream (``{mode: net}``) or both (``{"rgb": .., "flow": ..}``) on the val split.
+def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None, checkpoint: str = "",
+                  run: RunContext = RunContext()) -> Dict:
+    """Evaluate one stream (``{mode: net}``) or both (``{"rgb": .., "flow": ..}``) on the val split,
+    split across the ranks of ``run``.
 
     Returns the metrics (top1, top5, mean_class_accuracy, clip_top1 — per stream and, for two
-    streams, of the fusion) and writes results + confusion PNG when ``out_dir`` is given.
+    streams, of the fusion; the same on every rank) and, on rank 0, writes results + confusion PNG
+    when ``out_dir`` is given.
     """
     joint = len(nets) == 2
     if source is None:
         source = build_video_source(cfg, "val", joint=joint)
-    dataset = dataset_from_source(cfg, source, "val")
+    dataset = dataset_from_source(cfg, source, "val", run.rank_id, run.group_size)
     start = time.time()
-    logits, labels = predict_dataset(list(nets.values()), dataset, desc="eval " + "+".join(nets))
+    logits, labels = predict_dataset(list(nets.values()), dataset, desc="eval " + "+".join(nets),
+                                     group_size=run.group_size)
+    if len(labels) != len(source):
+        raise RuntimeError(f"{len(labels)} of the {len(source)} videos were scored")
     metrics, final_scores, _ = recognition_metrics(dict(zip(nets, logits)), labels, cfg.joint_fusion,
                                                    cfg.rgb_weight)
     metrics["seconds"] = round(time.time() - start, 2)
-    if out_dir:
+    if out_dir and run.is_main:
         write_results(metrics, labels, final_scores, source.class_names, out_dir, "joint" if joint else cfg.mode,
                       [record.video_id for record in source.records], checkpoint)
     return metrics
 
 
-def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
-    """Evaluate every ``*.ckpt`` of ``folder`` (sorted by name) and write ``summary.txt``.
+def evaluate_checkpoints(cfg, folder: str, out_dir: str, run: RunContext = RunContext()) -> List[Dict]:
+    """Evaluate every ``*.ckpt`` of ``folder`` (sorted by name, each split across the ranks of
+    ``run``) and write ``summary.txt`` (rank 0).
 
     A checkpoint that cannot be loaded is reported in the summary with its whole reason (and logged)
     and the others are still evaluated; ``summary.txt`` is rewritten after each checkpoint, so
@@ -120,12 +134,13 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
             get_logger().error(f"skipping {checkpoint}: {err}")
             lines.append(f"{name}	FAILED	{one_line(err)}")
         else:
-            metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source)
+            metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source, run=run)
             rows.append(dict(metrics, checkpoint=name))
             lines.append(f"{name}	top1 {metrics['top1']:.2f}	top5 {metrics['top5']:.2f}	"
                          f"mean_class {metrics['mean_class_accuracy']:.2f}")
-        with open(summary_path, "w", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))
+        if run.is_main:
+            with open(summary_path, "w", encoding="utf-8") as handle:
+                handle.write("".join(line + "\n" for line in lines))
     if not rows:
         raise ValueError(f"none of the {len(checkpoints)} checkpoints in {folder} could be loaded; see {summary_path}")
     failed = [line.split("\t", 1)[0] for line in lines if "\tFAILED\t" in line]
@@ -136,8 +151,9 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str) -> List[Dict]:
     return rows
 
 
-def evaluate_recognizer(cfg, out_dir: str) -> Dict:
-    """eval.py for recognizers: one stream (a checkpoint or a folder of them) or joint RGB + flow."""
+def evaluate_recognizer(cfg, out_dir: str, run: RunContext = RunContext()) -> Dict:
+    """eval.py for recognizers: one stream (a checkpoint or a folder of them) or joint RGB + flow,
+    split across the ranks of ``run``."""
     test_mode = cfg.test_mode or cfg.mode
     if test_mode == "joint":
         if not (cfg.rgb_path and cfg.flow_path):
@@ -145,12 +161,12 @@ def evaluate_recognizer(cfg, out_dir: str) -> Dict:
         nets = {"rgb": inference_network(cfg, cfg.rgb_path, "rgb"),
                 "flow": inference_network(cfg, cfg.flow_path, "flow")}
         checkpoints = f"{os.path.basename(cfg.rgb_path)} + {os.path.basename(cfg.flow_path)}"
-        return evaluate_nets(cfg, nets, out_dir, checkpoint=checkpoints)
+        return evaluate_nets(cfg, nets, out_dir, checkpoint=checkpoints, run=run)
     if os.path.isdir(cfg.checkpoint_path):
-        rows = evaluate_checkpoints(cfg.copy(), cfg.checkpoint_path, out_dir)
+        rows = evaluate_checkpoints(cfg.copy(), cfg.checkpoint_path, out_dir, run)
         get_logger().info(f"summary of the checkpoints: {os.path.join(out_dir, 'summary.txt')}")
         return max(rows, key=lambda row: row["top1"])
     cfg = cfg.copy()
     cfg.mode = test_mode
     return evaluate_nets(cfg, {test_mode: inference_network(cfg, cfg.checkpoint_path)}, out_dir,
-                         checkpoint=os.path.basename(cfg.onnx_path or cfg.checkpoint_path))
+                         checkpoint=os.path.basename(cfg.onnx_path or cfg.checkpoint_path), run=run)
