@@ -21,6 +21,12 @@ both boundary-matching conventions, and the long-video command per minute of vid
   functions during the run. The command runs twice per backend in one process: the first run builds
   and compiles (MindSpore) or exports (ONNX Runtime, into ``onnx_cache/`` beside the checkpoints) the
   networks, the second reuses the built recognizer as a process extracting many videos does.
+  From the second run: snippet features per second per core (decode + flow + features), proposals
+  per second per core (videos through BMN + post-processing) and the time of ActivityNet-1.3
+  (20,000 videos of 2 minutes on average) extrapolated from them, in core-hours and in hours on this
+  machine's cores (shards of ``python -m src.tools.data.extract_features --shard I/N`` fill them):
+  feature stages scaled by the video length, BMN, post-processing and timeline per video; set-up is
+  not counted. A quick check: ``--parts long --long_seconds 4 --backends onnxruntime --threads 1``.
 """
 import argparse
 import json
@@ -39,6 +45,8 @@ from benchmarks.bench_predict import Patched, StageTimer  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results", "bmn_pipeline.json")
 SNIPPET, BATCH = 16, 8
+LONG_INTERVAL = 8  # frames between snippet starts in the long-video command
+ACTIVITYNET_VIDEOS, ACTIVITYNET_VIDEO_SECONDS = 20000, 120.0
 
 
 def bench_features(sizes, steps: int) -> dict:
@@ -128,18 +136,32 @@ def staged_run(command) -> dict:
             "video_seconds": summary["video_seconds"]}
 
 
+def throughput(run: dict, snippets: int, cores: int) -> dict:
+    """Per-core rates of one long-video run and the ActivityNet time extrapolated from them."""
+    stages = run["stages_s"]
+    feature_s = stages["decode"] + stages["flow"] + stages["features"]
+    proposal_s = stages["bmn"] + stages["postprocess"]
+    per_video_s = (feature_s * ACTIVITYNET_VIDEO_SECONDS / run["video_seconds"] + proposal_s
+                   + run["detail_s"].get("timeline", 0.0))
+    core_hours = ACTIVITYNET_VIDEOS * per_video_s * cores / 3600
+    return {"features_per_s_per_core": snippets / feature_s / cores, "proposals_per_s_per_core": 1 / proposal_s / cores,
+            "activitynet_core_hours": core_hours, "activitynet_hours_here": core_hours / os.cpu_count()}
+
+
 def bench_long_video(seconds: float, backends, threads: int) -> dict:
     from src.applications.proposals import run_proposals
     from src.config import load_config
     from src.demo.make_bmn_demo import FPS, make_long_videos
     from src.models import build_model_from_config
     from src.models.weights import save_checkpoint_atomic
-    from src.tools.data.extract_features import StreamSpec
+    from src.tools.data.extract_features import StreamSpec, snippet_count
 
     frames = int(round(seconds * FPS))
+    snippets = snippet_count(frames, SNIPPET, LONG_INTERVAL)
     results = {}
     with tempfile.TemporaryDirectory() as work:
-        make_long_videos(work, 0, 1, seed=0, frame_range=(frames, frames), snippet_frames=SNIPPET, interval=8)
+        make_long_videos(work, 0, 1, seed=0, frame_range=(frames, frames), snippet_frames=SNIPPET,
+                         interval=LONG_INTERVAL)
         paths = {}
         for name in ("demo_recognizer", "demo"):
             config = os.path.join(ROOT, "configs", "bmn", f"{name}.yaml")
@@ -153,11 +175,12 @@ def bench_long_video(seconds: float, backends, threads: int) -> dict:
                 out = os.path.join(work, f"out_{backend}_{attempt}")
                 runs.append(staged_run(lambda: run_proposals(
                     os.path.join(work, "videos", "val"), out, (spec,), *paths["demo"], snippet_frames=SNIPPET,
-                    interval=8, overrides=overrides)))
+                    interval=LONG_INTERVAL, overrides=overrides)))
             first, steady = runs
             stages = steady["stages_s"]
             results[backend] = dict(steady, share={stage: t / steady["total_s"] for stage, t in stages.items()},
-                                    dominant=max(stages, key=stages.get), first_run=first)
+                                    dominant=max(stages, key=stages.get), first_run=first,
+                                    throughput=throughput(steady, snippets, threads or os.cpu_count()))
     return results
 
 
@@ -173,6 +196,14 @@ def print_long_video(results: dict) -> None:
                                           for stage in stages)
               + f" {row['total_s']:8.2f} {row['seconds_per_video_minute']:11.2f} {row['dominant']:>11} "
                 f"{row['first_run']['total_s']:11.2f}")
+    print(f"per core; ActivityNet-1.3 extrapolated: {ACTIVITYNET_VIDEOS:,} videos of {ACTIVITYNET_VIDEO_SECONDS:g} s "
+          f"(16-frame snippets every {LONG_INTERVAL} frames; set-up not counted)")
+    here = f"h on {os.cpu_count()} cores"
+    print(f"{'backend':11} {'features/s':>10} {'proposals/s':>11} {'core-hours':>10} {here:>14}")
+    for backend, row in results.items():
+        rates = row["throughput"]
+        print(f"{backend:11} {rates['features_per_s_per_core']:10.1f} {rates['proposals_per_s_per_core']:11.2f} "
+              f"{rates['activitynet_core_hours']:10.0f} {rates['activitynet_hours_here']:14.0f}")
 
 
 def main() -> None:
@@ -202,7 +233,8 @@ def main() -> None:
         long_video = bench_long_video(args.long_seconds, args.backends.split(","), args.threads)
         for backend, row in long_video.items():
             results[f"long_video_{backend}"] = {"s_per_video_min": row["seconds_per_video_minute"],
-                                                **{f"{stage}_s": t for stage, t in row["stages_s"].items()}}
+                                                **{f"{stage}_s": t for stage, t in row["stages_s"].items()},
+                                                **row["throughput"]}
     results["load_average_1min"] = os.getloadavg()[0]
     report(results, RESULTS, decimals=2)
     if long_video:

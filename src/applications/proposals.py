@@ -20,15 +20,22 @@ Without ``--ground_truth`` this is inference only: proposals and timelines, no m
 AR@1/5/10/100 and AUC over the videos of ``--subset`` that were processed are printed and written
 to ``OUT/metrics.json`` with the AR-AN curve ``OUT/ar_an.png``.
 
+Each video's proposals are also kept in ``OUT/proposals/<video>.json`` (written atomically as the
+video finishes). With ``--shard I/N`` (or a launcher's RANK_ID/RANK_SIZE, msrun's
+MS_NODE_ID/MS_WORKER_NUM) a run takes every N-th video of the sorted names from the I-th and writes
+only its videos' files, so shards share ``OUT``; once every shard has finished, the same command with
+``--merge`` writes ``proposals.json``, ``features/video_info_new.csv`` and the metric from them
+(refusing, naming them, when videos have no proposals, unless ``--allow_missing true``). A killed
+run (Ctrl-C: status 130) resumes with the same command.
+
 ``--backend`` chooses what runs the recognizers and the BMN: ``auto`` (ONNX Runtime on a CPU when
 installed; each checkpoint is exported once to ``onnx_cache/`` beside it), ``mindspore`` or
 ``onnxruntime``, with the same proposals; ``--num_threads`` sets their CPU threads.
 """
-import json
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -37,14 +44,18 @@ from src.data.ground_truth import load_ground_truth, strip_video_prefix
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
 from src.proposals.bmn_proposals import SoftNMSParams, video_proposals, write_proposals
 from src.tools.cli import ToolError, add_backend_options, backend_overrides, check_positive, run_main, tool_parser
-from src.tools.data.extract_features import (VIDEO_INFO_FILE, ExtractOptions, add_snippet_options,
-                                             check_feature_length, extract_all, feature_file, list_videos,
-                                             read_feature_csv, read_video_info, stream_specs)
-from src.tools.data.videos import FAILED, report_outcomes
+from src.tools.data.extract_features import (ExtractOptions, add_snippet_options, check_feature_length,
+                                             extract_all, feature_file, list_videos, merge_video_info,
+                                             read_feature_csv, read_video_info, row_file, stream_specs,
+                                             video_info_name)
+from src.tools.data.videos import (FAILED, Shard, add_shard_options, is_msrun_scheduler, missing_outputs_error,
+                                   reclaim_ctrl_c, report_outcomes, resolve_shard, run_interruptible)
+from src.utils.io import read_json, write_json_atomically
 
-__all__ = ["PROPOSALS_FILE", "plot_timeline", "run_proposals", "build_parser", "main"]
+__all__ = ["PROPOSALS_FILE", "plot_timeline", "run_proposals", "merge_proposals", "build_parser", "main"]
 
 PROPOSALS_FILE = "proposals.json"
+VIDEO_PROPOSALS_FOLDER = "proposals"  # OUT/proposals/<video>.json, one per finished video
 TIMELINE_PROPOSALS = 10
 
 
@@ -91,36 +102,46 @@ def _bmn_runner(bmn_config: str, checkpoint: str, overrides: Optional[dict] = No
     return cfg, lambda features: [output.asnumpy()[0] for output in net(ms.Tensor(features.T[None]))]
 
 
+def _video_proposals_file(out_dir: str, name: str) -> str:
+    return os.path.join(out_dir, VIDEO_PROPOSALS_FOLDER, f"{video_info_name(name)[2:]}.json")
+
+
+def _ground_truth(path: str, subset: str, video_info: str) -> Tuple[Optional[dict], List[str]]:
+    """``(ground truth by video id without v_, or None without a file; notes on the ids)``."""
+    notes: List[str] = []
+    if not path:
+        return None, notes
+    return strip_video_prefix(load_ground_truth(path, subset, video_info), path, notes), notes
+
+
 def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_checkpoint: str,
                   ground_truth_path: str = "", video_info: str = "", subset: str = "validation",
                   flow_method: str = "dis", snippet_frames: int = 16, interval: int = 16,
-                  num_workers: int = 1, overrides: Optional[dict] = None) -> dict:
-    """Proposals (and metrics with ground truth) of every video under ``src_path``; see the module
-    docstring. ``overrides`` are configuration keys over the BMN config (``backend``,
-    ``num_threads``; the recognizers take theirs from ``specs``). Returns a summary with the timings."""
+                  num_workers: int = 1, overrides: Optional[dict] = None, shard: Shard = Shard()) -> dict:
+    """Proposals (and metrics with ground truth) of every video under ``src_path``, or of a ``shard``'s
+    videos only (no proposals file: :func:`merge_proposals` writes it); see the module docstring.
+    ``overrides`` are configuration keys over the BMN config (``backend``, ``num_threads``; the
+    recognizers take theirs from ``specs``). Returns a summary with the timings."""
     started = time.time()
     videos = list_videos(src_path)
     cfg, run_bmn = _bmn_runner(bmn_config, bmn_checkpoint, overrides)
     feature_dir = os.path.join(out_dir, "features")
     options = ExtractOptions(specs, snippet_frames, interval, cfg.tscale, flow_method, "testing")
-    outcomes = extract_all(videos, feature_dir, options, num_workers)
-    report_outcomes(outcomes, False, "videos")
+    outcomes = extract_all(videos, feature_dir, options, num_workers, shard=shard)
+    report_outcomes(outcomes, False, f"videos of {shard}" if shard.count > 1 else "videos")
     extracted = time.time()
-    rows = read_video_info(os.path.join(feature_dir, VIDEO_INFO_FILE))
-    ground_truth, notes = None, []
-    if ground_truth_path:
-        ground_truth = strip_video_prefix(load_ground_truth(ground_truth_path, subset, video_info),
-                                          ground_truth_path, notes)
+    ground_truth, notes = _ground_truth(ground_truth_path, subset, video_info)
     params = SoftNMSParams.from_config(cfg)
     timelines = os.path.join(out_dir, "timelines")
-    os.makedirs(timelines, exist_ok=True)
-    results: Dict[str, List[dict]] = {}
-    video_seconds = 0.0
+    for folder in (timelines, os.path.join(out_dir, VIDEO_PROPOSALS_FOLDER)):
+        os.makedirs(folder, exist_ok=True)
+    done, video_seconds = 0, 0.0
     for outcome in outcomes:
         if outcome.status == FAILED:
             continue
+        reclaim_ctrl_c()
         path = feature_file(feature_dir, outcome.name)
-        row = rows[os.path.splitext(os.path.basename(path))[0]]
+        [row] = read_video_info(row_file(feature_dir, outcome.name)).values()
         features = read_feature_csv(path)
         check_feature_length(path, features, row, cfg.tscale, interval)
         if features.shape[1] != cfg.feat_dim:
@@ -129,28 +150,68 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
         confidence, start, end = run_bmn(features)
         seconds = float(row["featureFrame"]) / float(row["fps"])
         video_id = row["video"][2:]
-        results[video_id] = video_proposals(start, end, confidence, seconds, params, cfg.bm_layout)
+        proposals = video_proposals(start, end, confidence, seconds, params, cfg.bm_layout)
+        write_json_atomically(_video_proposals_file(out_dir, outcome.name),
+                              {"video_seconds": float(row["seconds"]), "proposals": proposals})
+        plot_timeline(os.path.join(timelines, f"{video_id}.png"), video_id, float(row["seconds"]), proposals,
+                      None if ground_truth is None else ground_truth.get(video_id, []))
+        done += 1
         video_seconds += float(row["seconds"])
-        plot_timeline(os.path.join(timelines, f"{video_id}.png"), video_id, float(row["seconds"]),
-                      results[video_id], None if ground_truth is None else ground_truth.get(video_id, []))
+    timings = {"feature_seconds": round(extracted - started, 1), "total_seconds": round(time.time() - started, 1)}
+    timings["seconds_per_video_minute"] = round(timings["total_seconds"] / max(video_seconds / 60.0, 1e-9), 1)
+    if shard.count > 1:
+        return dict(timings, videos=done, video_seconds=round(video_seconds, 1), shard=str(shard))
+    results = _collect_proposals(videos, out_dir, allow_missing=True)
+    return _write_results(results, out_dir, cfg, ground_truth, notes, ground_truth_path, subset, timings)
+
+
+def merge_proposals(src_path: str, out_dir: str, bmn_config: str, ground_truth_path: str = "",
+                    video_info: str = "", subset: str = "validation", allow_missing: bool = False) -> dict:
+    """``OUT/proposals.json``, ``OUT/features/video_info_new.csv`` and the metric from every shard's
+    per-video files; ToolError naming the videos without proposals unless ``allow_missing``."""
+    videos = list_videos(src_path)
+    results = _collect_proposals(videos, out_dir, allow_missing)
+    merge_video_info(videos, os.path.join(out_dir, "features"), allow_missing=True)
+    ground_truth, notes = _ground_truth(ground_truth_path, subset, video_info)
+    return _write_results(results, out_dir, load_config(bmn_config), ground_truth, notes, ground_truth_path, subset)
+
+
+def _collect_proposals(videos: Dict[str, str], out_dir: str, allow_missing: bool) -> Dict[str, dict]:
+    """``{video id: {"video_seconds", "proposals"}}`` of the videos whose proposals file exists."""
+    results, missing = {}, []
+    for name in sorted(videos):
+        path = _video_proposals_file(out_dir, name)
+        if os.path.isfile(path):
+            results[video_info_name(name)[2:]] = read_json(path, ToolError)
+        else:
+            missing.append(name)
+    if missing and not allow_missing:
+        raise missing_outputs_error(missing, len(videos), os.path.join(out_dir, VIDEO_PROPOSALS_FOLDER), "proposals")
     if not results:
-        raise ToolError(f"no video of {src_path} gave features; see the failures above")
-    proposals_path = write_proposals(results, os.path.join(out_dir, PROPOSALS_FILE))
-    summary = {"videos": len(results), "proposals": proposals_path, "video_seconds": round(video_seconds, 1),
-               "feature_seconds": round(extracted - started, 1), "total_seconds": round(time.time() - started, 1)}
-    summary["seconds_per_video_minute"] = round(summary["total_seconds"] / max(video_seconds / 60.0, 1e-9), 1)
+        raise ToolError(f"no video has proposals in {os.path.join(out_dir, VIDEO_PROPOSALS_FOLDER)}; see the "
+                        f"failures reported by the runs")
+    return results
+
+
+def _write_results(results: Dict[str, dict], out_dir: str, cfg, ground_truth: Optional[dict], notes: List[str],
+                   ground_truth_path: str, subset: str, timings: Optional[dict] = None) -> dict:
+    """``OUT/proposals.json``, and with ground truth the metric and its AR-AN curve; the summary, with
+    ``timings``, is written to ``OUT/metrics.json`` and returned."""
+    proposals = {video: saved["proposals"] for video, saved in results.items()}
+    video_seconds = sum(saved["video_seconds"] for saved in results.values())
+    summary = {"videos": len(results), "proposals": write_proposals(proposals, os.path.join(out_dir, PROPOSALS_FILE)),
+               "video_seconds": round(video_seconds, 1), **(timings or {})}
     for note in notes:
         print(f"note: {note}")
     if ground_truth is not None:
-        scored = {video: segments for video, segments in ground_truth.items() if video in results}
+        scored = {video: segments for video, segments in ground_truth.items() if video in proposals}
         if any(scored.values()):
-            metrics = proposal_metrics(scored, results, cfg.max_proposals)
+            metrics = proposal_metrics(scored, proposals, cfg.max_proposals)
             plot_ar_an(metrics, os.path.join(out_dir, "ar_an.png"), "proposals of the long videos")
             summary.update({key: metrics[key] for key in SUMMARY_KEYS})
         else:
             print(f"note: no processed video has ground truth in {ground_truth_path} ({subset}); no metric")
-    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=1)
+    write_json_atomically(os.path.join(out_dir, "metrics.json"), summary, indent=1)
     return summary
 
 
@@ -166,6 +227,8 @@ def build_parser():
     parser.add_argument("--subset", default="validation", help="ground-truth subset scored")
     parser.add_argument("--num_workers", type=int, default=1, help="processes extracting features")
     add_backend_options(parser)
+    add_shard_options(parser, merge_help="write proposals.json, video_info_new.csv and the metric from every "
+                                         "shard's per-video proposals (runs no network)")
     return parser
 
 
@@ -173,21 +236,40 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
+        if is_msrun_scheduler():
+            print("msrun's scheduler process: the workers compute the proposals")
+            return 0
+        if args.merge:
+            summary = merge_proposals(args.src_path, args.out_dir, args.bmn_config, args.ground_truth,
+                                      args.video_info, args.subset, args.allow_missing)
+            print(f"wrote {summary['proposals']} ({summary['videos']} videos, {summary['video_seconds']} s of video)"
+                  + _figures(summary))
+            return 0
         for name in ("snippet_frames", "interval"):
             check_positive(name, getattr(args, name))
         overrides = backend_overrides(args)
         specs = stream_specs(args.rgb_config, args.rgb_checkpoint, args.flow_config, args.flow_checkpoint,
                              overrides)
+        shard = resolve_shard(args.shard)
         summary = run_proposals(args.src_path, args.out_dir, specs, args.bmn_config, args.bmn_checkpoint,
                                 args.ground_truth, args.video_info, args.subset, args.flow_method,
-                                args.snippet_frames, args.interval, args.num_workers, overrides)
-        figures = "  ".join(f"{key} {summary[key]:.2f}" for key in SUMMARY_KEYS if key in summary)
+                                args.snippet_frames, args.interval, args.num_workers, overrides, shard)
+        if shard.count > 1:
+            print(f"{shard}: proposals of {summary['videos']} videos in "
+                  f"{os.path.join(args.out_dir, VIDEO_PROPOSALS_FOLDER)} in {summary['total_seconds']} s; when "
+                  f"every shard has finished, write {PROPOSALS_FILE} with the same command and --merge")
+            return 0
         print(f"wrote {summary['proposals']} ({summary['videos']} videos, {summary['video_seconds']} s of video) in "
               f"{summary['total_seconds']} s ({summary['seconds_per_video_minute']} s per minute of video)"
-              + (f"; {figures}" if figures else "; inference only (no ground truth)"))
+              + _figures(summary))
         return 0
 
-    return run_main(body, known_errors=(ValueError, FileNotFoundError))
+    return run_main(lambda: run_interruptible(body), known_errors=(ValueError, FileNotFoundError))
+
+
+def _figures(summary: dict) -> str:
+    figures = "  ".join(f"{key} {summary[key]:.2f}" for key in SUMMARY_KEYS if key in summary)
+    return f"; {figures}" if figures else "; inference only (no ground truth)"
 
 
 if __name__ == "__main__":

@@ -17,11 +17,21 @@ of consecutive frames (``--flow_method``, DIS by default: about 100x faster than
 both the feature of a snippet is [RGB, flow] concatenated, as in the ActivityNet features.
 
 The (snippets, D) sequence is rescaled to ``--tscale`` steps by the BSN/BMN interpolation (0 keeps
-the snippets) and written as ``<dst_path>/v_<video>.csv`` (a header row, one row per step), with
-``<dst_path>/video_info_new.csv`` (video, numFrame, seconds, fps, rfps, subset, featureFrame; subset
-``--subset``). A video whose csv exists is skipped (resumable; ``--overwrite true`` redoes it);
-videos are processed in ``--num_workers`` processes behind one progress bar. A video shorter than
-one snippet, or one that cannot be decoded, is reported naming the file and skipped.
+the snippets) and written as ``<dst_path>/v_<video>.csv`` (a header row, one row per step), then the
+video's row of ``video_info_new.csv`` (video, numFrame, seconds, fps, rfps, subset, featureFrame;
+subset ``--subset``) as ``<dst_path>/video_info_rows/v_<video>.csv``. Both are written atomically and
+the row last, so a video with both is complete and is skipped by a rerun (``--overwrite true`` redoes
+it): a run killed at any point resumes where it stopped. At the end ``<dst_path>/video_info_new.csv``
+is rewritten (atomically) from the rows. Videos are processed in ``--num_workers`` processes behind
+one progress bar. A video shorter than one snippet, or one that cannot be decoded, is reported naming
+the file and skipped. Ctrl-C stops with status 130.
+
+Shards: ``--shard I/N`` (or the RANK_ID/RANK_SIZE of a rank launcher, or msrun's
+MS_NODE_ID/MS_WORKER_NUM) processes every N-th video of the sorted names from the I-th, so ranks or
+hosts writing into one ``--dst_path`` share no file; a shard does not write ``video_info_new.csv``.
+Once every shard has finished, ``--merge`` (same ``--src_path`` and ``--dst_path``) writes it from
+the rows, and refuses, naming them, when videos have no features or no row (``--allow_missing true``
+writes what there is).
 
 ``--backend`` chooses what runs the recognizers: ``auto`` (ONNX Runtime on a CPU when installed; the
 features are exported once to ``onnx_cache/`` beside the checkpoint), ``mindspore`` or
@@ -42,15 +52,18 @@ from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
 from src.options import appearance_modality
 from src.tools.cli import (ToolError, add_backend_options, add_run_options, backend_overrides, check_positive, run_main,
                            tool_parser)
-from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, VideoOutcome, report_outcomes,
-                                   run_per_video)
-from src.utils.io import atomic_write
+from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, Shard, VideoOutcome,
+                                   add_shard_options, is_msrun_scheduler, missing_outputs_error, report_outcomes,
+                                   resolve_shard, run_interruptible, run_per_video)
+from src.utils.io import atomic_path, atomic_write
 
 __all__ = ["VIDEO_INFO_FILE", "SnippetStream", "StreamSpec", "list_videos", "decode_video", "frames_flow",
-           "snippet_count", "bsn_rescale", "feature_file", "write_feature_csv", "read_feature_csv",
-           "write_video_info", "read_video_info", "check_feature_length", "extract_video", "build_parser", "main"]
+           "snippet_count", "bsn_rescale", "video_info_name", "feature_file", "row_file", "write_feature_csv",
+           "read_feature_csv", "write_video_info", "read_video_info", "check_feature_length", "extract_video",
+           "extract_all", "merge_video_info", "build_parser", "main"]
 
 VIDEO_INFO_FILE = "video_info_new.csv"
+ROWS_FOLDER = "video_info_rows"  # one video_info row per finished video, written after its features
 VIDEO_INFO_HEADER = ["video", "numFrame", "seconds", "fps", "rfps", "subset", "featureFrame"]
 BATCH = 8  # snippets per forward pass (fixed, so graph mode compiles once)
 
@@ -198,8 +211,18 @@ class SnippetStream:
         return np.concatenate(outputs).astype(np.float32) if outputs else np.zeros((0, self.num_features), np.float32)
 
 
+def video_info_name(name: str) -> str:
+    """A video's name in ``video_info_new.csv`` and its feature file: ``v_<name>``."""
+    return name if name.startswith("v_") else f"v_{name}"
+
+
 def feature_file(dst_path: str, name: str) -> str:
-    return os.path.join(dst_path, f"{name if name.startswith('v_') else 'v_' + name}.csv")
+    return os.path.join(dst_path, f"{video_info_name(name)}.csv")
+
+
+def row_file(dst_path: str, name: str) -> str:
+    """The file of a video's ``video_info`` row: its presence marks the video finished."""
+    return os.path.join(dst_path, ROWS_FOLDER, f"{video_info_name(name)}.csv")
 
 
 def write_feature_csv(path: str, features: np.ndarray) -> None:
@@ -217,7 +240,8 @@ def read_feature_csv(path: str) -> np.ndarray:
 
 
 def write_video_info(path: str, rows: Dict[str, dict]) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    """The rows, sorted by video, written to a temporary file first (the file on disk is whole)."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=VIDEO_INFO_HEADER)
         writer.writeheader()
         writer.writerows(rows[name] for name in sorted(rows))
@@ -276,24 +300,24 @@ def extract_video(path: str, options: ExtractOptions) -> Tuple[np.ndarray, dict]
         features = bsn_rescale(features, options.tscale)
     name = os.path.splitext(os.path.basename(path))[0]
     feature_frames = (count - 1) * options.interval + options.snippet_frames
-    row = {"video": name if name.startswith("v_") else f"v_{name}", "numFrame": len(frames),
+    row = {"video": video_info_name(name), "numFrame": len(frames),
            "seconds": round(len(frames) / fps, 3), "fps": fps, "rfps": fps, "subset": options.subset,
            "featureFrame": feature_frames}
     return features, row
 
 
-def _extract_job(item, options: ExtractOptions, dst_path: str, overwrite: bool) -> Tuple[VideoOutcome, Optional[dict]]:
-    """``(outcome, video_info row of a newly extracted video or None)``."""
+def _extract_job(item, options: ExtractOptions, dst_path: str, overwrite: bool) -> VideoOutcome:
     name, path = item
-    out_file = feature_file(dst_path, name)
-    if os.path.isfile(out_file) and not overwrite:
-        return VideoOutcome(name, SKIPPED, "features exist"), None
+    out_file, info_file = feature_file(dst_path, name), row_file(dst_path, name)
+    if os.path.isfile(out_file) and os.path.isfile(info_file) and not overwrite:
+        return VideoOutcome(name, SKIPPED, "features exist")
     try:
         features, row = extract_video(path, options)
     except ToolError as err:
-        return VideoOutcome(name, FAILED, str(err)), None
+        return VideoOutcome(name, FAILED, str(err))
     write_feature_csv(out_file, features)
-    return VideoOutcome(name, DONE), row
+    write_video_info(info_file, {row["video"]: row})
+    return VideoOutcome(name, DONE)
 
 
 def add_snippet_options(parser) -> None:
@@ -317,6 +341,7 @@ def build_parser():
     parser.add_argument("--subset", default="testing", help="subset column of video_info_new.csv")
     add_backend_options(parser)
     add_run_options(parser, overwrite_help="extract videos whose csv exists again")
+    add_shard_options(parser, merge_help="write video_info_new.csv from the rows of every shard (extracts nothing)")
     return parser
 
 
@@ -339,33 +364,77 @@ def stream_specs(rgb_config: str, rgb_checkpoint: str, flow_config: str = "", fl
     return tuple(specs)
 
 
+def _adopt_rows(items: List[Tuple[str, str]], dst_path: str) -> None:
+    """Row files of videos whose features and ``video_info_new.csv`` row predate the row files."""
+    earlier = read_video_info(os.path.join(dst_path, VIDEO_INFO_FILE))
+    for name, _ in items:
+        video = video_info_name(name)
+        if video in earlier and os.path.isfile(feature_file(dst_path, name)) \
+                and not os.path.isfile(row_file(dst_path, name)):
+            write_video_info(row_file(dst_path, name), {video: earlier[video]})
+
+
 def extract_all(videos: Dict[str, str], dst_path: str, options: ExtractOptions, num_workers: int = 1,
-                overwrite: bool = False) -> List[VideoOutcome]:
-    """Extract every video (resumable) and (re)write ``dst_path/video_info_new.csv``."""
-    os.makedirs(dst_path, exist_ok=True)
+                overwrite: bool = False, shard: Shard = Shard()) -> List[VideoOutcome]:
+    """Extract the videos of ``shard`` (each resumable) and, unsharded, (re)write
+    ``dst_path/video_info_new.csv``."""
+    os.makedirs(os.path.join(dst_path, ROWS_FOLDER), exist_ok=True)
+    items = shard.of(sorted(videos.items()))
+    if not overwrite:
+        _adopt_rows(items, dst_path)
     job = functools.partial(_extract_job, options=options, dst_path=dst_path, overwrite=overwrite)
-    results = run_per_video(job, sorted(videos.items()), num_workers, "snippet features")
+    desc = "snippet features" + (f", {shard}" if shard.count > 1 else "")
+    outcomes = run_per_video(job, items, num_workers, desc)
+    if shard.count == 1:
+        merge_video_info(videos, dst_path, allow_missing=True)
+    return outcomes
+
+
+def merge_video_info(videos: Dict[str, str], dst_path: str, allow_missing: bool = False) -> List[str]:
+    """Write ``dst_path/video_info_new.csv`` from the rows of ``videos`` (over the rows it held, which
+    are kept for other videos); the names of the videos without features or row. ToolError naming
+    them unless ``allow_missing``."""
     info_path = os.path.join(dst_path, VIDEO_INFO_FILE)
     rows = read_video_info(info_path)
-    rows.update({row["video"]: row for _, row in results if row is not None})
+    missing = []
+    for name in sorted(videos):
+        rows.update(read_video_info(row_file(dst_path, name)))
+        if video_info_name(name) not in rows or not os.path.isfile(feature_file(dst_path, name)):
+            missing.append(name)
+    if missing and not allow_missing:
+        raise missing_outputs_error(missing, len(videos), dst_path, "features or video_info row")
+    os.makedirs(dst_path, exist_ok=True)
     write_video_info(info_path, rows)
-    return [outcome for outcome, _ in results]
+    return missing
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
+        if is_msrun_scheduler():
+            print("msrun's scheduler process: the workers extract the features")
+            return 0
+        videos = list_videos(args.src_path)
+        if args.merge:
+            missing = merge_video_info(videos, args.dst_path, args.allow_missing)
+            print(f"wrote {os.path.join(args.dst_path, VIDEO_INFO_FILE)}: {len(videos) - len(missing)} of "
+                  f"{len(videos)} videos" + (f" ({len(missing)} without features or row)" if missing else ""))
+            return 0
         for name in ("snippet_frames", "interval"):
             check_positive(name, getattr(args, name))
         options = ExtractOptions(stream_specs(args.rgb_config, args.rgb_checkpoint, args.flow_config,
                                               args.flow_checkpoint, backend_overrides(args)),
                                  args.snippet_frames, args.interval, args.tscale, args.flow_method, args.subset)
-        outcomes = extract_all(list_videos(args.src_path), args.dst_path, options, args.num_workers,
-                               args.overwrite)
-        return report_outcomes(outcomes, args.strict, "videos")
+        shard = resolve_shard(args.shard)
+        outcomes = extract_all(videos, args.dst_path, options, args.num_workers, args.overwrite, shard)
+        status = report_outcomes(outcomes, args.strict, f"videos of {shard}" if shard.count > 1 else "videos")
+        if shard.count > 1:
+            print(f"{shard}: {len(outcomes)} of {len(videos)} videos; when every shard has finished, write "
+                  f"{VIDEO_INFO_FILE} with the same command and --merge")
+        return status
 
-    return run_main(body)
+    return run_main(lambda: run_interruptible(body))
 
 
 if __name__ == "__main__":

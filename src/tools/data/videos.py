@@ -8,19 +8,26 @@
   ``--start_index``: the names the data sources read, so mmaction2 / PaddleVideo rawframes work);
 * :func:`run_per_video`: a per-video job run serially or over a process pool behind one progress bar,
   where each job returns a :class:`VideoOutcome` instead of raising, so one bad video never stops
-  the others, and :func:`report_outcomes` lists the problems at the end.
+  the others, and :func:`report_outcomes` lists the problems at the end; :func:`run_interruptible`
+  turns Ctrl-C into one ``interrupted`` line and exit status 130;
+* :class:`Shard`: the disjoint part of the videos one rank or host processes (``--shard I/N``, or the
+  rank a launcher sets in the environment), with ``--merge`` to combine the shards' outputs.
 """
+import argparse
 import glob
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 
 from src.data.frame_counts import N_FRAMES_FILE, frame_pattern
 from src.data.readers import DEFAULT_FLOW_TEMPLATE, DEFAULT_RGB_TEMPLATE, FrameReadError
+from src.options import parse_bool
 from src.tools.cli import ToolError
 from src.utils.io import atomic_write
 from src.utils.progress import progress
@@ -163,17 +170,41 @@ def _single_threaded_opencv() -> None:
     cv2.setNumThreads(1)
 
 
+def reclaim_ctrl_c() -> None:
+    """Give SIGINT back to Python's handler (Ctrl-C raises KeyboardInterrupt): MindSpore's runtime
+    installs its own while it runs, which turns Ctrl-C into SIGTERM."""
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+
+
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def run_interruptible(body: Callable[[], int]) -> int:
+    """``body()``; Ctrl-C prints one ``interrupted`` line and returns :data:`INTERRUPTED_STATUS`
+    (every finished video is complete on disk, so the same command resumes)."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("interrupted: the videos finished so far are kept; run the same command again to resume",
+              file=sys.stderr, flush=True)
+        return INTERRUPTED_STATUS
+
+
 def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_workers: int,
                   desc: str) -> List[VideoOutcome]:
     """Run ``job`` on every item behind one progress bar; ``num_workers`` > 1 uses a process pool.
 
     ``job`` must be a module-level function (or a ``functools.partial`` of one) so it pickles.
-    Outcomes are returned in the order of ``items``.
+    Outcomes are returned in the order of ``items``. Ctrl-C raises KeyboardInterrupt between items.
     """
     outcomes: List[Optional[VideoOutcome]] = [None] * len(items)
     with progress(total=len(items), desc=desc, unit="video", dynamic_ncols=True) as bar:
         if num_workers <= 1 or len(items) <= 1:
             for index, item in enumerate(items):
+                reclaim_ctrl_c()
                 outcomes[index] = job(item)
                 bar.update()
         else:
@@ -182,6 +213,7 @@ def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_wo
             context = multiprocessing.get_context("spawn")
             with context.Pool(min(num_workers, len(items)), initializer=_single_threaded_opencv) as pool:
                 indexed = pool.imap_unordered(_IndexedJob(job), enumerate(items))
+                reclaim_ctrl_c()
                 for index, outcome in indexed:
                     outcomes[index] = outcome
                     bar.update()
@@ -212,6 +244,78 @@ def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str) -
         print(f"{len(problems)} problem(s) and --strict is set: exiting with status 1", file=sys.stderr)
         return 1
     return 0
+
+
+# --- shards ----------------------------------------------------------------------------------
+
+# Where a launcher says which rank this process is: rank-table launches and msrun's workers set
+# RANK_ID/RANK_SIZE; msrun's MS_NODE_ID/MS_WORKER_NUM are the fallback.
+SHARD_ENVIRONMENT = (("RANK_ID", "RANK_SIZE"), ("MS_NODE_ID", "MS_WORKER_NUM"))
+
+
+class Shard(NamedTuple):
+    """The ``index``-th of ``count`` disjoint parts of a sorted list: every ``count``-th item from the
+    ``index``-th (so every part holds long and short videos alike); ``source`` says where it came from."""
+    index: int = 0
+    count: int = 1
+    source: str = ""
+
+    def of(self, items: Sequence) -> list:
+        return list(items)[self.index::self.count]
+
+    def __str__(self) -> str:
+        return f"shard {self.index}/{self.count}" + (f" (from {self.source})" if self.source else "")
+
+
+def parse_shard(text: str) -> Tuple[int, int]:
+    """``(I, N)`` of ``"I/N"``; :class:`argparse.ArgumentTypeError` unless 0 <= I < N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shard I/N with 0 <= I < N "
+                                         f"(0/4 is the first of four shards)")
+    return index, count
+
+
+def is_msrun_scheduler(environ: Mapping[str, str] = os.environ) -> bool:
+    """msrun starts the command once more as its scheduler, which must not process videos."""
+    return environ.get("MS_ROLE") == "MS_SCHED"
+
+
+def resolve_shard(option: Optional[Tuple[int, int]], environ: Mapping[str, str] = os.environ) -> Shard:
+    """``--shard`` when given, else the rank of :data:`SHARD_ENVIRONMENT`, else every video."""
+    if option:
+        return Shard(*option, "--shard")
+    for index_key, count_key in SHARD_ENVIRONMENT:
+        if environ.get(count_key):
+            source = f"{index_key}/{count_key}"
+            try:
+                return Shard(*parse_shard(f"{environ.get(index_key, '')}/{environ[count_key]}"), source)
+            except argparse.ArgumentTypeError as err:
+                raise ToolError(f"the environment's {source}: {err}; set both, or pass --shard I/N") from None
+    return Shard()
+
+
+def add_shard_options(parser, merge_help: str) -> None:
+    """``--shard I/N``, ``--merge`` (with ``merge_help``) and ``--allow_missing``."""
+    parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
+                        help="process the I-th of N disjoint parts of the videos (0-based; sorted names, every "
+                             "N-th from the I-th); shards may share one output folder (default: RANK_ID/RANK_SIZE "
+                             "or msrun's MS_NODE_ID/MS_WORKER_NUM when set, else every video)")
+    parser.add_argument("--merge", type=parse_bool, nargs="?", const=True, default=False, metavar="BOOL",
+                        help=merge_help)
+    parser.add_argument("--allow_missing", type=parse_bool, nargs="?", const=True, default=False, metavar="BOOL",
+                        help="with --merge: write what there is when some videos have no output (instead of "
+                             "the error naming them)")
+
+
+def missing_outputs_error(missing: Sequence[str], total: int, where: str, what: str) -> ToolError:
+    """The merge's refusal: which videos have no ``what`` in ``where``, and the two ways on."""
+    shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+    return ToolError(f"{len(missing)} of {total} videos without {what} in {where}: {shown}; run their shards "
+                     f"again (each resumes), or merge with --allow_missing true to write what there is")
 
 
 def check_jpeg_quality(value: int) -> None:
