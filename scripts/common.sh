@@ -86,6 +86,25 @@ zoo_config_file() {
     fi
 }
 
+# Check the hosts a job of TOTAL workers is spread over and set NUM_HOSTS (default 1), HOST_RANK (this
+# host's place, default 0) and LOCAL_WORKERS (TOTAL / NUM_HOSTS, the workers of this host). NAME is the
+# setting TOTAL comes from, for the error messages.
+#   zoo_hosts "$RANK_SIZE" RANK_SIZE
+zoo_hosts() {
+    local total="$1" name="$2"
+    NUM_HOSTS="${NUM_HOSTS:-1}"
+    HOST_RANK="${HOST_RANK:-0}"
+    [[ "$NUM_HOSTS" =~ ^[1-9][0-9]*$ ]] \
+        || zoo_die "NUM_HOSTS must be a positive integer (the number of hosts of the job), got '$NUM_HOSTS'"
+    [[ "$HOST_RANK" =~ ^(0|[1-9][0-9]*)$ ]] && [ "$HOST_RANK" -lt "$NUM_HOSTS" ] \
+        || zoo_die "HOST_RANK must be 0..$((NUM_HOSTS - 1)) with NUM_HOSTS=$NUM_HOSTS (give each host its own" \
+                   "place, 0 on the first host), got '$HOST_RANK'"
+    [ $((total % NUM_HOSTS)) -eq 0 ] \
+        || zoo_die "$name=$total does not divide over NUM_HOSTS=$NUM_HOSTS hosts; make $name (the workers of" \
+                   "all hosts) a multiple of NUM_HOSTS"
+    LOCAL_WORKERS=$((total / NUM_HOSTS))
+}
+
 # The absolute checkpoint path, or "" for `none` / an empty value.
 zoo_ckpt() { if zoo_is_none "$1"; then echo ""; else realpath -m -- "$1"; fi; }
 

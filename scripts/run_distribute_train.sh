@@ -26,8 +26,14 @@ Environment:
   EXTRA_ARGS     more config overrides for train.py, e.g. "--batch_size 4 --lr 0.01"
   SERVER_ID      this server's IP in a multi-server rank table (default: found from the host's address)
   MASTER_PORT    msrun scheduler port on GPU/CPU (default: 8118)
+  NUM_HOSTS      GPU/CPU: hosts of the msrun job (default: 1); run this script on each of them with the
+                 same RANK_SIZE (workers of all hosts, RANK_SIZE / NUM_HOSTS on each), MASTER_ADDR and
+                 MASTER_PORT. Ascend: the rank table lists the servers instead
+  HOST_RANK      this host's place, 0..NUM_HOSTS-1 (default: 0); its workers get ranks
+                 HOST_RANK * RANK_SIZE / NUM_HOSTS onwards and log to msrun_log/host_<HOST_RANK>/
+  MASTER_ADDR    address of the host running msrun's scheduler (needed when NUM_HOSTS > 1)
   PYTHON         python interpreter (default: python from PATH)
-  DRY_RUN=1      print each process's command and environment, start nothing
+  DRY_RUN=1      print each process's command and environment (this host's msrun command), start nothing
   SKIP_SETUP=1   do not `source scripts/setup_env.sh` (use the python already on PATH)
 
 Example: bash scripts/run_distribute_train.sh 8 hccl_8p_01234567_10.0.0.1.json ucf101 rgb 40 \
@@ -75,6 +81,18 @@ else
     DEVICE_TARGET="${DEVICE_TARGET:-Ascend}"
 fi
 [[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || zoo_die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
+zoo_hosts "$RANK_SIZE" RANK_SIZE
+if [ "$DEVICE_TARGET" = "Ascend" ]; then
+    [ "$NUM_HOSTS" -eq 1 ] || zoo_die "NUM_HOSTS=$NUM_HOSTS is for msrun on GPU/CPU; on Ascend unset NUM_HOSTS and" \
+        "HOST_RANK: the rank table lists the servers (SERVER_ID picks this one)"
+else
+    MASTER_PORT="${MASTER_PORT:-8118}"
+    [[ "$MASTER_PORT" =~ ^[1-9][0-9]*$ ]] && [ "$MASTER_PORT" -ge 1024 ] && [ "$MASTER_PORT" -le 65535 ] \
+        || zoo_die "MASTER_PORT must be a port number 1024..65535, got '$MASTER_PORT'"
+    [ "$NUM_HOSTS" -eq 1 ] || [ -n "${MASTER_ADDR:-}" ] \
+        || zoo_die "MASTER_ADDR is not set but NUM_HOSTS=$NUM_HOSTS; set it to the address of the host running" \
+                   "msrun's scheduler (the same on every host)"
+fi
 
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 TRAIN_ARGS=(--config_path "$CONFIG" --dataset "$DATASET" --mode "$MODE" --num_epochs "$NUM_EPOCHS"
@@ -86,14 +104,22 @@ TRAIN_ARGS=(--config_path "$CONFIG" --dataset "$DATASET" --mode "$MODE" --num_ep
 print_resume_command() {
     local newest
     newest="$(ls -t "$OUTPUT_DIR"/checkpoints/*-*_*.ckpt 2> /dev/null | head -n 1 || true)"
-    if [ -z "$newest" ]; then
+    if [ -z "$newest" ] && [ "$HOST_RANK" -gt 0 ]; then
+        echo "no epoch checkpoint in $OUTPUT_DIR/checkpoints: host 0 (global rank 0) writes them; resume every" \
+             "host with host 0's newest checkpoint as CHECKPOINT_PATH and --resume True in EXTRA_ARGS" >&2
+        return 0
+    elif [ -z "$newest" ]; then
         echo "no epoch checkpoint was saved in $OUTPUT_DIR/checkpoints: run the same command again" >&2
         return 0
     fi
-    local args=("${SCRIPT_ARGS[@]}")
+    local args=("${SCRIPT_ARGS[@]}") hosts=""
     args[7]="$newest"
+    if [ "$NUM_HOSTS" -gt 1 ]; then
+        hosts="NUM_HOSTS=$NUM_HOSTS HOST_RANK=$HOST_RANK MASTER_ADDR=$(zoo_quoted "$MASTER_ADDR")"
+        hosts+="MASTER_PORT=$MASTER_PORT "
+    fi
     echo "the newest checkpoint is $newest; resume with:" >&2
-    echo "  OUTPUT_DIR=$(zoo_quoted "$OUTPUT_DIR")DEVICE_TARGET=$DEVICE_TARGET" \
+    echo "  ${hosts}OUTPUT_DIR=$(zoo_quoted "$OUTPUT_DIR")DEVICE_TARGET=$DEVICE_TARGET" \
          "EXTRA_ARGS=$(zoo_quoted "${EXTRA_ARGS:+$EXTRA_ARGS }--resume True")bash $0 $(zoo_quoted "${args[@]}")" >&2
 }
 
@@ -118,7 +144,9 @@ report_failed_workers() {
         reported=1
     done < <(sed -n 's/.*Worker process \([0-9]*\) exit with exception\. Error code: \(-\{0,1\}[0-9]*\).*/\1 \2/p' \
              "$console")
-    [ "$reported" = 1 ] || echo "msrun failed before a worker did; see $log_dir/scheduler.log and $console" >&2
+    local scheduler_log="$log_dir/scheduler.log"
+    [ "$NUM_HOSTS" -eq 1 ] || scheduler_log="the scheduler.log of the host at $MASTER_ADDR"
+    [ "$reported" = 1 ] || echo "msrun failed before a worker did; see $scheduler_log and $console" >&2
 }
 
 launch_ascend() {
@@ -197,14 +225,23 @@ launch_msrun() {
     zoo_is_none "$RANK_TABLE_ARG" || echo "note: $DEVICE_TARGET ignores the rank table; msrun builds the cluster"
     # A rank table left in the environment would make init() choose the HCCL rank-table path.
     unset RANK_TABLE_FILE
-    local log_dir="$OUTPUT_DIR/msrun_log"
-    local cmd=(msrun "--worker_num=$RANK_SIZE" "--local_worker_num=$RANK_SIZE" "--master_port=${MASTER_PORT:-8118}"
-               "--log_dir=$log_dir" --join=True "$ROOT/train.py" "${TRAIN_ARGS[@]}" --save_dir "$OUTPUT_DIR"
-               ${EXTRA[@]+"${EXTRA[@]}"})
+    local log_dir="$OUTPUT_DIR/msrun_log" hosts=() tag="[msrun]"
+    if [ "$NUM_HOSTS" -gt 1 ]; then
+        # Hosts sharing a filesystem keep their logs apart; node_rank fixes each host's ranks.
+        log_dir="$log_dir/host_$HOST_RANK"
+        hosts=("--master_addr=$MASTER_ADDR" "--node_rank=$HOST_RANK")
+        tag="[msrun host $HOST_RANK of $NUM_HOSTS]"
+    elif [ -n "${MASTER_ADDR:-}" ]; then
+        hosts=("--master_addr=$MASTER_ADDR")
+    fi
+    local first_rank=$((HOST_RANK * LOCAL_WORKERS))
+    local cmd=(msrun "--worker_num=$RANK_SIZE" "--local_worker_num=$LOCAL_WORKERS" ${hosts[@]+"${hosts[@]}"}
+               "--master_port=$MASTER_PORT" "--log_dir=$log_dir" --join=True
+               "$ROOT/train.py" "${TRAIN_ARGS[@]}" --save_dir "$OUTPUT_DIR" ${EXTRA[@]+"${EXTRA[@]}"})
     if [ "$DRY_RUN" = "1" ]; then
-        echo "[msrun] cd $(zoo_quoted "$OUTPUT_DIR")&& $(zoo_quoted "${cmd[@]}")"
-        echo "[msrun] msrun starts $RANK_SIZE workers with DEVICE_ID=0..$((RANK_SIZE - 1)) and RANK_ID assigned" \
-             "by the scheduler; worker logs: $log_dir/worker_<rank>.log"
+        echo "$tag cd $(zoo_quoted "$OUTPUT_DIR")&& $(zoo_quoted "${cmd[@]}")"
+        echo "$tag msrun starts $LOCAL_WORKERS workers with DEVICE_ID=0..$((LOCAL_WORKERS - 1)) and RANK_ID" \
+             "$first_rank..$((first_rank + LOCAL_WORKERS - 1)); worker logs: $log_dir/worker_<rank>.log"
         return 0
     fi
     command -v msrun > /dev/null || zoo_die "msrun not found on PATH (it comes with the mindspore wheel)"
@@ -219,10 +256,12 @@ launch_msrun() {
         print_resume_command
         zoo_die "msrun reported a failure (exit code $code); logs in $log_dir"
     fi
-    echo "all $RANK_SIZE workers finished; outputs in $OUTPUT_DIR, logs in $log_dir"
+    echo "all $LOCAL_WORKERS workers of this host finished; outputs in $OUTPUT_DIR, logs in $log_dir"
 }
 
-echo "distributed training: $RANK_SIZE x $DEVICE_TARGET, config $CONFIG, output $OUTPUT_DIR"
+HOSTS_NOTE=""
+[ "$NUM_HOSTS" -eq 1 ] || HOSTS_NOTE=" on $NUM_HOSTS hosts (this is host $HOST_RANK)"
+echo "distributed training: $RANK_SIZE x $DEVICE_TARGET$HOSTS_NOTE, config $CONFIG, output $OUTPUT_DIR"
 if [ "$DEVICE_TARGET" = "Ascend" ]; then
     launch_ascend
 else

@@ -9,6 +9,7 @@ Usage: bash scripts/run_distributed_single-mode_eval.sh CKPT_START_ID MODE DATAS
            VIDEO_PATH OUTPUT_CKPT_PATH TRAIN_STEPS [CONFIG_PATH]
 
   CKPT_START_ID     first epoch to evaluate; epochs CKPT_START_ID .. CKPT_START_ID+DEVICE_NUM-1 are tried
+                    (shared out between the hosts when NUM_HOSTS > 1)
   MODE              rgb | flow              DATASET  ucf101 | hmdb51 | ...
   ANNOTATION_PATH   annotation JSON / list file;  VIDEO_PATH  frame root
   OUTPUT_CKPT_PATH  folder holding the training's checkpoints (searched recursively; the match
@@ -17,10 +18,16 @@ Usage: bash scripts/run_distributed_single-mode_eval.sh CKPT_START_ID MODE DATAS
   CONFIG_PATH       YAML config (default: $CONFIG_PATH, else configs/i3d/<DATASET>_<MODE>.yaml)
 
 Environment:
-  DEVICE_TARGET  Ascend | GPU | CPU (default: Ascend); checkpoint k runs on DEVICE_ID k (0 on CPU)
-  DEVICE_NUM     checkpoints evaluated at once, one per device (default: 8)
+  DEVICE_TARGET  Ascend | GPU | CPU (default: Ascend); a host's checkpoint k runs on DEVICE_ID k (0 on CPU)
+  DEVICE_NUM     checkpoints evaluated at once over all hosts, one per device (default: 8)
+  NUM_HOSTS      hosts sharing the epochs (default: 1); run this script on each of them with the same
+                 arguments and DEVICE_NUM: each evaluates DEVICE_NUM / NUM_HOSTS consecutive epochs.
+                 The evaluations are independent: no MASTER_ADDR / MASTER_PORT is needed
+  HOST_RANK      this host's place, 0..NUM_HOSTS-1 (default: 0); it evaluates epochs
+                 CKPT_START_ID + HOST_RANK * DEVICE_NUM / NUM_HOSTS onwards
   OUTPUT_DIR     output folder (default: ./output_eval): <checkpoint name>/ with eval.log and
-                 results.json per checkpoint, and summary.txt (one line per checkpoint)
+                 results.json per checkpoint, and summary.txt (one line per checkpoint;
+                 summary_host_<HOST_RANK>.txt when NUM_HOSTS > 1)
   EXTRA_ARGS     more config overrides for eval.py, e.g. "--test_crop three"
   PYTHON         python interpreter (default: python from PATH)
   DRY_RUN=1      list the checkpoints found and print the commands, start nothing
@@ -53,16 +60,26 @@ DRY_RUN="${DRY_RUN:-0}"
 [[ "$DEVICE_NUM" =~ ^[1-9][0-9]*$ ]] || zoo_die "DEVICE_NUM must be a positive integer, got '$DEVICE_NUM'"
 [[ "$MODE" =~ ^(rgb|flow)$ ]] || zoo_die "MODE must be rgb or flow, got '$MODE'"
 [[ "$DEVICE_TARGET" =~ ^(Ascend|GPU|CPU)$ ]] || zoo_die "DEVICE_TARGET must be Ascend, GPU or CPU, got '$DEVICE_TARGET'"
+zoo_hosts "$DEVICE_NUM" DEVICE_NUM
 [ -d "$CKPT_DIR" ] || zoo_die "OUTPUT_CKPT_PATH $CKPT_DIR is not a folder"
 [ -d "$VIDEO_PATH" ] || zoo_die "VIDEO_PATH $VIDEO_PATH is not a folder"
 [ -e "$ANNOTATION_PATH" ] || zoo_die "ANNOTATION_PATH $ANNOTATION_PATH does not exist"
 CONFIG="$(zoo_config_file "$CONFIG" "pass CONFIG_PATH (8th argument or environment variable)")"
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 
-# Checkpoints of epochs START_ID .. START_ID+DEVICE_NUM-1; of several matches, the shallowest wins.
+# This host's epochs FIRST_EPOCH .. LAST_EPOCH of START_ID .. START_ID+DEVICE_NUM-1.
+FIRST_EPOCH=$((START_ID + HOST_RANK * LOCAL_WORKERS))
+LAST_EPOCH=$((FIRST_EPOCH + LOCAL_WORKERS - 1))
+SUMMARY="$OUTPUT_DIR/summary.txt"
+if [ "$NUM_HOSTS" -gt 1 ]; then
+    SUMMARY="$OUTPUT_DIR/summary_host_$HOST_RANK.txt"
+    echo "host $HOST_RANK of $NUM_HOSTS: epochs $FIRST_EPOCH..$LAST_EPOCH, summary: $SUMMARY"
+fi
+
+# Checkpoints of this host's epochs; of several matches, the shallowest wins.
 CKPTS=()
 EPOCHS=()
-for ((epoch = START_ID; epoch < START_ID + DEVICE_NUM; epoch++)); do
+for ((epoch = FIRST_EPOCH; epoch <= LAST_EPOCH; epoch++)); do
     mapfile -t matches < <(find "$CKPT_DIR" -type f -name "*-${epoch}_${TRAIN_STEPS}.ckpt" -printf '%d %p\n' \
                            | sort -k1,1n -k2 | cut -d' ' -f2-)
     if [ "${#matches[@]}" -eq 0 ]; then
@@ -75,7 +92,7 @@ for ((epoch = START_ID; epoch < START_ID + DEVICE_NUM; epoch++)); do
     EPOCHS+=("$epoch")
 done
 [ "${#CKPTS[@]}" -gt 0 ] || zoo_die "no checkpoint named *-<epoch>_${TRAIN_STEPS}.ckpt for epochs" \
-    "$START_ID..$((START_ID + DEVICE_NUM - 1)) under $CKPT_DIR; check CKPT_START_ID and TRAIN_STEPS"
+    "$FIRST_EPOCH..$LAST_EPOCH under $CKPT_DIR; check CKPT_START_ID and TRAIN_STEPS"
 
 PIDS=()
 RUN_DIRS=()
@@ -102,7 +119,6 @@ done
 [ "$DRY_RUN" = "1" ] && exit 0
 
 mkdir -p "$OUTPUT_DIR"
-SUMMARY="$OUTPUT_DIR/summary.txt"
 : > "$SUMMARY"
 failed=0
 for index in "${!PIDS[@]}"; do

@@ -214,3 +214,15 @@ def test_eval_without_matching_checkpoints_fails(checkpoints):
     result = run(EVAL_SCRIPT, eval_args(start=20), checkpoints, DRY_RUN="1")
     assert result.returncode != 0
     assert "no checkpoint named *-<epoch>_25.ckpt for epochs 20..27" in result.stderr
+
+
+def test_eval_host_writes_its_own_summary(checkpoints):
+    result = run(EVAL_SCRIPT, eval_args(), checkpoints, PYTHON=str(checkpoints / "fake_python"), DEVICE_NUM="4",
+                 NUM_HOSTS="2", HOST_RANK="1")
+    assert result.returncode == 0, result.stderr
+    assert "epoch 5: no *-5_25.ckpt" in result.stdout  # host 1 of 2 takes epochs 5..6 of 3..6
+    summary = (checkpoints / "output_eval" / "summary_host_1.txt").read_text().splitlines()
+    assert summary == [f"epoch 6 {checkpoints}/ckpt/rank_0/i3d_rgb-6_25.ckpt top1=0.8125 top5=0.9688"]
+    assert not (checkpoints / "output_eval" / "summary.txt").exists()
+    call = json.loads((checkpoints / "output_eval" / "i3d_rgb-6_25" / "call.json").read_text())
+    assert call["env"]["DEVICE_ID"] == "0"  # devices of this host from 0
