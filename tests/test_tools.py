@@ -469,7 +469,7 @@ CLI_MODULES = [
     "src.tools.convert.pdparams2ckpt", "src.tools.cluster", "src.applications.tabletennis", "src.demo",
     "src.demo.make_demo_dataset", "src.demo.make_bmn_demo", "src.demo.runner", "src.applications.proposals",
     "src.infer.mindir_runner", "src.tools.analysis.flops", "src.tools.data.extract_features",
-    "src.tools.eval_proposals", "src.infer.onnx_runner"]
+    "src.tools.eval_proposals", "src.infer.onnx_runner", "src.tools.data.count_frames"]
 SAME_PROGRAM = {"src.demo.runner": "src.demo"}  # the module behind `python -m src.demo`
 
 

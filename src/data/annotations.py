@@ -32,7 +32,7 @@ class AnnotationError(ValueError):
     """An annotation or list file that cannot be used as it is."""
 
 
-@dataclass
+@dataclass(slots=True)
 class VideoRecord:
     """One video of a split.
 

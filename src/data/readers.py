@@ -100,7 +100,8 @@ def _imread(path: str, flags: int) -> np.ndarray:
 
 
 def _gather(indices: np.ndarray, read_one, source: str = "") -> np.ndarray:
-    unique, inverse = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
+    indices = np.asarray(indices, dtype=np.int64)
+    unique, inverse = np.unique(indices, return_inverse=True)
     frames = [read_one(int(i)) for i in unique]
     sizes = {}
     for index, frame in zip(unique, frames):
@@ -109,7 +110,9 @@ def _gather(indices: np.ndarray, read_one, source: str = "") -> np.ndarray:
         found = ", ".join(f"{h}x{w} (frame index {index})" for (h, w), index in sizes.items())
         raise FrameReadError(f"frames of {source or 'one video'} differ in size: {found}; every frame of a video "
                              f"must have one size: re-extract this video's frames")
-    return np.stack(frames)[inverse]
+    stacked = np.stack(frames)
+    # a clip that repeats no frame and keeps their order is the stack itself: no second copy
+    return stacked if len(unique) == len(inverse) and np.array_equal(unique, indices) else stacked[inverse]
 
 
 class RGBFrameReader:

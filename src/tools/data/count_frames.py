@@ -27,7 +27,7 @@ from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, WARN
 
 
 def build_parser():
-    parser = tool_parser(__doc__, "src.tools.data.count_frames")
+    parser = tool_parser("src.tools.data.count_frames", __doc__)
     parser.add_argument("--video_path", required=True, help="root of the video files (where the cache is kept)")
     parser.add_argument("--annotation_path", default="",
                         help="list file of the videos to count, paths relative to --video_path (default: every "
