@@ -375,6 +375,9 @@ OPTIONS: List[Option] = [
     option("feature_interval", 16, count(integer), "frames per feature snippet (ActivityNet features: 16)"),
     option("eval_split", "val", choice("val", "test"), "BMN: split eval.py scores (test videos without "
            "annotations get proposals only)"),
+    option("bmn_candidates", "boundary_peaks", choice("boundary_peaks", "every_cell"),
+           "BMN proposals before Soft-NMS: the map cells whose start and end probabilities are local peaks or "
+           "above half their maximum (JJBOY 45d0514, mmaction2, PaddleVideo), or every cell (JJBOY a92c1d79)"),
     option("soft_nms_alpha", 0.4, positive(number), "Soft-NMS Gaussian alpha"),
     option("soft_nms_low_threshold", 0.5, fraction(number), "Soft-NMS t1"),
     option("soft_nms_high_threshold", 0.9, fraction(number), "Soft-NMS t2"),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from src.config import load_config
+from src.models.blocks import SeededDropout
 from src.models.registry import list_models, register_model
 from src.utils.runtime import get_logger
 
@@ -25,13 +26,14 @@ class TinyClipNet(nn.Cell):
         self.conv = nn.Conv3d(in_channels, 4, 3, stride=(1, 2, 2), has_bias=True)
         self.bn = nn.BatchNorm3d(4)
         self.pool = ops.ReduceMean(keep_dims=False)
+        self.dropout = SeededDropout(1.0 - dropout_keep_prob)
         self.fc = nn.Dense(4, num_classes)
 
     def reset_classifier(self, num_classes):
         self.fc = nn.Dense(4, num_classes)
 
     def construct(self, x):
-        return self.fc(self.pool(ops.relu(self.bn(self.conv(x))), (2, 3, 4)))
+        return self.fc(self.dropout(self.pool(ops.relu(self.bn(self.conv(x))), (2, 3, 4))))
 
 
 if "tiny3d" not in list_models():

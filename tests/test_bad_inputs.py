@@ -15,13 +15,15 @@ import pytest
 from src.applications.tabletennis import load_video_features, read_labels
 from src.config import load_config
 from src.data.annotations import load_annotation_json, load_list_file, read_class_index
+from src.data.bmn_data import _build_source as _build_bmn_source
 from src.data.bmn_data import load_feature_file
 from src.data.dataset import build_video_source
 from src.data.readers import FlowFrameReader, RGBFrameReader, VideoFileReader
-from src.engine.callbacks import restore_training_state
+from src.engine.callbacks import best_so_far, read_history, restore_training_state
 from src.engine.trainer import train
 from src.models.builder import build_network, load_network
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
+from src.tools.convert.pdparams2ckpt import load_pdparams
 from src.utils.cloud import copy_path, prepare_cloud_job
 from src.utils.rank_table import load_rank_table, make_rank_table, save_rank_table
 
@@ -222,7 +224,7 @@ GT = {"url": "x/v.mp4", "total_frames": 100, "actions": [{"start_id": 1.0, "end_
 
 def labels_fps_text(tmp, cfg):
     name = labels_file(tmp, {"fps": "25fps", "gts": [GT]})
-    return lambda: read_labels(name), [path(name), "fps must be a positive number", "'25fps'"]
+    return lambda: read_labels(name), [path(name), r"fps \(frames per second\) must be a number", "'25fps'"]
 
 
 def labels_ids_not_list(tmp, cfg):
@@ -232,7 +234,7 @@ def labels_ids_not_list(tmp, cfg):
 
 def labels_total_frames_text(tmp, cfg):
     name = labels_file(tmp, {"fps": 25, "gts": [dict(GT, total_frames="many")]})
-    return lambda: read_labels(name), [path(name), r"gts\[0\]\.total_frames must be a frame count"]
+    return lambda: read_labels(name), [path(name), r"gts\[0\]: total_frames must be an integer", "'many'"]
 
 
 def labels_action_not_object(tmp, cfg):
@@ -248,7 +250,98 @@ def bmn_feature_wrong_shape(tmp, cfg):
 
 def bmn_feature_object_array(tmp, cfg):
     np.save(tmp / "v.npy", np.array([RunsCode()], dtype=object), allow_pickle=True)
-    return lambda: load_feature_file(str(tmp / "v.npy"), 100, 400), [path(tmp / "v.npy"), "cannot read"]
+    return (lambda: load_feature_file(str(tmp / "v.npy"), 100, 400),
+            [path(tmp / "v.npy"), "holds Python objects", "numpy.save"])
+
+
+# --- numbers: finite, in range, integers where integers are meant --------------------------------
+
+def annotation_json_text(tmp, segment_text):
+    (tmp / "a.json").write_text('{"labels": ["a"], "database": {"v1": {"subset": "training", '
+                                '"annotations": {"label": "a", "segment": [1, ' + segment_text + ']}}}}')
+    return str(tmp / "a.json")
+
+
+def annotation_infinite_segment(tmp, cfg):
+    name = annotation_json_text(tmp, "Infinity")
+    return lambda: load_annotation_json(name, "train", str(tmp)), [path(name), "video v1", "segment", "finite"]
+
+
+def annotation_5000_digit_segment(tmp, cfg):
+    name = annotation_json_text(tmp, "9" * 5000)
+    return lambda: load_annotation_json(name, "train", str(tmp)), [path(name), "number that cannot be read"]
+
+
+def annotation_fractional_segment(tmp, cfg):
+    name = annotation_json_text(tmp, "7.5")
+    return (lambda: load_annotation_json(name, "train", str(tmp)),
+            [path(name), "video v1", "segment must be an integer", "7.5"])
+
+
+def list_implausible_frame_count(tmp, cfg):
+    name = list_file(tmp, "MoveLeft/v1 1" + "0" * 30 + " 0")
+    return lambda: load_list_file(name, str(tmp)), [path(name) + ":1", "num_frames", "not a plausible"]
+
+
+def bmn_annotation(tmp, **entry):
+    video = dict({"duration_second": 10.0, "duration_frame": 250, "feature_frame": 240, "subset": "training",
+                  "annotations": [{"segment": [1.0, 4.0], "label": "a"}]}, **entry)
+    (tmp / "anno.json").write_text(json.dumps({"v_a": video}))
+    os.makedirs(tmp / "features", exist_ok=True)
+    np.save(tmp / "features" / "v_a.npy", np.zeros((16, 8), np.float32))
+    return (lambda: _build_bmn_source(str(tmp / "anno.json"), "", str(tmp / "features"), "train", 16, 8),
+            str(tmp / "anno.json"))
+
+
+def bmn_infinite_duration(tmp, cfg):
+    call, name = bmn_annotation(tmp, duration_second=float("inf"))
+    return call, [path(name), "video v_a", "duration_second", "finite"]
+
+
+def bmn_infinite_segment(tmp, cfg):
+    call, name = bmn_annotation(tmp, annotations=[{"segment": [1.0, float("inf")], "label": "a"}])
+    return call, [path(name), "video v_a", "segment", "finite"]
+
+
+def bmn_negative_feature_frame(tmp, cfg):
+    call, name = bmn_annotation(tmp, feature_frame=-240)
+    return call, [path(name), "video v_a", "feature_frame", "outside"]
+
+
+def bmn_feature_npz_under_npy_name(tmp, cfg):
+    np.savez(tmp / "v.npz", features=np.zeros((100, 400), np.float32))
+    os.rename(tmp / "v.npz", tmp / "v.npy")
+    return (lambda: load_feature_file(str(tmp / "v.npy"), 100, 400),
+            [path(tmp / "v.npy"), r"\.npz archive under an \.npy name", "numpy.save"])
+
+
+def labels_infinite_fps(tmp, cfg):
+    name = labels_file(tmp, {"fps": float("inf"), "gts": [GT]})
+    return lambda: read_labels(name), [path(name), "fps", "finite"]
+
+
+def labels_huge_total_frames(tmp, cfg):
+    name = labels_file(tmp, {"fps": 25, "gts": [dict(GT, total_frames=10 ** 40)]})
+    return lambda: read_labels(name), [path(name), r"gts\[0\]", "total_frames", "outside"]
+
+
+def labels_infinite_action_time(tmp, cfg):
+    name = labels_file(tmp, {"fps": 25, "gts": [dict(GT, actions=[dict(GT["actions"][0], end_id=1e999)])]})
+    return lambda: read_labels(name), [path(name), r"gts\[0\]\.actions\[0\]", "end_id", "finite"]
+
+
+def feature_pickle_object_array(tmp, cfg):
+    with open(tmp / "v.pkl", "wb") as handle:
+        pickle.dump({"image_feature": np.array([1, "a"], dtype=object)}, handle)
+    return (lambda: load_video_features(str(tmp / "v.pkl"), 8),
+            [path(tmp / "v.pkl"), r"\['image_feature'\]", "array of Python objects"])
+
+
+def pdparams_object_array(tmp, cfg):
+    with open(tmp / "w.pdparams", "wb") as handle:
+        pickle.dump({"conv1.weight": np.array([None, 2], dtype=object)}, handle)
+    return (lambda: load_pdparams(str(tmp / "w.pdparams")),
+            [path(tmp / "w.pdparams"), r"\['conv1.weight'\]", "array of Python objects"])
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -396,6 +489,10 @@ CASES: List[Case] = [Case(make.__name__, make) for make in (
     feature_pickle_with_code, feature_pickle_without_features, feature_pickle_wrong_shape, labels_fps_text,
     labels_ids_not_list, labels_total_frames_text, labels_action_not_object, bmn_feature_wrong_shape,
     bmn_feature_object_array,
+    annotation_infinite_segment, annotation_5000_digit_segment, annotation_fractional_segment,
+    list_implausible_frame_count, bmn_infinite_duration, bmn_infinite_segment, bmn_negative_feature_frame,
+    bmn_feature_npz_under_npy_name, labels_infinite_fps, labels_huge_total_frames, labels_infinite_action_time,
+    feature_pickle_object_array, pdparams_object_array,
     config_fractional_epochs, config_negative_lr, config_unknown_key, config_bad_boolean, config_zero_batch,
     config_momentum_range, config_not_yaml, config_file_missing,
     checkpoint_empty, checkpoint_garbage_on_resume, checkpoint_without_training_state, checkpoint_other_classes,
@@ -449,3 +546,25 @@ def test_a_bad_checkpoint_in_a_folder_is_reported_and_the_others_kept(tiny_cfg, 
     assert lines[1].startswith("b.ckpt\tFAILED\t") and "empty" in lines[1]
     tiny_cfg.allow_failed_checkpoints = True  # partial results accepted
     assert [row["checkpoint"] for row in evaluate()] == ["a.ckpt"]
+
+
+class _Warnings:
+    def __init__(self):
+        self.messages = []
+
+    def warning(self, message):
+        self.messages.append(message)
+
+
+def test_an_infinite_best_metric_does_not_freeze_the_best_checkpoint(tmp_path):
+    history = tmp_path / "history.json"
+    history.write_text('[{"epoch": 1, "loss": 0.7, "lr": 0.1, "metric": 50.0}, '
+                       '{"epoch": 2, "loss": 0.6, "lr": 0.1, "metric": Infinity}]')
+    log = _Warnings()
+    assert read_history(str(tmp_path), 2, log) == []
+    assert re.search(rf"{path(history)}: epoch 2: metric must be a finite number", log.messages[0])
+    best = tmp_path / "best.ckpt"
+    save_checkpoint_atomic({"w": np.zeros(1, np.float32)}, str(best),
+                           append_dict={"epoch_num": 2, "best_metric": float("inf")})
+    assert best_so_far([{"epoch": 1, "metric": 50.0}], str(best), 2, log) == 50.0  # a later epoch can beat it
+    assert "not a finite number" in log.messages[1] and str(best) in log.messages[1]

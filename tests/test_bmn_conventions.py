@@ -185,8 +185,10 @@ def test_proposal_seconds_rules():
     odd = {"duration_second": 10.0, "duration_frame": 250, "feature_frame": 250}
     assert _proposal_seconds("v", odd, "a.json", 10.0, "feature_frame", 16) == 10.0
     assert _proposal_seconds("v", odd, "a.json", 10.0, "interval_floor", 16) == pytest.approx(240 / 250 * 10.0)
-    with pytest.raises(BMNDataError, match="a.json: video v has no numeric 'duration_frame'"):
+    with pytest.raises(BMNDataError, match="a.json: video v has no 'duration_frame'"):
         _proposal_seconds("v", {"duration_second": 10.0}, "a.json", 10.0, "interval_floor", 16)
+    with pytest.raises(BMNDataError, match="a.json: video v: duration_frame must be a number, got 'x'"):
+        _proposal_seconds("v", {"duration_second": 10.0, "duration_frame": "x"}, "a.json", 10.0, "interval_floor", 16)
 
 
 def test_activitynet_recipes_use_the_references_values():

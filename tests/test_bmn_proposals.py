@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from src.config import load_config
 from src.metrics.proposal_metrics import TIOU_THRESHOLDS, average_recall_vs_proposals, plot_ar_an, proposal_metrics
 from src.proposals.bmn_proposals import SoftNMSParams, boundary_candidates, map_candidates, proposals_of_videos, \
     soft_nms, video_proposals, write_proposals
@@ -197,3 +198,33 @@ def test_metric_cli_reads_official_files(tmp_path, capsys):
     assert metric_main(["--ground_truth", str(gt_file), "--proposals", proposal_file,
                         "--max_avg_nr_proposals", "1"]) == 0
     assert "AR@100 100.00" in capsys.readouterr().out
+
+
+def _jjboy_a92c1d79_candidates(start, end, confidence):
+    """JJBOY a92c1d79's BMN_inference loop, written out: every cell [i, j] of the (start, end) map with
+    i < j + 1 < T, scored start[i] * end[j + 1] * cls * reg."""
+    tscale = len(start)
+    rows = []
+    for i in range(tscale):
+        for j in range(tscale):
+            if i < j + 1 < tscale:
+                rows.append([i / tscale, (j + 1) / tscale,
+                             start[i] * end[j + 1] * confidence[1, i, j] * confidence[0, i, j]])
+    return np.asarray(rows)
+
+
+def test_every_cell_candidates_reproduce_jjboy_a92c1d79_top_100():
+    rng = np.random.default_rng(4)
+    tscale = 24
+    start, end = rng.random(tscale), rng.random(tscale)
+    confidence = rng.random((2, tscale, tscale))
+    ours = map_candidates(start, end, confidence, "start_end", "every_cell")
+    reference = _jjboy_a92c1d79_candidates(start, end, confidence)
+    order = lambda rows: rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # noqa: E731
+    np.testing.assert_allclose(order(ours), order(reference))
+    params = SoftNMSParams(candidates="every_cell")
+    np.testing.assert_allclose(soft_nms(ours, params), soft_nms(reference, params))
+    peaks = map_candidates(start, end, confidence, "start_end")
+    assert len(peaks) < len(ours)  # the boundary-peak filter of the other references drops cells
+    assert load_config("configs/bmn/activitynet_start_end.yaml").bmn_candidates == "every_cell"
+    assert load_config("configs/bmn/activitynet.yaml").bmn_candidates == "boundary_peaks"

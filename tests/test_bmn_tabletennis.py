@@ -150,3 +150,26 @@ def test_infer_gives_the_same_proposals_on_both_backends(tmp_path, zoo_log):
         other = results["onnxruntime"][video]
         assert [p["segment"] for p in proposals] == [p["segment"] for p in other]
         np.testing.assert_allclose([p["score"] for p in proposals], [p["score"] for p in other], rtol=1e-5)
+
+
+def test_infer_skips_unreadable_features_and_says_so(tmp_path, capsys):
+    config = tmp_path / "bmn.yaml"
+    config.write_text(f"_base_: {os.path.normpath(tabletennis.DEFAULT_CONFIG)}\ntscale: 8\n"
+                      f"feat_dim: {DIM}\nnum_sample: 4\nwindow_frames: 20\ncontext: py\n")
+    save_checkpoint_atomic(build_model_from_config(load_config(str(config))), str(tmp_path / "bmn.ckpt"))
+    features_dir = tmp_path / "features"
+    features_dir.mkdir()
+    with open(features_dir / "match_a.pkl", "wb") as handle:
+        pickle.dump({"image_feature": np.zeros((30, DIM), np.float32)}, handle)
+    (features_dir / "match_b.pkl").write_bytes(b"\x80\x04 truncated")
+    args = ["infer", "--feature_dir", str(features_dir), "--checkpoint_path", str(tmp_path / "bmn.ckpt"),
+            "--config_path", str(config), "--out", str(tmp_path / "out.json"), "--backend", "mindspore"]
+    assert tabletennis.main(args) == 1
+    err = capsys.readouterr().err
+    assert "SKIPPED match_b" in err and "match_b.pkl" in err and "1 of 2 videos skipped" in err
+    assert sorted(json.loads((tmp_path / "out.json").read_text())["results"]) == ["match_a"]
+    assert tabletennis.main(args + ["--strict", "true"]) == 2
+    assert "match_b.pkl" in capsys.readouterr().err
+    (features_dir / "match_a.pkl").write_bytes(b"")
+    assert tabletennis.main(args) == 2  # nothing readable: an error, not "0 proposals"
+    assert "none of the 2 feature files" in capsys.readouterr().err

@@ -61,14 +61,15 @@ def tiny_args(tiny_frames, out, **overrides):
     return [item for key, value in args.items() for item in (f"--{key}", str(value))]
 
 
-def start(command, console, **env):
+def start(command, console, own_group=False, **env):
     """Start ``command`` (a list; a train.py argument list when it starts with ``--``) with its output in
-    the file ``console`` (a pipe nobody reads would block it)."""
+    the file ``console`` (a pipe nobody reads would block it); ``own_group``: in a process group of its
+    own, as a terminal starts a command (Ctrl-C signals the whole group)."""
     if command[0].startswith("--"):
         command = [sys.executable, "-c", LAUNCHER] + command
     with open(console, "w", encoding="utf-8") as handle:
         process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, text=True,
-                                   env=dict(os.environ, **env))
+                                   env=dict(os.environ, **env), start_new_session=own_group)
     process.console = console
     return process
 
@@ -148,6 +149,37 @@ def test_kill_9_mid_epoch_then_resume_keeps_history_best_and_lr(tiny_frames):
     assert os.path.isfile(os.path.join(out, "checkpoints", "training_curve.png"))
 
 
+def _state(checkpoint):
+    return {name: value.asnumpy() for name, value in ms.load_checkpoint(checkpoint).items()}
+
+
+def _epoch_checkpoint(out, epoch):
+    return next(path for path in epoch_checkpoints(out) if f"-{epoch}_" in os.path.basename(path))
+
+
+def test_a_run_resumed_after_kill_9_equals_the_uninterrupted_run(tiny_frames):
+    # random crops and flips, mixup, dropout and two loader workers: every source of randomness a run has
+    args = dict(num_epochs=4, dropout_keep_prob=0.5, flip=True, mixup_alpha=0.4, num_workers=2,
+                checkpoints_num_keep=4, batch_size=2, seed=3)
+    whole = str(tiny_frames / "whole")
+    finish(tiny_args(tiny_frames, whole, **args))
+    cut = str(tiny_frames / "cut")
+    console = tiny_frames / "console.txt"
+    run = start(tiny_args(tiny_frames, cut, **args), console)
+    wait_for(lambda: re.search(r"epoch 3/4: [1-5]/6 \(", console.read_text()), run, "a step in epoch 3")
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    output = finish(tiny_args(tiny_frames, cut, **args) + ["--resume", "True", "--checkpoint_path",
+                                                            _epoch_checkpoint(cut, 2)])
+    assert "resuming after epoch 2" in output
+    expected, resumed = _state(_epoch_checkpoint(whole, 4)), _state(_epoch_checkpoint(cut, 4))
+    assert sorted(expected) == sorted(resumed)
+    for name, value in expected.items():  # weights, optimizer moments, dropout draws: all equal
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+    assert [r["loss"] for r in history_of(cut)] == [r["loss"] for r in history_of(whole)]
+    assert [r["metric"] for r in history_of(cut)] == [r["metric"] for r in history_of(whole)]
+
+
 def test_resumed_run_only_replaces_best_by_a_better_epoch(tiny_cfg):
     tiny_cfg.update(num_epochs=2)
     train(tiny_cfg)
@@ -225,16 +257,18 @@ def test_lock_names_its_holder_and_is_released_when_the_holder_dies(tmp_path):
 def test_stop_signal_reports_where_and_the_resume_command(tiny_frames, signum):
     out = str(tiny_frames / "run")
     args = tiny_args(tiny_frames, out, num_epochs=50, no_eval=True)
-    run = start(args, tiny_frames / "console.txt")
+    run = start(args, tiny_frames / "console.txt", own_group=True)
     wait_for(lambda: log_has(out, "saved "), run, "the first checkpoint")
-    run.send_signal(signum)
+    if signum == signal.SIGINT:
+        os.killpg(run.pid, signum)  # Ctrl-C: the whole process group, loader workers included
+    else:
+        run.send_signal(signum)
     output = output_of(run)
-    # MindSpore's runtime relays a SIGINT that lands inside a step as SIGTERM to the process (its own
-    # handler, installed from its threads); either way the run stops at a safe point and says which
-    reported = signal.SIGTERM if signum == signal.SIGINT and "stopped by SIGTERM" in output else signum
-    assert run.returncode == 128 + reported
-    name = signal.Signals(reported).name
-    assert f"stopped by {name}" in output and "Resume with:" in output
+    # MindSpore's runtime relays a SIGINT that lands inside a step as SIGTERM to its process: the run
+    # still knows the interrupt for what it was
+    assert run.returncode == 128 + signum
+    said = "interrupted (SIGINT)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    assert said in output and "Resume with:" in output
     log = open(os.path.join(out, "train.log"), encoding="utf-8").read()
     command = log.split("Resume with:\n", 1)[1].splitlines()[0].strip()
     assert command.startswith("python ") and "--resume True --checkpoint_path" in command
@@ -265,6 +299,25 @@ def test_full_disk_names_the_folder_and_keeps_earlier_checkpoints(tiny_cfg, monk
     assert not glob.glob(os.path.join(ckpt_dir, ".*tmp*"))
     with RunLock(tiny_cfg.save_dir):  # released on the failure
         pass
+
+
+def test_save_dir_made_read_only_mid_run_ends_with_the_resume_command(tiny_cfg, monkeypatch):
+    real_save = ms.save_checkpoint
+
+    def save_until_read_only(obj, path, **kwargs):
+        if "-2_6.ckpt" in os.path.basename(path):  # as root, chmod does not stop a write: fail as EROFS would
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_save(obj, path, **kwargs)
+
+    monkeypatch.setattr(ms, "save_checkpoint", save_until_read_only)
+    tiny_cfg.update(num_epochs=3, no_eval=True)
+    ckpt_dir = os.path.join(tiny_cfg.save_dir, "checkpoints")
+    with pytest.raises(OSError, match="Read-only file system") as stopped:
+        train(tiny_cfg)
+    message = str(stopped.value)
+    assert "Make the folder writable" in message and ckpt_dir in message
+    assert re.search(r"resume with: python .*--resume True --checkpoint_path \S+-1_6\.ckpt", message)
+    assert not glob.glob(os.path.join(ckpt_dir, ".*tmp*"))
 
 
 def test_progress_configuration_once_and_the_best_epochs_evaluation_files(tiny_cfg, monkeypatch):

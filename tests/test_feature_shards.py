@@ -36,6 +36,10 @@ sys.exit(command.main(sys.argv[3:]))
 """
 
 
+# tiny.avi is shorter than a snippet: a run whose videos include it skips it and exits with status 1
+SKIPPED_TINY = 1
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shards")
@@ -72,14 +76,14 @@ def proposal_args(setup, out, *extra):
 def reference(setup, tmp_path_factory):
     """The features of one uninterrupted, unsharded run."""
     dst = tmp_path_factory.mktemp("reference")
-    assert extract_features.main(feature_args(setup, dst)) == 0
+    assert extract_features.main(feature_args(setup, dst)) == SKIPPED_TINY
     return dst
 
 
 @pytest.fixture(scope="module")
 def reference_proposals(setup, tmp_path_factory):
     out = tmp_path_factory.mktemp("reference_proposals")
-    assert long_videos.main(proposal_args(setup, out)) == 0
+    assert long_videos.main(proposal_args(setup, out)) == SKIPPED_TINY
     return out
 
 
@@ -115,10 +119,10 @@ def signal_after_first_video(process, feature_dir, signum):
 
 
 def test_two_shards_and_their_merge_give_the_features_of_one_run(setup, reference, tmp_path, monkeypatch, capsys):
-    assert extract_features.main(feature_args(setup, tmp_path, "--shard", "0/2")) == 0
+    assert extract_features.main(feature_args(setup, tmp_path, "--shard", "0/2")) == SKIPPED_TINY
     monkeypatch.setenv("RANK_ID", "1")  # the second shard from a rank launcher's environment
     monkeypatch.setenv("RANK_SIZE", "2")
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == 0  # clip_b and clip_d: nothing skipped
     assert "shard 1/2 (from RANK_ID/RANK_SIZE)" in capsys.readouterr().out
     assert not (tmp_path / VIDEO_INFO_FILE).exists()  # written by the merge only
     # every shard took every other video of the sorted names
@@ -138,7 +142,7 @@ def test_a_killed_run_resumes_to_the_features_of_one_run(setup, reference, tmp_p
     status, _ = signal_after_first_video(start_slow("src.tools.data.extract_features", feature_args(setup, tmp_path)),
                                          tmp_path, signal.SIGKILL)
     assert status == -signal.SIGKILL
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == SKIPPED_TINY
     assert "skipped (already complete)" in capsys.readouterr().out
     assert_same_features(tmp_path, reference)
 
@@ -147,25 +151,25 @@ def test_ctrl_c_exits_130_and_the_rerun_completes(setup, reference, tmp_path):
     status, stderr = signal_after_first_video(
         start_slow("src.tools.data.extract_features", feature_args(setup, tmp_path)), tmp_path, signal.SIGINT)
     assert status == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == SKIPPED_TINY
     assert_same_features(tmp_path, reference)
 
 
 def test_features_without_their_row_are_extracted_again(setup, reference, tmp_path):
     """A kill between a video's csv and its row: the rerun redoes the video instead of losing its row."""
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == SKIPPED_TINY
     os.remove(row_file(str(tmp_path), VIDEOS[1]))
     (tmp_path / VIDEO_INFO_FILE).unlink()
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == SKIPPED_TINY
     assert_same_features(tmp_path, reference)
 
 
 def test_rows_of_an_earlier_video_info_file_are_kept(setup, reference, tmp_path):
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == SKIPPED_TINY
     for name in VIDEOS:  # a folder written before the row files: features and video_info_new.csv only
         os.remove(row_file(str(tmp_path), name))
     before = {name: os.path.getmtime(feature_file(str(tmp_path), name)) for name in VIDEOS}
-    assert extract_features.main(feature_args(setup, tmp_path)) == 0
+    assert extract_features.main(feature_args(setup, tmp_path)) == SKIPPED_TINY
     assert before == {name: os.path.getmtime(feature_file(str(tmp_path), name)) for name in VIDEOS}
     assert_same_features(tmp_path, reference)
 
@@ -175,7 +179,7 @@ def test_proposals_rerun_after_a_kill_and_merge_over_shards(setup, reference_pro
     status, _ = signal_after_first_video(start_slow("src.applications.proposals", proposal_args(setup, killed)),
                                          killed / "features", signal.SIGKILL)
     assert status == -signal.SIGKILL
-    assert long_videos.main(proposal_args(setup, killed)) == 0
+    assert long_videos.main(proposal_args(setup, killed)) == SKIPPED_TINY
     assert results(killed) == results(reference_proposals)
     sharded = tmp_path / "sharded"
     assert long_videos.main(proposal_args(setup, sharded, "--shard", "1/2")) == 0
@@ -183,7 +187,7 @@ def test_proposals_rerun_after_a_kill_and_merge_over_shards(setup, reference_pro
     assert long_videos.main(proposal_args(setup, sharded, "--merge")) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("error: 3 of 5 videos without proposals") and "clip_a, clip_c, tiny;" in error
-    assert long_videos.main(proposal_args(setup, sharded, "--shard", "0/2")) == 0
+    assert long_videos.main(proposal_args(setup, sharded, "--shard", "0/2")) == SKIPPED_TINY
     assert long_videos.main(proposal_args(setup, sharded, "--merge", "--allow_missing")) == 0
     assert results(sharded) == results(reference_proposals)
     assert (sharded / "features" / VIDEO_INFO_FILE).read_text() == \

@@ -5,7 +5,7 @@ import mindspore as ms
 
 from src.models import create_model
 from src.models.i3d import InceptionI3d, Unit3D, same_pads
-from src.models.weights import ms_to_torch_name
+from src.models.weights import learnt_parameters, ms_to_torch_name
 
 ms.set_context(mode=ms.GRAPH_MODE)
 
@@ -55,17 +55,17 @@ def test_every_parameter_maps_onto_the_pytorch_key_set(rgb_net):
     reference = reference_torch_keys()
     assert len(reference) == 344
     assert sum(key.endswith("num_batches_tracked") for key in reference) == 57
-    mapped = [ms_to_torch_name(p.name) for p in rgb_net.get_parameters()]
+    mapped = [ms_to_torch_name(p.name) for p in learnt_parameters(rgb_net)]
     assert len(mapped) == len(set(mapped)) == 344 - 57
     assert set(mapped) == {key for key in reference if not key.endswith("num_batches_tracked")}
-    names = {p.name for p in rgb_net.get_parameters()}
+    names = {p.name for p in learnt_parameters(rgb_net)}
     assert "Mixed_3b.b1b.conv3d.weight" in names
     assert "Conv3d_1a_7x7.bn.bn2d.moving_mean" in names
     assert "logits.conv3d.bias" in names
 
 
 def test_only_bn_statistics_are_frozen(rgb_net):
-    frozen = {p.name for p in rgb_net.get_parameters() if not p.requires_grad}
+    frozen = {p.name for p in learnt_parameters(rgb_net) if not p.requires_grad}
     assert len(frozen) == 2 * 57
     assert all(name.endswith(("moving_mean", "moving_variance")) for name in frozen)
 
@@ -100,7 +100,7 @@ def test_reset_classifier_gives_a_fresh_classifier():
     net = InceptionI3d(num_classes=400, in_channels=3)
     old_weight = net.logits.conv3d.weight.asnumpy().copy()
     net.reset_classifier(7)
-    names = [p.name for p in net.get_parameters()]
+    names = [p.name for p in learnt_parameters(net)]
     assert names[-2:] == ["logits.conv3d.weight", "logits.conv3d.bias"]
     assert len(names) == len(set(names)) == 287
     assert net.logits.conv3d.weight.shape == (7, 1024, 1, 1, 1)

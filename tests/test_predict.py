@@ -1,6 +1,7 @@
 """The one-video command and its Python API: predictions equal eval.py's on the same videos."""
 import json
 import os
+import re
 
 import cv2
 import mindspore as ms
@@ -191,3 +192,34 @@ def test_bad_inputs_are_named(video_set, capsys):
     assert predict.main(["--video", str(video_set / "videos"), "--checkpoint", checkpoint, "--no_such_key", "1"]
                         + base) == 2
     assert "no_such_key" in capsys.readouterr().err
+
+
+def test_a_folder_with_unusable_videos_predicts_the_others(video_set, capsys):
+    cfg = load_config(str(video_set / "tiny.yaml"))
+    checkpoint = save_checkpoint_atomic(build_model_from_config(cfg), str(video_set / "any.ckpt"))
+    videos = video_set / "videos"
+    (videos / "MoveLeft" / "not_a_video.avi").write_text("text, not a video\n")
+    (videos / "MoveRight" / "empty.mp4").write_bytes(b"")
+    writer = cv2.VideoWriter(str(videos / "MoveRight" / "one_frame.avi"), cv2.CAP_OPENCV_MJPEG,
+                             cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+    writer.write(np.full((24, 32, 3), 90, np.uint8))
+    writer.release()
+    out_json = video_set / "predictions.json"
+    args = ["--video", str(videos), "--config_path", str(video_set / "tiny.yaml"), "--checkpoint", checkpoint,
+            "--out_json", str(out_json), "--backend", "mindspore"]
+    assert predict.main(args) == 1  # every usable video predicted, and a status that says some were not
+    captured = capsys.readouterr()
+    assert "2 of 9 videos skipped" in captured.err
+    assert re.search(r"SKIPPED \S+not_a_video\.avi: cannot be decoded", captured.err)
+    assert re.search(r"one_frame\.avi \(class folder: MoveRight\) \(only 1 frame: its clips are loop-padded\)",
+                     captured.out)
+    written = json.loads(out_json.read_text())
+    assert written["num_videos"] == 7 and len(written["skipped"]) == 2  # the 1-frame video is predicted, padded
+    assert predict.main(args + ["--strict", "true"]) == 2
+    assert "error: " in capsys.readouterr().err
+    model = init_recognizer(cfg, checkpoint, backend="mindspore")
+    with pytest.warns(UserWarning, match="2 of 3 videos skipped"):
+        results = predict_videos(model, [str(videos / "MoveLeft" / "not_a_video.avi"),
+                                         str(videos / "MoveLeft" / "v_MoveLeft_g00.avi"),
+                                         str(videos / "MoveRight" / "empty.mp4")])
+    assert [os.path.basename(p.video) for p in results] == ["v_MoveLeft_g00.avi"] and len(results.skipped) == 2

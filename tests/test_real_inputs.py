@@ -208,8 +208,8 @@ def test_same_named_videos_with_two_extensions_are_refused(tmp_path, capsys, wor
     args = ["--src_path", str(tmp_path / "videos"), "--dst_path", str(tmp_path / "jpg"), "--num_workers", str(workers)]
     assert generate_rgb_jpgs.main(args + ["--strict", "true"]) == 1
     captured = capsys.readouterr()
-    assert "1 done, 0 skipped (already complete), 0 with warnings, 2 failed" in captured.out
-    assert captured.err.count("clip.avi, clip.mp4 would share the frame folder") == 2
+    assert "1 done, 0 skipped (already complete), 0 with warnings, 1 failed" in captured.out
+    assert captured.err.count("clip.avi, clip.mp4 would share the frame folder") == 1  # one line for the pair
     assert sorted(p.name for p in (tmp_path / "jpg" / "MoveLeft").iterdir()) == ["other"]
     assert generate_rgb_jpgs.main(args + ["--extensions", ".avi"]) == 0  # the fix the message names
     assert (tmp_path / "jpg" / "MoveLeft" / "clip" / "n_frames").read_text().strip() == "6"
@@ -266,12 +266,21 @@ def test_joint_source_from_one_rawframe_list_never_asks_for_a_missing_flow_frame
         assert rgb_views.shape[2] == flow_views.shape[2] == 10  # 9 frames loop-padded to the clip
 
 
+@pytest.mark.parametrize("start", [0, 1])
+def test_flow_list_counts_are_read_as_rgb_or_flow_counts_by_what_the_folder_holds(tmp_path, start):
+    root = _rawframes(tmp_path, start)  # 10 RGB frames, 9 flow frames per video
+    flow_cfg = _rawframe_cfg(root, start, "three_columns.txt", mode="flow", test_sample_duration=4)
+    assert {r.num_frames for r in build_video_source(flow_cfg, "val").records} == {9}  # RGB count 10
+    (root / "flow_counts.txt").write_text((root / "three_columns.txt").read_text().replace(" 10 ", " 9 "))
+    flow_cfg = _rawframe_cfg(root, start, "flow_counts.txt", mode="flow", test_sample_duration=4)
+    assert {r.num_frames for r in build_video_source(flow_cfg, "val").records} == {9}  # mmaction2's flow count 9
+
+
 def test_wrong_template_or_start_index_points_at_the_options(tmp_path):
     root = _rawframes(tmp_path, 0)
-    source = build_video_source(_rawframe_cfg(root, 0, "three_columns.txt", frame_start_index=1), "val")
-    with pytest.raises(FrameReadError, match=r"img_00010\.jpg is missing; the folder holds img_00000\.jpg.*"
-                                             r"set rgb_template / flow_template / frame_start_index"):
-        source[0]
+    with pytest.raises(AnnotationError, match=r"img_00010\.jpg is missing, and its 10 frames named like "
+                                             r"'img_\{:05d\}\.jpg' are numbered 0\.\.9: set frame_start_index 0"):
+        build_video_source(_rawframe_cfg(root, 0, "three_columns.txt", frame_start_index=1), "val")
     with pytest.raises(AnnotationError, match=r"no frame named like 'image_\{:05d\}\.jpg'"):
         build_video_source(_rawframe_cfg(root, 0, rgb_template="image_{:05d}.jpg"), "val")
     with pytest.raises(FrameReadError, match=r"template 'img\.jpg' has 0 field\(s\).*set rgb_template"):
@@ -333,3 +342,14 @@ def test_mmaction2_offset_and_multilabel_lists_are_refused(tmp_path, line, messa
 def test_list_of_video_files_read_as_frame_folders_is_refused(odd_videos):
     with pytest.raises(AnnotationError, match=r"3 entries of the list are files, not frame folders .*data_source"):
         build_video_source(_video_cfg(odd_videos, data_source="list"), "val")
+
+
+def test_feature_extraction_takes_seconds_from_the_decoded_time_stamps(tmp_path):
+    from src.tools.data.extract_features import decode_video, decoded_seconds
+    frames, decoded = decode_video(write_vfr_mkv(tmp_path / "vfr.mkv", VFR_TIMES), 16)
+    assert len(frames) == 20 and decoded.fps > 0
+    assert len(frames) / decoded.fps < 1.0  # frames / header rate: well under half the video
+    assert decoded_seconds(decoded) == pytest.approx(2.0, abs=0.05)  # its time stamps span 2 s
+    assert "variable frame rate" in decoded.problem()
+    _, whole = decode_video(_write_avi(tmp_path / "whole.avi", 40), 16)
+    assert decoded_seconds(whole) == pytest.approx(40 / 25, abs=0.01) and whole.problem() == ""

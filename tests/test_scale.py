@@ -1,6 +1,7 @@
 """Behaviour that matters at Kinetics scale, checked at small N: nothing decoded before the first step,
 a capped epoch reads only its steps, and broken video files are skipped, listed and counted while the
 run trains on the rest (the timings and memory at N = 1k ... 240k are benchmarks/bench_scale.py's)."""
+import json
 import os
 import warnings
 
@@ -130,3 +131,15 @@ def test_too_many_bad_samples_stop_the_run_naming_the_list(tmp_path):
                                                 r"max_bad_sample_ratio 0.05; they are listed in .*bad_samples.tsv"):
         for _ in range(BadSampleGuard.CHECK_EVERY):
             guard.on_train_step_end(None)
+
+
+def test_listed_frame_counts_are_checked_against_the_folders_before_the_first_step(tiny_frames, tiny_cfg):
+    annotation = json.loads((tiny_frames / "anno.json").read_text())
+    annotation["database"]["v_MoveLeft_g01_c01"]["annotations"]["segment"] = [1, 25]  # the folder holds 10
+    (tiny_frames / "anno.json").write_text(json.dumps(annotation))
+    with pytest.warns(UserWarning, match=r"1 of 12 rgb frame folders hold fewer frames named like "
+                                         r"'image_\{:05d\}\.jpg' than their annotation or list gives; their own "
+                                         r"counts are used: v_MoveLeft_g01_c01 \(listed 25, holds 10\)"):
+        source = build_video_source(tiny_cfg, "train")
+    assert {r.video_id: r.num_frames for r in source.records}["v_MoveLeft_g01_c01"] == 10
+    assert all(item[0].shape == (3, 4, 16, 16) for item in (source[index] for index in range(len(source))))

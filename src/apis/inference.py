@@ -27,7 +27,7 @@ import numpy as np
 from src.config import load_config
 from src.data.annotations import AnnotationError, VideoRecord, read_class_index
 from src.data.dataset import VideoClipSource
-from src.data.pipelines import build_pipeline
+from src.data.pipelines import build_pipeline, frames_needed
 from src.data.readers import VideoFileReader, VideoFlowReader, count_video_frames
 from src.infer.backends import BACKENDS, resolve_backend
 from src.infer.backends import inference_network
@@ -36,7 +36,8 @@ from src.options import Config, appearance_modality, output_classes, stream_conf
 from src.tasks.recognition.evaluation import score_views
 from src.utils.io import read_json
 
-__all__ = ["Recognizer", "Prediction", "init_recognizer", "inference_recognizer", "predict_videos", "class_names_for"]
+__all__ = ["Recognizer", "Prediction", "Predictions", "init_recognizer", "inference_recognizer", "predict_videos",
+           "class_names_for"]
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Prediction:
     scores: np.ndarray
     class_names: List[str] = field(repr=False)
     label: int = -1
+    padded_from: int = 0  # the video's frame count when it is shorter than a clip (its frames loop-padded)
 
     def top(self, k: int = 5) -> List[Tuple[int, str, float]]:
         """The ``k`` best classes as (index, name, score), best first."""
@@ -67,6 +69,8 @@ class Prediction:
                                               for i, name, score in self.top(k)]}
         if self.label >= 0:
             entry.update(label=self.label, label_name=self.class_names[self.label])
+        if self.padded_from:
+            entry.update(padded_from_frames=self.padded_from)
         return entry
 
 
@@ -119,66 +123,82 @@ def init_recognizer(config: Union[str, Config], checkpoint: str = "", rgb_checkp
     return Recognizer(cfg, nets, class_names_for(cfg, class_index), flow_method)
 
 
-def _records(videos: Sequence[Tuple[str, int]], flow: bool) -> List[VideoRecord]:
-    """Records of ``(path, label)`` videos with decoder frame counts; short decodes are warned about
-    in one counted warning, undecodable videos are an error naming them."""
-    records, short, unreadable = [], [], []
-    for path, label in videos:
-        count = count_video_frames(path)
-        if count.frames < (2 if flow else 1):
-            unreadable.append(path)
-        if count.problem():
-            short.append(f"{path}: {count.problem()}")
-        video_id = os.path.splitext(os.path.basename(path))[0]
-        records.append(VideoRecord(video_id, path, count.frames, label))
-    if short:
-        warnings.warn(f"{len(short)} of {len(videos)} videos decode fewer frames than their header declares; "
-                      f"the decoded frames are used: {'; '.join(short[:3])}{' ...' if len(short) > 3 else ''}")
-    if unreadable:
-        need = " into two frames (flow needs two)" if flow else ""
-        raise ValueError(f"{len(unreadable)} videos cannot be decoded{need}: "
-                         f"{', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}")
-    return records
+class Predictions(list):
+    """Predictions of the videos that could be read, in order; ``skipped`` lists ``(video, reason)`` of
+    the others."""
+
+    def __init__(self, predictions=(), skipped=()):
+        super().__init__(predictions)
+        self.skipped: List[Tuple[str, str]] = list(skipped)
 
 
-def _source(model: Recognizer, videos: Sequence[Tuple[str, int]]) -> VideoClipSource:
-    """The test-time source eval.py builds, over ``videos``: per stream its reader, sampler and crops."""
+def _record(path: str, label: int, flow: bool) -> VideoRecord:
+    """The record of a video with its decoder frame count; ValueError when it cannot be used, and a
+    warning when it decodes fewer frames than its header declares."""
+    count = count_video_frames(path)
+    if count.frames < (2 if flow else 1):
+        raise ValueError("cannot be decoded" + (" into two frames (flow needs two)" if flow else "")
+                         + (" (audio only, or not a video?)" if count.frames == 0 else ""))
+    if count.problem():
+        warnings.warn(f"{path}: {count.problem()}")
+    return VideoRecord(os.path.splitext(os.path.basename(path))[0], path, count.frames, label)
+
+
+def _source(model: Recognizer, record: VideoRecord) -> VideoClipSource:
+    """The test-time source eval.py builds, over one video: per stream its reader, sampler and crops."""
     joint = len(model.nets) == 2
-    rgb_records = _records(videos, flow="flow" in model.nets)
     streams = []
     for role in model.nets:  # 'rgb' and/or 'flow'
         modality = appearance_modality(model.cfg) if role == "rgb" else role
         stream_cfg = stream_config(model.cfg, modality) if joint else model.cfg
         temporal, pipeline = build_pipeline(stream_cfg, "val", modality)
         if modality == "flow":  # n frames give n - 1 flow frames, as flow folders hold
-            records = [VideoRecord(r.video_id, r.path, r.num_frames - 1, r.label) for r in rgb_records]
+            records = [VideoRecord(record.video_id, record.path, record.num_frames - 1, record.label)]
             reader = VideoFlowReader(model.flow_method)
         else:
-            records, reader = rgb_records, VideoFileReader()
+            records, reader = [record], VideoFileReader()
         streams.append({"modality": modality, "records": records, "reader": reader, "temporal": temporal,
                         "pipeline": pipeline})
     return VideoClipSource(streams, model.class_names, model.cfg.seed, test_mode=True)
 
 
-def predict_videos(model: Recognizer, videos: Sequence[Union[str, Tuple[str, int]]]) -> List[Prediction]:
-    """Predictions of video files (paths, or ``(path, true label)`` pairs), in order."""
+def _predict(model: Recognizer, path: str, label: int) -> Prediction:
+    record = _record(path, label, flow="flow" in model.nets)
+    *views, _, _ = _source(model, record)[0]
+    logits = {modality: score_views(net, stream_views[None])[0].mean(axis=0)
+              for (modality, net), stream_views in zip(model.nets.items(), views)}
+    if len(logits) == 2:
+        fused = fuse_streams(logits["rgb"][None], logits["flow"][None], model.cfg.joint_fusion, model.cfg.rgb_weight)[0]
+        scores = fused if model.cfg.joint_fusion == "softmax_avg" else softmax(fused)
+    else:
+        scores = softmax(next(iter(logits.values())))
+    needed = frames_needed(model.cfg, "val")
+    return Prediction(path, scores, model.class_names, label,
+                      padded_from=record.num_frames if record.num_frames < needed else 0)
+
+
+def predict_videos(model: Recognizer, videos: Sequence[Union[str, Tuple[str, int]]],
+                   strict: bool = False) -> Predictions:
+    """Predictions of video files (paths, or ``(path, true label)`` pairs), in order. A video that cannot
+    be used (unreadable, audio only, too short for flow) is skipped, with its reason in ``.skipped`` and
+    one warning for all; with ``strict`` the first one raises ValueError naming it instead."""
     pairs = [(video, -1) if isinstance(video, str) else (video[0], int(video[1])) for video in videos]
-    source = _source(model, pairs)
-    fusion, rgb_weight = model.cfg.joint_fusion, model.cfg.rgb_weight
-    predictions = []
-    for index, (path, label) in enumerate(pairs):
-        *views, _, _ = source[index]
-        logits = {modality: score_views(net, stream_views[None])[0].mean(axis=0)
-                  for (modality, net), stream_views in zip(model.nets.items(), views)}
-        if len(logits) == 2:
-            fused = fuse_streams(logits["rgb"][None], logits["flow"][None], fusion, rgb_weight)[0]
-            scores = fused if fusion == "softmax_avg" else softmax(fused)
-        else:
-            scores = softmax(next(iter(logits.values())))
-        predictions.append(Prediction(path, scores, model.class_names, label))
-    return predictions
+    results = Predictions()
+    for path, label in pairs:
+        try:
+            results.append(_predict(model, path, label))
+        except (ValueError, OSError) as err:  # FrameReadError is an OSError
+            if strict:
+                raise ValueError(f"{path}: {err}") from err
+            results.skipped.append((path, str(err)))
+    if results.skipped:
+        shown = "; ".join(f"{path}: {reason}" for path, reason in results.skipped[:3])
+        warnings.warn(f"{len(results.skipped)} of {len(pairs)} videos skipped: {shown}"
+                      f"{' ...' if len(results.skipped) > 3 else ''}")
+    return results
 
 
 def inference_recognizer(model: Recognizer, video: str) -> Prediction:
-    """The prediction of one video file (mmaction2's ``inference_recognizer``)."""
-    return predict_videos(model, [video])[0]
+    """The prediction of one video file (mmaction2's ``inference_recognizer``); ValueError naming it when
+    it cannot be used."""
+    return predict_videos(model, [video], strict=True)[0]

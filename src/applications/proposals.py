@@ -124,13 +124,14 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
     recognizers take theirs from ``specs``). Returns a summary with the timings."""
     started = time.time()
     videos = list_videos(src_path)
+    # read first: a ground truth that cannot be used stops the command before hours of extraction
+    ground_truth, notes = _ground_truth(ground_truth_path, subset, video_info)
     cfg, run_bmn = _bmn_runner(bmn_config, bmn_checkpoint, overrides)
     feature_dir = os.path.join(out_dir, "features")
     options = ExtractOptions(specs, snippet_frames, interval, cfg.tscale, flow_method, "testing")
     outcomes = extract_all(videos, feature_dir, options, num_workers, shard=shard)
-    report_outcomes(outcomes, False, f"videos of {shard}" if shard.count > 1 else "videos")
+    report_outcomes(outcomes, False, f"videos of {shard}" if shard.count > 1 else "videos", failures_fail=True)
     extracted = time.time()
-    ground_truth, notes = _ground_truth(ground_truth_path, subset, video_info)
     params = SoftNMSParams.from_config(cfg)
     timelines = os.path.join(out_dir, "timelines")
     for folder in (timelines, os.path.join(out_dir, VIDEO_PROPOSALS_FOLDER)):
@@ -148,7 +149,9 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
             raise ToolError(f"{path} has {features.shape[1]} features per step but {bmn_config} sets feat_dim "
                             f"{cfg.feat_dim}; the BMN must be trained on features of these recognizers")
         confidence, start, end = run_bmn(features)
-        seconds = float(row["featureFrame"]) / float(row["fps"])
+        # the span of the features, from the decoded time stamps (the header's rate is wrong for a
+        # variable-frame-rate video)
+        seconds = float(row["featureFrame"]) / float(row["numFrame"]) * float(row["seconds"])
         video_id = row["video"][2:]
         proposals = video_proposals(start, end, confidence, seconds, params, cfg.bm_layout)
         write_json_atomically(_video_proposals_file(out_dir, outcome.name),
@@ -157,7 +160,8 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
                       None if ground_truth is None else ground_truth.get(video_id, []))
         done += 1
         video_seconds += float(row["seconds"])
-    timings = {"feature_seconds": round(extracted - started, 1), "total_seconds": round(time.time() - started, 1)}
+    timings = {"feature_seconds": round(extracted - started, 1), "total_seconds": round(time.time() - started, 1),
+               "failed_videos": sum(outcome.status == FAILED for outcome in outcomes)}
     timings["seconds_per_video_minute"] = round(timings["total_seconds"] / max(video_seconds / 60.0, 1e-9), 1)
     if shard.count > 1:
         return dict(timings, videos=done, video_seconds=round(video_seconds, 1), shard=str(shard))
@@ -258,11 +262,11 @@ def main(argv=None) -> int:
             print(f"{shard}: proposals of {summary['videos']} videos in "
                   f"{os.path.join(args.out_dir, VIDEO_PROPOSALS_FOLDER)} in {summary['total_seconds']} s; when "
                   f"every shard has finished, write {PROPOSALS_FILE} with the same command and --merge")
-            return 0
+            return 1 if summary["failed_videos"] else 0
         print(f"wrote {summary['proposals']} ({summary['videos']} videos, {summary['video_seconds']} s of video) in "
               f"{summary['total_seconds']} s ({summary['seconds_per_video_minute']} s per minute of video)"
               + _figures(summary))
-        return 0
+        return 1 if summary["failed_videos"] else 0
 
     return run_main(lambda: run_interruptible(body), known_errors=(ValueError, FileNotFoundError))
 

@@ -21,7 +21,9 @@ repeating the final frame), runs BMN on every window, shifts each window's candi
 offset, merges them over the whole video with Gaussian Soft-NMS (so duplicates across window borders
 are suppressed) keeping ``--proposals_per_window`` x windows proposals, and writes
 ``{"version", "results": {video: [{"score", "segment"}]}, "external_data"}``. With ``--label_file``
-the proposals are also scored (AR@AN with all proposals, AUC) into ``<out>_metrics.json``. ``--backend``
+the proposals are also scored (AR@AN with all proposals, AUC) into ``<out>_metrics.json``. A feature
+file that cannot be read is skipped with its reason; the others are written and the command exits
+with status 1 (``--strict true``: stop at the first; none readable: an error). ``--backend``
 chooses what runs the BMN: ``auto`` (ONNX Runtime on a CPU when installed; the checkpoint is
 exported once to ``onnx_cache/`` beside it), ``mindspore`` or ``onnxruntime``, with the same
 proposals; ``--num_threads`` sets its CPU threads.
@@ -33,6 +35,7 @@ Examples::
     python -m src.applications.tabletennis infer --feature_dir FEATS --checkpoint_path bmn.ckpt \\
         --out submission.json --config_path configs/bmn/tabletennis.yaml --label_file labels_val.json
 """
+import dataclasses
 import json
 import numbers
 import os
@@ -42,9 +45,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from src.config import load_config
+from src.options import parse_bool
 from src.data.bmn_data import DataReport, clean_segment
 from src.proposals.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
 from src.tools.cli import ToolError, add_backend_options, backend_overrides, check_positive, run_main, tool_parser
+from src.utils.numbers import MAX_FRAMES, MAX_SECONDS, checked_number
 from src.utils.progress import progress
 from src.utils.safe_pickle import load_array_pickle
 
@@ -67,12 +72,17 @@ def _check_gt(path: str, position: int, gt) -> None:
     where = f"{path}: gts[{position}]"
     if not isinstance(gt, dict) or not isinstance(gt.get("url"), str) or not isinstance(gt.get("actions", []), list):
         raise ToolError(f"{where} needs 'url' (a string) and a list of 'actions'")
-    if "total_frames" in gt and not (_is_number(gt["total_frames"]) and gt["total_frames"] >= 0):
-        raise ToolError(f"{where}.total_frames must be a frame count, got {gt['total_frames']!r}")
+    if "total_frames" in gt:
+        checked_number(gt["total_frames"], where, "total_frames", integer=True, low=0, high=MAX_FRAMES,
+                       error=ToolError)
     for index, action in enumerate(gt.get("actions", [])):
         if not isinstance(action, dict):
             raise ToolError(f"{where}.actions[{index}] must be an object with start_id, end_id, label_ids, "
                             f"label_names; got {action!r}")
+        for key in ("start_id", "end_id"):
+            if _is_number(action.get(key)):  # other types are counted and dropped by clean_actions
+                checked_number(action[key], f"{where}.actions[{index}]", key, low=-MAX_SECONDS, high=MAX_SECONDS,
+                               error=ToolError)
         for key in ("label_ids", "label_names"):
             if key in action and not isinstance(action[key], list):
                 raise ToolError(f"{where}.actions[{index}].{key} must be a list, got {action[key]!r}")
@@ -88,10 +98,11 @@ def read_labels(path: str) -> Tuple[float, Dict[str, dict]]:
             data = json.load(handle)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ToolError(f"{path} is not valid JSON: {err}") from err
+        except ValueError as err:  # an integer of more than 4,300 digits
+            raise ToolError(f"{path} holds a number that cannot be read: {str(err).splitlines()[0]}") from err
     if not isinstance(data, dict) or not isinstance(data.get("gts"), list) or "fps" not in data:
         raise ToolError(f"{path} must be {{'fps': 25, 'gts': [{{'url', 'total_frames', 'actions'}}]}}")
-    if not (_is_number(data["fps"]) and data["fps"] > 0):
-        raise ToolError(f"{path}: fps must be a positive number (frames per second), got {data['fps']!r}")
+    checked_number(data["fps"], path, "fps (frames per second)", low=0, low_open=True, high=10000, error=ToolError)
     videos = {}
     for position, gt in enumerate(data["gts"]):
         _check_gt(path, position, gt)
@@ -257,15 +268,14 @@ def merge_windows(outputs: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], 
     seconds = num_frames / fps
     shifted = []
     for (start, end, confidence), first in zip(outputs, first_frames):
-        candidates = map_candidates(start, end, confidence, bm_layout)
+        candidates = map_candidates(start, end, confidence, bm_layout, params.candidates)
         candidates = candidates[np.argsort(candidates[:, 2])[::-1][:params.top_k]]
         times = (first + candidates[:, :2] * window) / fps
         inside = times[:, 0] < seconds
         shifted.append(np.column_stack([times[inside, 0], np.minimum(times[inside, 1], seconds),
                                         candidates[inside, 2]]))
     merged = np.concatenate(shifted) if shifted else np.zeros((0, 3))
-    keep = SoftNMSParams(params.alpha, params.low_threshold, params.high_threshold,
-                         proposals_per_window * len(first_frames))
+    keep = dataclasses.replace(params, top_k=proposals_per_window * len(first_frames))
     return soft_nms(merged, keep, width_unit=window / fps)
 
 
@@ -294,7 +304,9 @@ def network_runner(net, batch_size: int) -> Callable[[np.ndarray], tuple]:
 
 
 def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float, batch_size: int,
-          proposals_per_window: int, label_file: Optional[str]) -> dict:
+          proposals_per_window: int, label_file: Optional[str], strict: bool = False) -> dict:
+    """Proposals of every video of ``feature_dir`` into ``out_path``; a feature file that cannot be read
+    is skipped and listed in the summary's ``skipped`` (``strict``: the first one stops it)."""
     import mindspore as ms
 
     from src.infer.backends import inference_network
@@ -319,12 +331,14 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
     net = inference_network(cfg, checkpoint_path)
     run_windows = network_runner(net, batch_size)
     params = SoftNMSParams.from_config(cfg)
-    results, short = {}, []
+    results, short, skipped = {}, [], []
     for name, path in progress(pickles.items(), desc="long-video inference", unit="video", dynamic_ncols=True):
         try:
             features = load_video_features(path, cfg.feat_dim)
         except ValueError as err:
-            print(f"warning: skipped {name}: {err}")
+            if strict:
+                raise ToolError(str(err)) from err
+            skipped.append((name, str(err)))
             continue
         if len(features) < cfg.window_frames:
             short.append(name)
@@ -333,9 +347,16 @@ def infer(feature_dir: str, checkpoint_path: str, out_path: str, cfg, fps: float
     if short:
         print(f"warning: {len(short)} video(s) shorter than the {cfg.window_frames}-frame window were padded: "
               f"{', '.join(short[:5])}")
+    if not results:
+        raise ToolError(f"none of the {len(pickles)} feature files of {feature_dir} can be read (first: "
+                        f"{skipped[0][0]}: {skipped[0][1]}); nothing written")
     write_proposals(results, out_path)
     print(f"wrote {out_path}: {sum(len(p) for p in results.values())} proposals for {len(results)} video(s)")
-    summary = {"videos": len(results)}
+    summary = {"videos": len(results), "skipped": [{"video": name, "reason": reason} for name, reason in skipped]}
+    for name, reason in skipped:
+        print(f"  SKIPPED {name}: {reason}", file=sys.stderr)
+    if skipped:
+        print(f"{len(skipped)} of {len(pickles)} videos skipped", file=sys.stderr)
     if ground_truth:
         average = sum(len(p) for p in results.values()) / max(len(ground_truth), 1)
         metrics = proposal_metrics(ground_truth, results, max_avg_nr_proposals=average)
@@ -384,6 +405,9 @@ def build_parser():
     infer_command.add_argument("--proposals_per_window", type=int, default=5,
                                help="proposals kept per video = this x its number of windows")
     infer_command.add_argument("--label_file", default="", help="labels JSON: also score the proposals")
+    infer_command.add_argument("--strict", type=parse_bool, default=False,
+                               help="stop at the first feature file that cannot be read (default: skip it, infer "
+                                    "the others and exit with status 1)")
     add_backend_options(infer_command)
     return parser
 
@@ -405,8 +429,9 @@ def main(argv=None) -> int:
                 labels["validation"] = args.val_labels
             build(args.feature_dir, labels, args.out_dir, cfg, args.stride_frames)
         else:
-            infer(args.feature_dir, args.checkpoint_path, args.out, cfg, args.fps, args.batch_size,
-                  args.proposals_per_window, args.label_file or None)
+            summary = infer(args.feature_dir, args.checkpoint_path, args.out, cfg, args.fps, args.batch_size,
+                            args.proposals_per_window, args.label_file or None, args.strict)
+            return 1 if summary["skipped"] else 0
         return 0
 
     return run_main(body)

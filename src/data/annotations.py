@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 from src.utils.io import read_json
+from src.utils.numbers import MAX_FRAMES, checked_number
 
 __all__ = ["VideoRecord", "AnnotationError", "SPLIT_SUBSETS", "RECOGNITION_SUBSETS", "load_annotation_json", "load_list_file",
            "read_class_index", "drop_missing"]
@@ -96,7 +97,12 @@ def load_annotation_json(path: str, split: str, video_root: str) -> Tuple[List[V
         if label not in label_index:
             raise AnnotationError(f"{path}: video {video_id} has label {label!r}, which is not in 'labels'")
         segment = annotation.get("segment") or [1, 0]
-        num_frames = int(segment[1]) - int(segment[0]) + 1
+        if not isinstance(segment, (list, tuple)) or len(segment) != 2:
+            raise AnnotationError(f"{path}: video {video_id}: segment must be [first_frame, last_frame], "
+                                  f"got {segment!r}")
+        first, last = (checked_number(value, f"{path}: video {video_id}", "segment", integer=True, low=0,
+                                      high=MAX_FRAMES, error=AnnotationError) for value in segment)
+        num_frames = last - first + 1
         records.append(VideoRecord(video_id, os.path.join(video_root, label, video_id), num_frames,
                                    label_index[label]))
     if not records:
@@ -106,10 +112,14 @@ def load_annotation_json(path: str, split: str, video_root: str) -> Tuple[List[V
 
 def _list_integer(path: str, line_no: int, text: str, what: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise AnnotationError(f"{path}:{line_no}: {what} {text!r} is not an integer; lines are "
+        raise AnnotationError(f"{path}:{line_no}: {what} {text[:40]!r} is not an integer; lines are "
                               f"'path num_frames label' or 'path label'") from None
+    if abs(value) > MAX_FRAMES:
+        raise AnnotationError(f"{path}:{line_no}: {what} {text[:40]!r} is not a plausible {what} (more than "
+                              f"{MAX_FRAMES:,}); fix this line")
+    return value
 
 
 def load_list_file(path: str, root: str, num_classes: int = 0) -> Tuple[List[VideoRecord], List[str]]:

@@ -54,6 +54,7 @@ from src.data.dataset import dataset_from_source
 from src.metrics.proposal_metrics import temporal_iou
 from src.proposals.bm_layout import proposal_steps
 from src.utils.io import read_json
+from src.utils.numbers import MAX_FRAMES, MAX_SECONDS, checked_number
 from src.utils.runtime import get_logger
 
 __all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "canonical_split",
@@ -191,15 +192,20 @@ def read_annotation_database(annotation_path: str, video_info_path: str = "",
     return {name: entry for name, entry in database.items() if "subset" in entry}
 
 
+def _entry_number(source: str, name: str, entry: dict, key: str, integer: bool = False) -> float:
+    """A number of a video's annotation entry: finite, not negative, not beyond any real video."""
+    return checked_number(entry[key], f"{source}: video {name}", key, integer=integer, low=0,
+                          high=MAX_FRAMES if integer else MAX_SECONDS, error=BMNDataError)
+
+
 def _feature_duration(name: str, entry: dict, source: str) -> float:
     """Seconds covered by the features: feature_frame / duration_frame * duration_second."""
-    try:
-        seconds = float(entry["duration_second"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise BMNDataError(f"{source}: video {name} has no numeric 'duration_second'") from err
-    frames, feature_frames = entry.get("duration_frame"), entry.get("feature_frame")
-    if frames and feature_frames:
-        seconds = float(feature_frames) / float(frames) * seconds
+    if "duration_second" not in entry:
+        raise BMNDataError(f"{source}: video {name} has no 'duration_second'")
+    seconds = _entry_number(source, name, entry, "duration_second")
+    if entry.get("duration_frame") and entry.get("feature_frame"):
+        frames = _entry_number(source, name, entry, "duration_frame")
+        seconds = _entry_number(source, name, entry, "feature_frame") / frames * seconds
     return seconds
 
 
@@ -208,14 +214,14 @@ def _proposal_seconds(name: str, entry: dict, source: str, feature_span: float, 
     """Seconds that the [0, 1] proposal positions scale to, by ``duration_rule`` (module docstring)."""
     if duration_rule == "feature_frame":
         return feature_span
-    try:
-        frames = int(float(entry["duration_frame"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise BMNDataError(f"{source}: video {name} has no numeric 'duration_frame', which duration_rule "
-                           f"interval_floor needs; use --duration_rule feature_frame") from err
+    if "duration_frame" not in entry:
+        raise BMNDataError(f"{source}: video {name} has no 'duration_frame', which duration_rule interval_floor "
+                           f"needs; use --duration_rule feature_frame")
+    frames = int(_entry_number(source, name, entry, "duration_frame"))
     if frames <= 0:
         raise BMNDataError(f"{source}: video {name} has duration_frame {frames}; it must be positive")
-    return (frames // feature_interval * feature_interval) / frames * float(entry["duration_second"])
+    return (frames // feature_interval * feature_interval) / frames * _entry_number(source, name, entry,
+                                                                                   "duration_second")
 
 
 def clean_segment(name: str, start: float, end: float, duration: float, report: DataReport,
@@ -231,30 +237,38 @@ def clean_segment(name: str, start: float, end: float, duration: float, report: 
     return start, end
 
 
-def _clean_segments(name: str, annotations, duration: float, report: DataReport) -> np.ndarray:
+def _segments(source: str, name: str, annotations) -> List[Optional[Tuple[float, float]]]:
+    """Each annotation's ``(start, end)`` seconds, None for one without a numeric two-value 'segment';
+    an infinite or absurd number is an error naming the file and the video."""
+    segments = []
+    for annotation in annotations or ():
+        segment = annotation.get("segment") if isinstance(annotation, dict) else None
+        if not isinstance(segment, (list, tuple)) or len(segment) != 2 or \
+                any(isinstance(value, bool) or not isinstance(value, (int, float, str)) for value in segment):
+            segments.append(None)
+            continue
+        try:
+            start, end = (float(value) for value in segment)
+        except (ValueError, OverflowError):
+            segments.append(None)
+            continue
+        where = f"{source}: video {name}"
+        segments.append(tuple(checked_number(value, where, "segment", low=-MAX_SECONDS, high=MAX_SECONDS,
+                                             error=BMNDataError) for value in (start, end)))
+    return segments
+
+
+def _clean_segments(name: str, segments, duration: float, report: DataReport) -> np.ndarray:
     """(G, 2) float64 segments clipped to the video's [0, duration] with end > start; problems counted."""
     kept = []
-    for annotation in annotations or ():
-        try:
-            start, end = (float(value) for value in annotation["segment"])
-        except (KeyError, TypeError, ValueError):
+    for segment in segments:
+        if segment is None:
             report.add("annotations without a numeric [start, end] 'segment' (dropped)", name)
             continue
-        segment = clean_segment(name, start, end, duration, report)
+        segment = clean_segment(name, *segment, duration, report)
         if segment:
             kept.append(segment)
     return np.asarray(kept, dtype=np.float64).reshape(-1, 2)
-
-
-def _raw_segments(annotations) -> List[List[float]]:
-    """Ground truth for the metric: the file's segments as written (official semantics)."""
-    segments = []
-    for annotation in annotations or ():
-        try:
-            segments.append([float(value) for value in annotation["segment"]][:2])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return segments
 
 
 # --- features -------------------------------------------------------------------------------------
@@ -279,7 +293,14 @@ def load_feature_file(path: str, tscale: int, feat_dim: int) -> np.ndarray:
         else:
             values = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
     except (OSError, ValueError) as err:
+        if "allow_pickle" in str(err):
+            raise BMNDataError(f"feature file {path} holds Python objects, not numbers; it is not read (loading it "
+                               f"could run code): save the (T, feat_dim) float array with numpy.save") from err
         raise BMNDataError(f"cannot read feature file {path}: {err}") from err
+    if not isinstance(values, np.ndarray):  # np.load opens an .npz archive whatever its name
+        values.close()
+        raise BMNDataError(f"feature file {path} is an .npz archive under an .npy name; save the (T, feat_dim) "
+                           f"array itself with numpy.save")
     if values.shape != (tscale, feat_dim):
         raise BMNDataError(f"feature file {path} has shape {values.shape}, expected (tscale, feat_dim) = "
                            f"({tscale}, {feat_dim}); set --tscale / --feat_dim to match the features "
@@ -376,14 +397,16 @@ def _build_source(annotation_path: str, video_info_path: str, feature_path: str,
     for name, entry in database.items():
         if entry["subset"] not in subsets:
             continue
-        raw = _raw_segments(entry.get("annotations"))
+        written = _segments(annotation_path, name, entry.get("annotations"))
+        raw = [list(segment) for segment in written if segment]  # the metric's ground truth, as written
         if raw:
             ground_truth[official_video_id(name)] = raw
         duration = _feature_duration(name, entry, annotation_path)
         if not duration > 0:
             report.add("videos with a non-positive duration (skipped)", name)
             continue
-        segments = _clean_segments(name, entry.get("annotations"), float(entry["duration_second"]), report)
+        segments = _clean_segments(name, written, _entry_number(annotation_path, name, entry, "duration_second"),
+                                   report)
         if training and len(segments) == 0:
             report.add("training videos without a usable segment (skipped)", name)
             continue

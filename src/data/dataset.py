@@ -23,14 +23,14 @@ from src.utils.runtime import get_logger, run_folder
 
 from .annotations import AnnotationError, VideoRecord, drop_missing, load_annotation_json, load_list_file
 from .bad_samples import BAD_SAMPLES_FILE, BadSampleList
-from .frame_counts import cached_video_counts, folder_frame_count, record_video_count
+from .frame_counts import cached_video_counts, folder_frame_count, numbered_frames, record_video_count
 from .pipelines import build_pipeline, frames_needed
-from .readers import FlowFrameReader, FrameReadError, RGBFrameReader, ShortVideoError, VideoFileReader
+from .readers import FlowFrameReader, FrameReadError, RGBFrameReader, ShortVideoError, VideoFileReader, frame_file
 
 # A training item tries this many videos, from its own on, before an unreadable stretch stops the run.
 MAX_SKIPPED_IN_A_ROW = 10
 
-__all__ = ["VideoClipSource", "build_video_source", "create_video_dataset", "dataset_from_source",
+__all__ = ["VideoClipSource", "EpochOrder", "start_data_at_epoch", "build_video_source", "create_video_dataset", "dataset_from_source",
            "usable_workers", "uses_soft_targets"]
 
 
@@ -44,9 +44,11 @@ class VideoClipSource:
     index (int32). Training arrays are one view, ``(C, T, H, W)`` or ``(S, C, H, W)``; test arrays
     hold every view of the video, ``(V, C, T, H, W)`` or ``(V, S, C, H, W)``.
 
-    Random draws come from ``numpy.random.default_rng([seed, index, draw])`` where ``draw`` counts
-    the items this process has produced, so a run is reproducible for a given seed and worker count
-    while every epoch draws new crops.
+    Training items are keyed ``epoch * len + index`` (:class:`EpochOrder` yields such keys; a plain
+    index is epoch 0) and draw their augmentation from ``numpy.random.default_rng([seed, index, epoch])``:
+    every epoch draws new crops, and an epoch's draws depend on nothing else (not the worker count, nor
+    what came before), so a resumed run draws what the uninterrupted one drew. Test items draw from
+    ``[seed, index]``.
 
     A clip its pipeline mirrored (``flip`` set by :class:`RandomHorizontalFlip`) gets the label
     ``mirrored_labels`` gives its class, when it gives one (left <-> right in direction classes).
@@ -69,7 +71,8 @@ class VideoClipSource:
         self.mirrored_labels = dict(mirrored_labels or {})
         self.bad_samples = bad_samples
         self.count_cache = count_cache
-        self._draws = 0
+        self.epoch_keyed = not test_mode
+        self.emit_keys = False  # a 'key' column after the label (training), for per-batch draws downstream
         # per process, and only for videos that went wrong: real counts of videos shorter than counted,
         # and the indices found unreadable
         self._real_frames: Dict[int, int] = {}
@@ -81,18 +84,27 @@ class VideoClipSource:
 
     def column_names(self) -> List[str]:
         names = ["imgs"] if len(self.streams) == 1 else [f"imgs_{s['modality']}" for s in self.streams]
-        return names + (["label", "index"] if self.test_mode else ["label"])
+        if self.test_mode:
+            return names + ["label", "index"]
+        return names + (["label", "key"] if self.emit_keys else ["label"])
 
     def __len__(self):
         return len(self.records)
 
-    def __getitem__(self, index: int):
-        index = int(index)
-        seed_words = [self.seed, index] if self.test_mode else [self.seed, index, self._draws]
-        self._draws += 1
+    def __getitem__(self, key: int):
+        if self.test_mode:
+            index, seed_words = int(key), [self.seed, int(key)]
+        else:
+            epoch, index = divmod(int(key), len(self))
+            seed_words = [self.seed, index, epoch]
         if self.test_mode or self.bad_samples is None:
-            return self._item(index, seed_words)
-        # training: an unreadable video is listed and replaced by the next readable one, on the same draws
+            item = self._item(index, seed_words)
+        else:
+            item = self._readable_item(index, seed_words)
+        return item + (np.int64(key),) if self.emit_keys else item
+
+    def _readable_item(self, index: int, seed_words: List[int]):
+        """Training: an unreadable video is listed and replaced by the next readable one, on the same draws."""
         for offset in range(min(len(self), MAX_SKIPPED_IN_A_ROW)):
             candidate = (index + offset) % len(self)
             if candidate in self._unreadable:
@@ -198,19 +210,44 @@ def _unusable_file(path: str) -> str:
     return "" if os.access(path, os.R_OK) else "no read permission"
 
 
-def _count_frame_folders(records: List[VideoRecord], modality: str, template: str) -> List[VideoRecord]:
+def _count_frame_folders(records: List[VideoRecord], modality: str, template: str,
+                         start_index: int) -> List[VideoRecord]:
     """Frame counts of frame folders: a count from the annotation is an RGB count (a flow folder holds
-    one frame fewer); without one the folder is counted (``n_frames``, else files named by ``template``)."""
+    one frame fewer) or, when the flow folder holds that many, a flow count (mmaction2's flow lists);
+    it is checked by the presence of its last frame (one ``stat`` per video) and replaced by the
+    folder's own count, in one counted warning, where that frame is missing; without one the folder is
+    counted (``n_frames``, else files named by ``template``)."""
     files = [record.path for record in records if not os.path.isdir(record.path)]
     if files:
         raise AnnotationError(f"{len(files)} entries of the list are files, not frame folders ({_shown(files)}); "
                               f"set data_source to 'video' to decode video files")
     axis = "x" if modality == "flow" else ""
+    shorter = []
     for record in records:
-        if record.num_frames:
-            record.num_frames = max(record.num_frames - 1, 0) if modality == "flow" else record.num_frames
-        else:
+        if not record.num_frames:
             record.num_frames = folder_frame_count(record.path, template, axis)
+            continue
+        listed = record.num_frames
+        # an RGB count gives one flow frame fewer, unless the count is the flow folder's own (mmaction2's
+        # flow lists): then frame n is there
+        if modality == "flow" and not os.path.exists(os.path.join(record.path, frame_file(
+                template, listed - 1, start_index, axis))):
+            listed = max(listed - 1, 0)
+        last = os.path.join(record.path, frame_file(template, listed - 1, start_index, axis)) if listed else ""
+        if not last or os.path.exists(last):
+            record.num_frames = listed
+            continue
+        numbers = numbered_frames(record.path, template, axis)
+        if numbers and numbers[0] != start_index:
+            raise AnnotationError(f"{record.path}: {os.path.basename(last)} is missing, and its {len(numbers)} "
+                                  f"frames named like {template!r} are numbered {numbers[0]}..{numbers[-1]}: set "
+                                  f"frame_start_index {numbers[0]} (or rgb_template / flow_template)")
+        record.num_frames = len(numbers)
+        shorter.append(f"{record.video_id} (listed {listed}, holds {record.num_frames})")
+    if shorter:
+        warnings.warn(f"{len(shorter)} of {len(records)} {modality} frame folders hold fewer frames named like "
+                      f"{template!r} than their annotation or list gives; their own counts are used: "
+                      f"{_shown(shorter)}")
     return _drop_empty(records, f"frame folders hold no frame named like {template!r} and no n_frames file")
 
 
@@ -235,7 +272,7 @@ def _stream_records(cfg, split: str, modality: str, root: str, annotation: str,
     if cfg.data_source == "video":
         return _count_video_files(records, root, bad_samples), class_names
     template = cfg.flow_template if modality == "flow" else cfg.rgb_template
-    return _count_frame_folders(records, modality, template), class_names
+    return _count_frame_folders(records, modality, template, cfg.frame_start_index), class_names
 
 
 def _annotation_for(cfg, split: str, joint_flow: bool) -> str:
@@ -333,6 +370,52 @@ def mirrored_labels(pairs: Sequence[str], class_names: Sequence[str], where: str
     return mapping
 
 
+class EpochOrder(ds.Sampler):
+    """The order of the videos in a training epoch, drawn from ``(seed, epoch)`` alone, so a run resumed
+    at epoch e reads the videos in the order the uninterrupted run read them (MindSpore's own shuffle
+    continues from wherever its generator stands, which a resumed process cannot restore).
+
+    Sharded like MindSpore's distributed sampler: the order is padded to a multiple of ``num_shards``
+    by repeating its start, and shard r takes positions r, r + num_shards, ... ``num_samples`` (> 0)
+    keeps the first of them. For a source with ``epoch_keyed`` set, the sampler yields
+    ``epoch * size + index`` so the source draws the epoch's augmentation from it too. ``epoch``
+    is the epoch the next pass is (:func:`start_data_at_epoch` sets it when a run resumes).
+    """
+
+    def __init__(self, size: int, seed: int, num_shards: int = 1, shard_id: int = 0, num_samples: int = 0,
+                 keyed: bool = False):
+        self.size, self.seed, self.keyed = size, seed, keyed
+        self.num_shards, self.shard_id = num_shards, shard_id
+        per_shard = -(-size // num_shards)
+        self.per_shard = per_shard
+        self.epoch = 0
+        super().__init__(num_samples=min(num_samples, per_shard) if num_samples else per_shard)
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        order = np.resize(np.random.default_rng([self.seed, epoch]).permutation(self.size),
+                          self.per_shard * self.num_shards)
+        mine = order[self.shard_id::self.num_shards][:self.num_samples]
+        return iter((mine + (epoch * self.size if self.keyed else 0)).tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+def start_data_at_epoch(dataset, epoch: int) -> None:
+    """Make the training ``dataset``'s next pass epoch ``epoch`` (a resumed run's first)."""
+    for sampler in _epoch_orders(dataset):
+        sampler.epoch = epoch
+
+
+def _epoch_orders(dataset):
+    sampler = getattr(dataset, "sampler", None)
+    if isinstance(sampler, EpochOrder):
+        yield sampler
+    for child in getattr(dataset, "children", ()):
+        yield from _epoch_orders(child)
+
+
 @functools.lru_cache(maxsize=None)
 def usable_workers(requested: int) -> int:
     """``requested`` loader workers, at least 1 and at most the CPU cores (MindSpore refuses more);
@@ -346,18 +429,23 @@ def usable_workers(requested: int) -> int:
 def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: int = 1,
                         batch_size: Optional[int] = None):
     """Wrap a random-access ``source`` (with ``column_names()``) in a batched GeneratorDataset: shuffled
-    with ``drop_remainder`` on 'train', in order otherwise; python workers; sharded over ranks. With
-    ``max_steps_per_epoch`` a training epoch samples only the videos of those steps."""
+    with ``drop_remainder`` on 'train' in an :class:`EpochOrder` (which a resumed run restores), in order
+    otherwise; python workers; sharded over ranks. With ``max_steps_per_epoch`` a training epoch samples
+    only the videos of those steps."""
     train = split == "train"
     workers = usable_workers(cfg.num_workers)
     if batch_size is None:
         batch_size = cfg.batch_size if train else cfg.eval_batch_size
-    sampling = {"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}
-    if train and cfg.max_steps_per_epoch:
-        # drawn by the sampler, not cut after batching: the workers would read the rest of the epoch
-        sampling["num_samples"] = min(cfg.max_steps_per_epoch * batch_size, len(source))
-    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), shuffle=train,
-                                  num_parallel_workers=workers, python_multiprocessing=workers > 1, **sampling)
+    if train:
+        # a capped epoch is drawn by the sampler, not cut after batching: the workers would read the rest
+        sampling = {"sampler": EpochOrder(len(source), cfg.seed, group_size, rank_id,
+                                          cfg.max_steps_per_epoch * batch_size,
+                                          keyed=getattr(source, "epoch_keyed", False))}
+    else:
+        sampling = {"num_shards": group_size, "shard_id": rank_id, "shuffle": False} if group_size > 1 else \
+            {"shuffle": False}
+    dataset = ds.GeneratorDataset(source, column_names=source.column_names(), num_parallel_workers=workers,
+                                  python_multiprocessing=workers > 1, **sampling)
     return dataset.batch(batch_size, drop_remainder=train)
 
 
@@ -371,11 +459,13 @@ def create_video_dataset(cfg, split: str, rank_id: int = 0, group_size: int = 1)
     smoothing or mixup, its labels are :class:`SoftTargets` rows, and unreadable videos are skipped
     and listed in the run folder's ``bad_samples.tsv``."""
     bad_samples_file = os.path.join(run_folder(cfg.save_dir, rank_id), BAD_SAMPLES_FILE) if split == "train" else ""
-    dataset = dataset_from_source(cfg, build_video_source(cfg, split, bad_samples_file=bad_samples_file), split,
-                                  rank_id, group_size)
-    if split != "train" or not uses_soft_targets(cfg):
+    source = build_video_source(cfg, split, bad_samples_file=bad_samples_file)
+    blended = split == "train" and uses_soft_targets(cfg)
+    source.emit_keys = blended
+    dataset = dataset_from_source(cfg, source, split, rank_id, group_size)
+    if not blended:
         return dataset
-    # one thread, batch after batch: the draws of mixup repeat under the seed (one stream per rank)
+    # each batch's mixup is drawn from its first item's key: it repeats on resume (one stream per rank)
     soft_targets = SoftTargets(output_classes(cfg), cfg.label_smoothing, cfg.mixup_alpha, seed=cfg.seed + rank_id)
-    return dataset.map(soft_targets, input_columns=["imgs", "label"], num_parallel_workers=1,
-                       python_multiprocessing=False)
+    return dataset.map(soft_targets, input_columns=["imgs", "label", "key"], output_columns=["imgs", "label"],
+                       num_parallel_workers=1, python_multiprocessing=False)

@@ -12,10 +12,12 @@ import numpy as np
 from mindspore.train import Callback
 
 from src.data.bad_samples import count_bad_samples
+from src.data.dataset import start_data_at_epoch
 from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
 from src.utils.command import UserError
 from src.utils.io import write_json_atomically
+from src.utils.numbers import checked_number
 from src.utils.plots import plot_training_curves
 from src.utils.progress import progress
 from src.utils.runtime import StopRequested
@@ -155,9 +157,11 @@ class PreciseBNUpdater(Callback):
         self.due = due or _every_epoch
 
     def on_train_epoch_end(self, run_context):
-        if not self.due(run_context.original_args().cur_epoch_num):
+        epoch = run_context.original_args().cur_epoch_num
+        if not self.due(epoch):
             return
         start = time.time()
+        start_data_at_epoch(self.dataset, epoch)  # other batches each epoch, the same ones in a resumed run
         used = recompute_bn_statistics(self.net, self.dataset.create_tuple_iterator(num_epochs=1), self.num_batches)
         self.logger.info(f"precise BN: statistics of {len(adapting_batch_norms(self.net))} BatchNorms from "
                          f"{used} batches, {time.time() - start:.1f} s")
@@ -400,7 +404,11 @@ def read_history(folder: str, up_to_epoch: int, logger=None) -> List[Dict]:
     try:
         with open(path, "r", encoding="utf-8") as handle:
             records = json.load(handle)
-        return [record for record in records if int(record["epoch"]) <= up_to_epoch]
+        kept = [record for record in records if int(record["epoch"]) <= up_to_epoch]
+        for record in kept:  # a metric of inf would keep any later epoch from becoming the best
+            if record.get("metric") is not None:
+                checked_number(record["metric"], f"{path}: epoch {record['epoch']}", "metric")
+        return kept
     except (ValueError, TypeError, KeyError) as err:
         if logger:
             logger.warning(f"{path} cannot be read ({err}); the history restarts at epoch {up_to_epoch + 1}")
@@ -410,12 +418,17 @@ def read_history(folder: str, up_to_epoch: int, logger=None) -> List[Dict]:
 def best_so_far(history: List[Dict], best_checkpoint: str, up_to_epoch: int, logger=None) -> float:
     """The best validation metric of epochs 1..``up_to_epoch``: from the history, else from the metric
     stored in ``best_checkpoint``; -inf when neither knows it."""
-    values = [float(record["metric"]) for record in history if "metric" in record]
+    values = [float(record["metric"]) for record in history if record.get("metric") is not None]
     if os.path.isfile(best_checkpoint):
         stored = read_checkpoint(best_checkpoint, names=("epoch_num", BEST_METRIC_KEY))
         epoch = int(stored["epoch_num"].asnumpy()) if "epoch_num" in stored else None
         if BEST_METRIC_KEY in stored and epoch is not None and epoch <= up_to_epoch:
-            values.append(float(stored[BEST_METRIC_KEY].asnumpy()))
+            stored_best = float(stored[BEST_METRIC_KEY].asnumpy())
+            if np.isfinite(stored_best):
+                values.append(stored_best)
+            elif logger:
+                logger.warning(f"{best_checkpoint}: its {BEST_METRIC_KEY} is {stored_best}, not a finite number; "
+                               f"it is ignored, so the next evaluated epoch replaces that checkpoint")
         elif epoch is not None and epoch > up_to_epoch and logger:
             logger.warning(f"{best_checkpoint} holds epoch {epoch}, after the resumed epoch {up_to_epoch}: "
                            f"it is replaced once a resumed epoch beats epochs 1..{up_to_epoch}")

@@ -7,6 +7,7 @@ command that resumes it (exit code 128 + signal); a resumed run continues the hi
 metric and the lr schedule of the run it resumes.
 """
 import contextlib
+import errno
 import os
 import re
 import resource
@@ -21,6 +22,7 @@ from src.config import describe, save_config
 from src.engine.builders import build_optimizer, build_train_cell, check_data_roots, freeze_by_prefixes
 from src.models.builder import build_network
 from src.data.bad_samples import BAD_SAMPLES_FILE
+from src.data.dataset import start_data_at_epoch
 from src.engine.callbacks import (BadSampleGuard, CheckpointKeeper, EpochEvaluator, PreciseBNUpdater, ScalarSummary,
                                   StopAtSafePoints, TooManyBadSamples, TrainMonitor, best_so_far,
                                   evaluation_schedule, read_history, restore_training_state)
@@ -32,6 +34,9 @@ from src.utils.runtime import (RunLock, StopRequested, StopSignals, get_logger, 
 __all__ = ["train", "resume_command", "DISTRIBUTED_STOP_GRACE_S"]
 
 DISTRIBUTED_STOP_GRACE_S = 60
+# Failures to write the run's outputs that the user can fix and then resume from (a full disk, a
+# folder made read-only during the run).
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def resume_command(argv, checkpoint: str) -> str:
@@ -51,13 +56,19 @@ def resume_command(argv, checkpoint: str) -> str:
     return shlex.join(["python"] + kept + ["--resume", "True", "--checkpoint_path", checkpoint])
 
 
+def _resume_hint(cfg, keeper) -> str:
+    last = _last_state(cfg, keeper)
+    return f"; once fixed, resume with: {resume_command(sys.argv, last)}" if last else \
+        "; once fixed, run the same command again (no epoch was saved yet)"
+
+
 def _last_state(cfg, keeper) -> str:
     """The newest complete training state: this run's last checkpoint, else the one it resumed."""
     return (keeper.last_saved if keeper else None) or (cfg.checkpoint_path if cfg.resume else "")
 
 
 def _report_stop(logger, stop: StopRequested, checkpoint: str) -> None:
-    where = f"stopped by {stop} {stop.where}"
+    where = f"{stop} {stop.where}"
     if checkpoint:
         logger.error(f"{where}; the last complete state is {checkpoint}. Resume with:\n  "
                      f"{resume_command(sys.argv, checkpoint)}")
@@ -101,9 +112,7 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
     logger.info(f"rank {run.rank_id} of {run.group_size} (pid {os.getpid()}); model {cfg.model}, "
                 f"dataset {cfg.dataset}, mode {cfg.mode}")
 
-    dataset = task.create_dataset(cfg, "train", run.rank_id, run.group_size)
-    if cfg.max_steps_per_epoch:
-        dataset = dataset.take(cfg.max_steps_per_epoch)
+    dataset = task.create_dataset(cfg, "train", run.rank_id, run.group_size)  # max_steps_per_epoch caps it
     steps = dataset.get_dataset_size()
     if steps == 0:
         raise ValueError(f"the training split yields no full batch of {cfg.batch_size}: lower --batch_size")
@@ -116,6 +125,7 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
     start_epoch = restore_training_state(train_cell, cfg.checkpoint_path) if cfg.resume else cfg.start_epoch
     if start_epoch >= cfg.num_epochs:
         raise ValueError(f"start epoch {start_epoch} is not below num_epochs {cfg.num_epochs}: nothing to train")
+    start_data_at_epoch(dataset, start_epoch)  # the data order and augmentation of the epochs being resumed
     prefix = task.checkpoint_prefix(cfg)
     # The history and best checkpoint of the run being resumed lie beside its checkpoint (usually
     # this run's own checkpoints folder).
@@ -164,9 +174,11 @@ def _train(cfg, run, out_dir: str, signals: StopSignals, closing: contextlib.Exi
         _report_stop(logger, stop, _last_state(cfg, keeper))
         raise SystemExit(128 + stop.signum) from None
     except TooManyBadSamples as err:
-        last = _last_state(cfg, keeper)
-        resume = f"; once fixed, resume with: {resume_command(sys.argv, last)}" if last else ""
-        raise TooManyBadSamples(f"{err}{resume}") from None
+        raise TooManyBadSamples(f"{err}{_resume_hint(cfg, keeper)}") from None
+    except OSError as err:
+        if err.errno not in OUTPUT_ERRNOS:
+            raise
+        raise OSError(err.errno, f"{err.strerror}{_resume_hint(cfg, keeper)}") from err
     # Data-parallel ranks must end with identical trained weights (BatchNorm moving statistics are
     # per rank): every rank logs the same checksum.
     checksum = sum(float(np.abs(p.asnumpy().astype(np.float64)).sum()) for p in net.trainable_params())

@@ -1,9 +1,14 @@
 """Building blocks shared by the recognizers: the ResNet basic block and bottleneck (2D TSN,
 3D-ResNet), a PyTorch-compatible padded max-pool and a dropout that repeats from run to run."""
-from mindspore import nn, ops
+import mindspore as ms
+from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.seed import _get_graph_seed
 
-__all__ = ["BasicBlock", "Bottleneck", "SeededDropout", "ZeroPaddedMaxPool"]
+__all__ = ["BasicBlock", "Bottleneck", "SeededDropout", "ZeroPaddedMaxPool", "RUN_STATE_SUFFIXES"]
+
+# Parameters that hold how far a training has run, not learnt weights: checkpoints from elsewhere
+# (converted weights, earlier versions) may lack them, and they then start from zero.
+RUN_STATE_SUFFIXES = (".draws",)
 
 
 class BasicBlock(nn.Cell):
@@ -104,10 +109,11 @@ class SeededDropout(nn.Cell):
     """Inverted dropout: in training each element is zeroed with probability ``p`` and the others are
     scaled by ``1 / (1 - p)``; identity at inference. Input and output: any float tensor.
 
-    Its masks repeat from run to run under one ``mindspore.set_seed``, so a training with dropout
-    repeats too. ``nn.Dropout`` does not on MindSpore 2.7's CPU: two processes with the same seed draw
-    the same masks for six calls and different ones from the seventh on. The masks here compare
-    ``UniformReal`` draws with ``1 - p``; that kernel repeats its draws.
+    Its masks repeat from run to run under one ``mindspore.set_seed`` and continue exactly in a
+    resumed training: mask ``n`` is a hash of (seed, n, element position), and ``n`` is the parameter
+    ``draws``, saved with the checkpoint. (``nn.Dropout``'s and ``UniformReal``'s kernels keep their
+    generator state where no checkpoint reaches it; ``nn.Dropout`` on MindSpore 2.7's CPU does not
+    even repeat: two processes with the same seed draw different masks from the seventh call on.)
     """
 
     def __init__(self, p: float):
@@ -118,13 +124,34 @@ class SeededDropout(nn.Cell):
         self.keep_prob = 1.0 - p
         # seeds from mindspore.set_seed, numbered per random op (as nn.Dropout takes its own)
         seed, seed2 = _get_graph_seed(0, "uniform")
-        self.uniform = ops.UniformReal(seed=seed, seed2=seed2)
+        self.seed = Tensor(_as_int32(seed * 0x9E3779B1 + seed2), ms.int32)
+        self.draws = Parameter(Tensor(0, ms.int32), name="draws", requires_grad=False)
+        self.right_shift = ops.RightShift()
+
+    def _mix(self, h):
+        """A 32-bit integer hash (two multiply-xorshift rounds) on int32 with wrapping products."""
+        for shift, factor in ((16, 0x7FEB352D), (15, 0x846CA68B)):
+            h = ops.bitwise_xor(h, self._logical_shift(h, shift)) * Tensor(_as_int32(factor), ms.int32)
+        return ops.bitwise_xor(h, self._logical_shift(h, 16))
+
+    def _logical_shift(self, h, shift: int):
+        return ops.bitwise_and(self.right_shift(h, Tensor(shift, ms.int32)), Tensor((1 << (32 - shift)) - 1, ms.int32))
 
     def construct(self, x):
         if not self.training or self.p == 0.0:
             return x
-        keep = (self.uniform(x.shape) < self.keep_prob).astype(x.dtype)
+        draw = ops.assign_add(self.draws, Tensor(1, ms.int32))
+        positions = ops.arange(0, x.size, dtype=ms.int32).reshape(x.shape)
+        bits = self._mix(positions + self._mix(draw * Tensor(_as_int32(0x9E3779B9), ms.int32) + self.seed))
+        uniform = ops.bitwise_and(bits, Tensor(0x7FFFFF, ms.int32)).astype(x.dtype) * (1.0 / (1 << 23))
+        keep = (uniform < self.keep_prob).astype(x.dtype)
         return x * keep / self.keep_prob
 
     def extend_repr(self):
         return f"p={self.p}"
+
+
+def _as_int32(value: int) -> int:
+    """``value`` wrapped to a signed 32-bit integer."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value

@@ -34,7 +34,9 @@ from mindspore import Parameter, Tensor, nn
 
 from src.utils.io import atomic_path
 
-__all__ = ["ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict", "convert_torch_state_dict",
+from .blocks import RUN_STATE_SUFFIXES
+
+__all__ = ["is_run_state", "learnt_parameters", "ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict", "convert_torch_state_dict",
            "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry", "CheckpointReadError",
            "CheckpointMismatchError", "classifier_classes", "checkpoint_classes", "read_checkpoint",
            "remove_stale_temp_files"]
@@ -164,6 +166,17 @@ def _shape_hints(net: nn.Cell, file_shapes: Mapping[str, tuple]) -> List[str]:
     return hints
 
 
+def is_run_state(name: str) -> bool:
+    """Whether a parameter holds how far a training has run (the dropout's draw counter), not a weight."""
+    return name.endswith(RUN_STATE_SUFFIXES)
+
+
+def learnt_parameters(net: nn.Cell) -> List[Parameter]:
+    """The network's weights and statistics without its run state: what checkpoints from elsewhere hold
+    and converters map (a checkpoint without the run state starts it from zero)."""
+    return [param for param in net.get_parameters() if not is_run_state(param.name)]
+
+
 def _match(net: nn.Cell, file_arrays: Mapping[str, object], key_of: Mapping[str, str],
            allow_missing_prefixes: Sequence[str] = ()) -> Tuple[List[str], List[str], List[str], Dict[str, tuple]]:
     """Compare network parameters (ms name -> file key) with the file's arrays.
@@ -174,9 +187,11 @@ def _match(net: nn.Cell, file_arrays: Mapping[str, object], key_of: Mapping[str,
     missing, mismatched, file_shapes = [], [], {}
     used = set()
     for param in net.get_parameters():
-        key = key_of[param.name]
+        key = key_of.get(param.name)
+        if key is None:  # not mapped: run state, which other tools' files do not have
+            continue
         if key not in file_arrays:
-            if not param.name.startswith(tuple(allow_missing_prefixes)):
+            if not param.name.startswith(tuple(allow_missing_prefixes)) and not is_run_state(param.name):
                 missing.append(key if key == param.name else f"{key} (network parameter {param.name})")
             continue
         used.add(key)
@@ -198,7 +213,7 @@ def convert_torch_state_dict(net: nn.Cell, state_dict: Mapping, source: Optional
     """
     tensors = unwrap_torch_state_dict(state_dict, source)
     renames = torch_key_renames(net)
-    key_of = {param.name: ms_to_torch_name(param.name, renames) for param in net.get_parameters()}
+    key_of = {param.name: ms_to_torch_name(param.name, renames) for param in learnt_parameters(net)}
     missing, unexpected, mismatched, file_shapes = _match(net, tensors, key_of)
     if missing or unexpected or mismatched:
         hints = _shape_hints(net, file_shapes)
@@ -297,7 +312,8 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
     params = {name: value if isinstance(value, Parameter) else Parameter(Tensor(to_numpy(value)), name=name)
               for name, value in weights.items()}
     not_loaded, _ = ms.load_param_into_net(net, params, strict_load=True)
-    not_loaded = [name for name in not_loaded if not name.startswith(tuple(allow_missing_prefixes))]
+    not_loaded = [name for name in not_loaded
+                  if not name.startswith(tuple(allow_missing_prefixes)) and not is_run_state(name)]
     if not_loaded:
         raise ValueError(f"checkpoint{_where(source)}: parameters not loaded: {', '.join(not_loaded)}")
     return extras
@@ -322,7 +338,8 @@ def save_checkpoint_atomic(params_or_net, path: str, append_dict: Optional[dict]
 
     The checkpoint is written to a temporary file in the same folder and moved over ``path`` with
     ``os.replace``, so a crash never leaves a truncated file under the final name; on any failure the
-    temporary files are removed. A full disk raises OSError(ENOSPC) naming the folder.
+    temporary files are removed. A full disk, or a folder that became read-only, raises OSError naming
+    the folder.
     """
     path = os.fspath(path)
     if not path.endswith(".ckpt"):
@@ -346,5 +363,9 @@ def save_checkpoint_atomic(params_or_net, path: str, append_dict: Optional[dict]
                                      f"{os.path.basename(path)}; the checkpoints already there are intact. Free "
                                      f"space (or lower checkpoints_num_keep), then resume from the newest "
                                      f"checkpoint of {folder}") from err
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise OSError(err.errno, f"cannot write {os.path.basename(path)} into {folder} ({err.strerror}); the "
+                                     f"checkpoints already there are intact. Make the folder writable, then resume "
+                                     f"from the newest checkpoint of {folder}") from err
         raise
     return path

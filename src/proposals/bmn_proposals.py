@@ -37,15 +37,21 @@ SERIAL_BELOW = 64  # videos; fewer are post-processed in this process (a pool co
 
 @dataclass(frozen=True)
 class SoftNMSParams:
+    """Post-processing of one video's map: which cells are candidates (``candidates``: 'boundary_peaks'
+    or 'every_cell', see :func:`map_candidates`), then Gaussian Soft-NMS down to ``top_k``."""
     alpha: float = 0.4
     low_threshold: float = 0.5
     high_threshold: float = 0.9
     top_k: int = 100
+    candidates: str = "boundary_peaks"
 
     @classmethod
     def from_config(cls, cfg) -> "SoftNMSParams":
         return cls(cfg.soft_nms_alpha, cfg.soft_nms_low_threshold, cfg.soft_nms_high_threshold,
-                   cfg.max_proposals)
+                   cfg.max_proposals, cfg.bmn_candidates)
+
+
+CANDIDATE_SETS = ("boundary_peaks", "every_cell")
 
 
 def boundary_candidates(scores: np.ndarray, always: int) -> np.ndarray:
@@ -58,17 +64,23 @@ def boundary_candidates(scores: np.ndarray, always: int) -> np.ndarray:
 
 
 def map_candidates(start: np.ndarray, end: np.ndarray, confidence: np.ndarray,
-                   bm_layout: str = "duration_start") -> np.ndarray:
+                   bm_layout: str = "duration_start", candidates: str = "boundary_peaks") -> np.ndarray:
     """(N, 3) candidates ``[tmin, tmax, score]`` in [0, 1] units from one video's outputs.
 
-    ``start``/``end`` (T,), ``confidence`` (2, T, T) in ``bm_layout`` (channels reg, cls).
+    ``start``/``end`` (T,), ``confidence`` (2, T, T) in ``bm_layout`` (channels reg, cls). Every valid
+    cell whose proposal ends before T, scored start * end * cls * reg; with ``boundary_peaks`` only those
+    whose start and end are :func:`boundary_candidates` (JJBOY 45d0514, mmaction2, PaddleVideo), with
+    ``every_cell`` all of them (JJBOY a92c1d79's ``BMN_inference``).
     """
+    if candidates not in CANDIDATE_SETS:
+        raise ValueError(f"candidates must be one of {CANDIDATE_SETS}, got {candidates!r}")
     tscale = len(start)
     steps = proposal_steps(tscale, bm_layout).astype(np.int64)
     row, col = np.nonzero(valid_proposal_mask(tscale, bm_layout).astype(bool) & (steps[..., 1] < tscale))
     begin, finish = steps[row, col, 0], steps[row, col, 1]
-    chosen = boundary_candidates(start, 0)[begin] & boundary_candidates(end, tscale - 1)[finish]
-    row, col, begin, finish = row[chosen], col[chosen], begin[chosen], finish[chosen]
+    if candidates == "boundary_peaks":
+        chosen = boundary_candidates(start, 0)[begin] & boundary_candidates(end, tscale - 1)[finish]
+        row, col, begin, finish = row[chosen], col[chosen], begin[chosen], finish[chosen]
     score = start[begin] * end[finish] * confidence[1, row, col] * confidence[0, row, col]
     return np.stack([begin / tscale, finish / tscale, score], axis=1).astype(np.float64)
 
@@ -98,7 +110,7 @@ def soft_nms(candidates: np.ndarray, params: SoftNMSParams, width_unit: float = 
 def video_proposals(start: np.ndarray, end: np.ndarray, confidence: np.ndarray, duration: float,
                     params: SoftNMSParams, bm_layout: str = "duration_start") -> List[dict]:
     """One video's proposals ``[{"score", "segment": [s, e] seconds}]``, best first."""
-    kept = soft_nms(map_candidates(start, end, confidence, bm_layout), params)
+    kept = soft_nms(map_candidates(start, end, confidence, bm_layout, params.candidates), params)
     return [{"score": float(score), "segment": [float(max(0.0, tmin) * duration), float(min(1.0, tmax) * duration)]}
             for tmin, tmax, score in kept]
 

@@ -12,7 +12,10 @@ config's fusion. Videos are read, sampled and cropped as eval.py reads ``data_so
 from the config's annotation. A folder is searched recursively; videos inside a folder named like
 a class are scored against that class and the top-1 accuracy is printed. The predictions go to
 ``--out_json`` (default ``<save_dir>/predictions.json``); ``--draw_dir`` writes each video again
-with its top-1 class drawn on it. ``--backend`` chooses what runs the networks: ``auto`` (ONNX
+with its top-1 class drawn on it. A video that cannot be used (unreadable, audio only, too short for
+flow) is skipped with its reason, the others are predicted, and the command ends with the count of
+skipped videos and exit status 1 (``--strict true``: stop at the first); a video shorter than a clip is
+noted as loop-padded. ``--backend`` chooses what runs the networks: ``auto`` (ONNX
 Runtime on a CPU when installed; the checkpoint is exported once to ``onnx_cache/`` beside it),
 ``mindspore`` or ``onnxruntime``, with the same answers; ``--num_threads`` sets their CPU threads.
 Any other ``--key value`` is a configuration key (``python config.py --help``), e.g.
@@ -26,10 +29,10 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.apis.inference import Prediction, init_recognizer, predict_videos
+from src.apis.inference import Prediction, Predictions, init_recognizer, predict_videos
 from src.config import load_config
 from src.data.readers import FrameReadError
-from src.options import ConfigError
+from src.options import ConfigError, parse_bool
 from src.tools.cli import (ToolError, add_backend_options, backend_overrides, check_positive, run_main,
                            tool_parser)
 from src.tools.data.videos import VIDEO_EXTENSIONS
@@ -93,14 +96,17 @@ def draw_label(video: str, prediction: Prediction, out_path: str) -> str:
     return out_path
 
 
-def _report(predictions: Sequence[Prediction], top_k: int) -> dict:
+def _report(predictions: Predictions, top_k: int) -> dict:
     for prediction in predictions:
         known = f" (class folder: {prediction.class_names[prediction.label]})" if prediction.label >= 0 else ""
-        print(f"{prediction.video}{known}")
+        frames = prediction.padded_from
+        padded = f" (only {frames} frame{'s' if frames != 1 else ''}: its clips are loop-padded)" if frames else ""
+        print(f"{prediction.video}{known}{padded}")
         for rank, (index, name, score) in enumerate(prediction.top(top_k), 1):
             print(f"  {rank}. {name:<30s} {score:.4f}  (class {index})")
     labelled = [p for p in predictions if p.label >= 0]
-    summary = {"num_videos": len(predictions)}
+    summary = {"num_videos": len(predictions), "skipped": [{"video": video, "reason": reason}
+                                                          for video, reason in predictions.skipped]}
     if labelled:
         correct = sum(int(np.argmax(p.scores)) == p.label for p in labelled)
         summary.update(labelled_videos=len(labelled), top1=100.0 * correct / len(labelled))
@@ -123,6 +129,9 @@ def build_parser():
     parser.add_argument("--out_json", default="", help="where the predictions are written "
                                                        "(default: <save_dir of the config>/predictions.json)")
     parser.add_argument("--draw_dir", default="", help="write each video with its top-1 class drawn here (.mp4)")
+    parser.add_argument("--strict", type=parse_bool, default=False,
+                        help="stop at the first video that cannot be used (default: skip it, predict the others "
+                             "and exit with status 1)")
     add_backend_options(parser)
     return parser
 
@@ -137,7 +146,7 @@ def main(argv=None) -> int:
         model = init_recognizer(cfg, args.checkpoint, args.rgb_checkpoint, args.flow_checkpoint,
                                 class_index=args.class_index, flow_method=args.flow_method)
         videos = find_videos(args.video, model.class_names)
-        predictions = predict_videos(model, videos)
+        predictions = predict_videos(model, videos, strict=args.strict)
         summary = _report(predictions, args.top_k)
         drawn = {}
         if args.draw_dir:
@@ -156,6 +165,11 @@ def main(argv=None) -> int:
         with open(out_json, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=1)
         print(f"predictions of {len(predictions)} videos written to {out_json}")
+        if predictions.skipped:
+            print(f"{len(predictions.skipped)} of {len(videos)} videos skipped:", file=sys.stderr)
+            for video, reason in predictions.skipped:
+                print(f"  SKIPPED {video}: {reason}", file=sys.stderr)
+            return 1
         return 0
 
     return run_main(body, known_errors=(ValueError, FileNotFoundError, FrameReadError, ConfigError))

@@ -3,6 +3,8 @@
 Unlike the per-sample transforms, these see a whole batch (mixup blends clips of one batch), so
 the data layer applies them after batching, to the ``imgs`` and ``label`` columns.
 """
+from typing import Optional
+
 import numpy as np
 
 __all__ = ["SoftTargets"]
@@ -21,7 +23,9 @@ class SoftTargets:
       ``w * loss(y_i) + (1 - w) * loss(y_p(i))``.
 
     Draws come from a generator seeded with ``seed``, so a run repeats (the data layer applies it
-    in one thread, batch after batch).
+    in one thread, batch after batch). Given the batch's item ``keys`` (N,) as a third input, the
+    draws come from ``(seed, keys[0])`` instead: a batch's mixup then depends on its own items alone,
+    so a resumed run mixes what the uninterrupted run mixed.
     """
 
     def __init__(self, num_classes: int, smoothing: float = 0.0, mixup_alpha: float = 0.0, seed: int = 0):
@@ -34,18 +38,20 @@ class SoftTargets:
         self.num_classes = num_classes
         self.smoothing = smoothing
         self.mixup_alpha = mixup_alpha
+        self.seed = seed
         self._rng = np.random.default_rng(seed)
 
-    def __call__(self, imgs: np.ndarray, label: np.ndarray):
+    def __call__(self, imgs: np.ndarray, label: np.ndarray, keys: Optional[np.ndarray] = None):
         label = np.asarray(label).reshape(-1)
+        rng = self._rng if keys is None else np.random.default_rng([self.seed, int(np.ravel(keys)[0])])
         if label.size and (label.min() < 0 or label.max() >= self.num_classes):
             raise ValueError(f"SoftTargets: labels must lie in [0, {self.num_classes}), got "
                              f"{label.min()}..{label.max()}; check num_classes against the annotation")
         targets = np.full((label.size, self.num_classes), self.smoothing / self.num_classes, np.float32)
         targets[np.arange(label.size), label] += 1.0 - self.smoothing
         if self.mixup_alpha > 0:
-            weight = np.float32(self._rng.beta(self.mixup_alpha, self.mixup_alpha))
-            pairing = self._rng.permutation(label.size)
+            weight = np.float32(rng.beta(self.mixup_alpha, self.mixup_alpha))
+            pairing = rng.permutation(label.size)
             imgs = weight * imgs + (1 - weight) * imgs[pairing]
             targets = weight * targets + (1 - weight) * targets[pairing]
         return imgs.astype(np.float32, copy=False), targets

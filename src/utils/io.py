@@ -16,6 +16,8 @@ def read_json(path: str, error_class=ValueError, missing_hint: str = ""):
             return json.load(handle)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise error_class(f"{path} is not valid JSON: {err}") from err
+        except ValueError as err:  # an integer of more than 4,300 digits
+            raise error_class(f"{path} holds a number that cannot be read: {str(err).splitlines()[0]}") from err
 
 
 @contextlib.contextmanager

@@ -15,9 +15,11 @@ import json
 import logging
 import os
 import random
+import select
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -312,12 +314,23 @@ class RunLock:
 
 
 class StopRequested(Exception):
-    """Raised at a safe point (between steps, after an epoch's checkpoint) once SIGINT or SIGTERM came."""
+    """Raised at a safe point (between steps, after an epoch's checkpoint) once SIGINT or SIGTERM came;
+    its message is 'interrupted (SIGINT)' or 'stopped by SIGTERM'."""
 
     def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted ({name})" if signum == signal.SIGINT else f"stopped by {name}")
         self.signum = signum
         self.where = ""  # set by the code that stopped: which epoch / step
+
+
+# A terminal's Ctrl-C sends SIGINT to the whole foreground process group, and MindSpore's runtime,
+# when it lands during a step, turns it into a SIGTERM to its own process. This witness, one small
+# process in the same group, writes a byte for each SIGINT it gets, so that such a SIGTERM is known
+# for the interrupt it was; it ends when its stdin (held by the trainer) closes.
+_INTERRUPT_WITNESS = ("import os, signal, sys\n"
+                      "signal.signal(signal.SIGINT, lambda *_: os.write(1, b'I'))\n"
+                      "sys.stdin.buffer.read()\n")
 
 
 class StopSignals:
@@ -334,6 +347,7 @@ class StopSignals:
         self.grace_s = grace_s
         self.signum: Optional[int] = None
         self._previous = {}
+        self._witness: Optional[subprocess.Popen] = None
 
     def _give_up(self) -> None:
         if self.logger:
@@ -346,6 +360,8 @@ class StopSignals:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if signum == signal.SIGTERM and self._interrupt_witnessed():
+            signum = signal.SIGINT
         self.signum = signum
         if self.logger:
             self.logger.warning(f"{signal.Signals(signum).name} received: stopping after the current step "
@@ -354,6 +370,13 @@ class StopSignals:
             timer = threading.Timer(self.grace_s, self._give_up)
             timer.daemon = True
             timer.start()
+
+    def _interrupt_witnessed(self, wait_s: float = 0.2) -> bool:
+        """Whether the witness saw a SIGINT (waiting briefly: both signals come from one Ctrl-C)."""
+        if self._witness is None:
+            return False
+        readable, _, _ = select.select([self._witness.stdout], [], [], wait_s)
+        return bool(readable) and b"I" in os.read(self._witness.stdout.fileno(), 64)
 
     def check(self) -> None:
         if self.signum is not None:
@@ -371,8 +394,21 @@ class StopSignals:
 
     def __enter__(self) -> "StopSignals":
         self.install()
+        if self._previous:  # handlers installed: this is the main thread of the run
+            try:
+                self._witness = subprocess.Popen([sys.executable, "-c", _INTERRUPT_WITNESS], stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            except OSError:
+                self._witness = None  # without it a Ctrl-C during a step reads as SIGTERM
         return self
 
     def __exit__(self, *exc_info) -> None:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
+        if self._witness is not None:
+            self._witness.stdin.close()
+            self._witness.stdout.close()
+            try:
+                self._witness.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._witness.kill()

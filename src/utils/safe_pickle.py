@@ -6,7 +6,7 @@ list, tuple, OrderedDict) and refuses any other object, naming the file.
 """
 import pickle
 
-__all__ = ["ArrayOnlyUnpickler", "load_array_pickle"]
+__all__ = ["ArrayOnlyUnpickler", "load_array_pickle", "refuse_object_arrays"]
 
 # The globals a pickle of arrays needs: array reconstruction (protocols 2-4 via _reconstruct,
 # protocol 5 via _frombuffer), dtypes, scalars, and the latin-1 bytes of protocol-2 arrays.
@@ -30,14 +30,31 @@ class ArrayOnlyUnpickler(pickle.Unpickler):
                                      f"plain containers")
 
 
+def refuse_object_arrays(value, path: str, where: str = "") -> None:
+    """ValueError naming ``path`` and the entry when ``value`` (arrays in plain containers) holds an array
+    of Python objects: such an array is no weight or feature, and it breaks every later conversion."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_object_arrays(item, path, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            refuse_object_arrays(item, path, f"{where}[{index}]")
+    elif getattr(value, "dtype", None) is not None and value.dtype.hasobject:
+        raise ValueError(f"{path}: entry {where or '(top level)'} is an array of Python objects, not numbers; "
+                         f"only numeric arrays are read")
+
+
 def load_array_pickle(path: str, hint: str = ""):
-    """The object pickled in ``path`` (arrays and containers only); ValueError naming the file when it
-    is missing, truncated, not a pickle, or holds any other object (``hint`` says what the file should be)."""
+    """The object pickled in ``path`` (numeric arrays and containers only); ValueError naming the file when
+    it is missing, truncated, not a pickle, or holds any other object or an object array (``hint`` says
+    what the file should be)."""
     try:
         with open(path, "rb") as handle:
-            return ArrayOnlyUnpickler(handle, encoding="latin1").load()
+            value = ArrayOnlyUnpickler(handle, encoding="latin1").load()
     except OSError as err:
         raise ValueError(f"cannot read {path}: {err.strerror or err}") from err
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError) as err:
         raise ValueError(f"{path} is not a pickle of NumPy arrays ({err or type(err).__name__})"
                          + (f"; {hint}" if hint else "")) from err
+    refuse_object_arrays(value, path)
+    return value

@@ -45,7 +45,7 @@ from src.models.tsn import TSN, pptsn
 from src.models.weights import convert_torch_state_dict, save_checkpoint_atomic
 from src.options import parse_bool
 from src.tools.cli import run_main, tool_parser
-from src.utils.safe_pickle import ArrayOnlyUnpickler
+from src.utils.safe_pickle import ArrayOnlyUnpickler, refuse_object_arrays
 
 __all__ = ["load_pdparams", "paddle_to_torch_key", "convert_pdparams", "paddle_bmn_key", "convert_bmn_pdparams",
            "PADDLE_BMN_PEM_CHANNELS", "convert", "build_parser", "main"]
@@ -73,6 +73,7 @@ def load_pdparams(path: str) -> Dict[str, np.ndarray]:
                              f"paddle.jit.save or paddle.static.save_inference_model are not supported") from error
     if not isinstance(state, dict):
         raise ValueError(f"{path} holds a {type(state).__name__}, expected a dict of name -> array")
+    refuse_object_arrays(state, path)
     arrays = {}
     for name, value in state.items():
         if name == _PADDLE_NAME_TABLE_KEY:

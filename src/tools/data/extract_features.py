@@ -49,10 +49,11 @@ import numpy as np
 
 from src.config import load_config
 from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
+from src.data.readers import DecodeCount
 from src.options import appearance_modality
 from src.tools.cli import (ToolError, add_backend_options, add_run_options, backend_overrides, check_positive, run_main,
                            tool_parser)
-from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, Shard, VideoOutcome,
+from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, WARNED, Shard, VideoOutcome,
                                    add_shard_options, is_msrun_scheduler, missing_outputs_error, report_outcomes,
                                    resolve_shard, run_interruptible, run_per_video)
 from src.utils.io import atomic_path, atomic_write
@@ -93,18 +94,23 @@ def _resize_short(frame: np.ndarray, short_side: int) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def decode_video(path: str, short_side: int) -> Tuple[np.ndarray, float]:
-    """``(frames (N, H, W, 3) uint8 RGB, fps)``; ToolError naming the file when it cannot be decoded."""
+def decode_video(path: str, short_side: int) -> Tuple[np.ndarray, DecodeCount]:
+    """``(frames (N, H, W, 3) uint8 RGB, what the decode delivered)``: the count carries the header's
+    frame count and rate and the time stamp of the last frame, so a video's seconds come from its
+    decoded time stamps (:func:`decoded_seconds`), not frames / header rate. ToolError naming the file
+    when it cannot be decoded."""
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         raise ToolError(f"cannot open {path}: not a video or an unsupported codec")
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    frames = []
+    declared = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+    frames, last_ms = [], 0.0
     try:
         while True:
             ok, frame = capture.read()
             if not ok or frame is None:
                 break
+            last_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC))
             frames.append(cv2.cvtColor(_resize_short(frame, short_side), cv2.COLOR_BGR2RGB))
     finally:
         capture.release()
@@ -112,7 +118,15 @@ def decode_video(path: str, short_side: int) -> Tuple[np.ndarray, float]:
         raise ToolError(f"{path} has no decodable frame")
     if fps <= 0:
         raise ToolError(f"{path} declares no frame rate; re-encode it with one")
-    return np.stack(frames), fps
+    return np.stack(frames), DecodeCount(len(frames), declared, fps, last_ms)
+
+
+def decoded_seconds(count: DecodeCount) -> float:
+    """Seconds a decode spans: the last frame's time stamp plus one frame at the header's rate (the
+    header's frames / rate is wrong for variable-frame-rate files); frames / rate without time stamps."""
+    if count.last_ms > 0:
+        return count.last_ms / 1000.0 + 1.0 / count.fps
+    return count.frames / count.fps
 
 
 def frames_flow(frames: np.ndarray, method: str) -> np.ndarray:
@@ -163,6 +177,7 @@ class SnippetStream:
         from src.data.pipelines import normalization
         from src.infer.backends import inference_network
         from src.models.registry import model_layout
+        from src.models.weights import CheckpointMismatchError
         from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
 
         modality = spec.modality
@@ -172,6 +187,12 @@ class SnippetStream:
         cfg = load_config(spec.config_path, dict(overrides, mode=modality))
         ms.set_context(mode=ms.GRAPH_MODE if cfg.context == "gr" else ms.PYNATIVE_MODE)
         try:
+            self.network = inference_network(cfg, spec.checkpoint, features=True)
+        except CheckpointMismatchError as err:
+            if not err.classifier_only:
+                raise
+            # features come before the classifier: its class count is the checkpoint's, whatever the config says
+            cfg.update(num_classes=err.file_classes, finetune_num_classes=0)
             self.network = inference_network(cfg, spec.checkpoint, features=True)
         except TypeError as err:  # a network without features
             raise ToolError(f"{cfg.model} ({spec.config_path}): {err}; use a recognizer config") from err
@@ -283,10 +304,12 @@ def _streams(specs: Tuple[StreamSpec, ...]) -> List[SnippetStream]:
     return _STREAMS[specs]
 
 
-def extract_video(path: str, options: ExtractOptions) -> Tuple[np.ndarray, dict]:
-    """``(features (steps, D), video_info row)`` of one video file."""
+def extract_video(path: str, options: ExtractOptions) -> Tuple[np.ndarray, dict, str]:
+    """``(features (steps, D), video_info row, problem)`` of one video file; ``problem`` says how its decode
+    differs from its header (variable frame rate, truncation), '' when it does not."""
     streams = _streams(options.streams)
-    frames, fps = decode_video(path, streams[0].short_side)
+    frames, decoded = decode_video(path, streams[0].short_side)
+    seconds = decoded_seconds(decoded)
     count = snippet_count(len(frames), options.snippet_frames, options.interval)
     if count == 0:
         raise ToolError(f"{path} has {len(frames)} frames, fewer than one snippet of {options.snippet_frames}; "
@@ -301,9 +324,10 @@ def extract_video(path: str, options: ExtractOptions) -> Tuple[np.ndarray, dict]
     name = os.path.splitext(os.path.basename(path))[0]
     feature_frames = (count - 1) * options.interval + options.snippet_frames
     row = {"video": video_info_name(name), "numFrame": len(frames),
-           "seconds": round(len(frames) / fps, 3), "fps": fps, "rfps": fps, "subset": options.subset,
+           "seconds": round(seconds, 3), "fps": decoded.fps, "rfps": round(len(frames) / seconds, 3),
+           "subset": options.subset,
            "featureFrame": feature_frames}
-    return features, row
+    return features, row, decoded.problem()
 
 
 def _extract_job(item, options: ExtractOptions, dst_path: str, overwrite: bool) -> VideoOutcome:
@@ -312,12 +336,12 @@ def _extract_job(item, options: ExtractOptions, dst_path: str, overwrite: bool) 
     if os.path.isfile(out_file) and os.path.isfile(info_file) and not overwrite:
         return VideoOutcome(name, SKIPPED, "features exist")
     try:
-        features, row = extract_video(path, options)
+        features, row, problem = extract_video(path, options)
     except ToolError as err:
         return VideoOutcome(name, FAILED, str(err))
     write_feature_csv(out_file, features)
     write_video_info(info_file, {row["video"]: row})
-    return VideoOutcome(name, DONE)
+    return VideoOutcome(name, WARNED, problem) if problem else VideoOutcome(name, DONE)
 
 
 def add_snippet_options(parser) -> None:
@@ -428,7 +452,8 @@ def main(argv=None) -> int:
                                  args.snippet_frames, args.interval, args.tscale, args.flow_method, args.subset)
         shard = resolve_shard(args.shard)
         outcomes = extract_all(videos, args.dst_path, options, args.num_workers, args.overwrite, shard)
-        status = report_outcomes(outcomes, args.strict, f"videos of {shard}" if shard.count > 1 else "videos")
+        status = report_outcomes(outcomes, args.strict, f"videos of {shard}" if shard.count > 1 else "videos",
+                                 failures_fail=True)
         if shard.count > 1:
             print(f"{shard}: {len(outcomes)} of {len(videos)} videos; when every shard has finished, write "
                   f"{VIDEO_INFO_FILE} with the same command and --merge")

@@ -87,7 +87,7 @@ def frame_folder(dst_path: str, class_name: str, video_file: str) -> str:
 
 
 def split_folder_collisions(videos, dst_path: str):
-    """``(videos with a folder of their own, outcomes of the videos that would share one)``."""
+    """``(videos with a folder of their own, one outcome per folder that several videos would share)``."""
     by_folder = collections.defaultdict(list)
     for class_name, video_file in videos:
         by_folder[frame_folder(dst_path, class_name, video_file)].append((class_name, video_file))
@@ -97,10 +97,10 @@ def split_folder_collisions(videos, dst_path: str):
             unique.extend(members)
             continue
         files = ", ".join(os.path.basename(video_file) for _, video_file in members)
-        for class_name, video_file in members:
-            refused.append(VideoOutcome(video_name(class_name, video_file), FAILED,
-                                        f"{files} would share the frame folder {folder}; rename one of them or "
-                                        f"pick one extension with --extensions"))
+        class_name, video_file = members[0]  # one outcome for the folder they share: reported once
+        refused.append(VideoOutcome(video_name(class_name, video_file), FAILED,
+                                    f"{files} would share the frame folder {folder} (none of them is extracted); "
+                                    f"rename one of them or pick one extension with --extensions"))
     return unique, refused
 
 

@@ -231,8 +231,9 @@ class _IndexedJob:
         return index, self.job(item)
 
 
-def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str) -> int:
-    """Print a summary and every problem; the exit status is 1 only for problems under ``strict``."""
+def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str, failures_fail: bool = False) -> int:
+    """Print a summary and every problem; the exit status is 1 for problems under ``strict``, and with
+    ``failures_fail`` (jobs whose every video matters, not data preparation) for any failed video."""
     counts = {status: sum(o.status == status for o in outcomes) for status in (DONE, WARNED, SKIPPED, FAILED)}
     print(f"{what}: {counts[DONE] + counts[WARNED]} done, {counts[SKIPPED]} skipped (already complete), "
           f"{counts[WARNED]} with warnings, {counts[FAILED]} failed")
@@ -242,6 +243,10 @@ def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str) -
         print(f"  {label} {outcome.name}: {outcome.message}", file=sys.stderr)
     if problems and strict:
         print(f"{len(problems)} problem(s) and --strict is set: exiting with status 1", file=sys.stderr)
+        return 1
+    if counts[FAILED] and failures_fail:
+        print(f"{counts[FAILED]} of {len(outcomes)} videos failed and were skipped (the others are written): "
+              f"exiting with status 1", file=sys.stderr)
         return 1
     return 0
 
