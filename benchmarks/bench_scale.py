@@ -1,7 +1,7 @@
 """Start-up cost of the data path against the dataset size: index, first batch, memory, cache.
 
 ``python benchmarks/bench_scale.py [--sizes 1000,10000,100000,240000] [--layouts frames,video]
-[--work_dir /tmp/zoo_scale] [--smoke_sizes 1000,240000]``
+[--work_dir DIR] [--smoke_sizes 1000,240000]``
 
 Builds Kinetics-layout datasets of N entries (400 class folders) in two layouts: frame folders read
 through a Kinetics-style annotation JSON, and video files read through a ``path label`` list. Every
@@ -30,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -282,7 +283,8 @@ def main() -> None:
     parser.add_argument("--splits", default="training,validation", help="training and/or validation")
     parser.add_argument("--smoke_sizes", default="1000,240000",
                         help="N at which a capped train.py run is timed end to end ('' = none)")
-    parser.add_argument("--work_dir", default="/tmp/zoo_scale", help="where the datasets are built (kept)")
+    parser.add_argument("--work_dir", default=os.path.join(tempfile.gettempdir(), "zoo_scale"),
+                        help="where the datasets are built (kept for the next run)")
     parser.add_argument("--output", default="scale.json", help="file name in benchmarks/results/")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()

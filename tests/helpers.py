@@ -23,3 +23,8 @@ def decode_video(path) -> np.ndarray:
         frames.append(frame)
     capture.release()
     return np.stack(frames)
+
+
+def no_decoding(path):
+    """Stands in for ``count_video_frames`` where nothing may decode a whole video."""
+    raise AssertionError(f"{path} decoded whole before the first step")

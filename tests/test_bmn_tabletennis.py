@@ -124,14 +124,20 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "feature folder" in capsys.readouterr().err
 
 
-def test_infer_gives_the_same_proposals_on_both_backends(tmp_path, zoo_log):
-    """The infer command with a (random) BMN: MindSpore and ONNX Runtime write the same submission."""
+def small_bmn(tmp_path):
+    """``(config, features folder)`` of a small random BMN saved as ``tmp_path/bmn.ckpt``."""
     config = tmp_path / "bmn.yaml"
     config.write_text(f"_base_: {os.path.normpath(tabletennis.DEFAULT_CONFIG)}\ntscale: 8\n"
                       f"feat_dim: {DIM}\nnum_sample: 4\nwindow_frames: 20\ncontext: py\n")
     save_checkpoint_atomic(build_model_from_config(load_config(str(config))), str(tmp_path / "bmn.ckpt"))
     features_dir = tmp_path / "features"
     features_dir.mkdir()
+    return config, features_dir
+
+
+def test_infer_gives_the_same_proposals_on_both_backends(tmp_path, zoo_log):
+    """The infer command with a (random) BMN: MindSpore and ONNX Runtime write the same submission."""
+    config, features_dir = small_bmn(tmp_path)
     rng = np.random.default_rng(0)
     for name, frames in (("match_a", 50), ("match_b", 12)):  # three windows (the last padded); one short
         with open(features_dir / f"{name}.pkl", "wb") as handle:
@@ -153,12 +159,7 @@ def test_infer_gives_the_same_proposals_on_both_backends(tmp_path, zoo_log):
 
 
 def test_infer_skips_unreadable_features_and_says_so(tmp_path, capsys):
-    config = tmp_path / "bmn.yaml"
-    config.write_text(f"_base_: {os.path.normpath(tabletennis.DEFAULT_CONFIG)}\ntscale: 8\n"
-                      f"feat_dim: {DIM}\nnum_sample: 4\nwindow_frames: 20\ncontext: py\n")
-    save_checkpoint_atomic(build_model_from_config(load_config(str(config))), str(tmp_path / "bmn.ckpt"))
-    features_dir = tmp_path / "features"
-    features_dir.mkdir()
+    config, features_dir = small_bmn(tmp_path)
     with open(features_dir / "match_a.pkl", "wb") as handle:
         pickle.dump({"image_feature": np.zeros((30, DIM), np.float32)}, handle)
     (features_dir / "match_b.pkl").write_bytes(b"\x80\x04 truncated")

@@ -279,17 +279,22 @@ def test_stop_signal_reports_where_and_the_resume_command(tiny_frames, signum):
     assert history_of(out)[-1]["epoch"] == len(history_of(out))
 
 
-def test_full_disk_names_the_folder_and_keeps_earlier_checkpoints(tiny_cfg, monkeypatch):
+def fail_second_epoch_save(monkeypatch, error: OSError) -> None:
+    """The save of epoch 2's checkpoint raises ``error`` after leaving MindSpore's partial file."""
     real_save = ms.save_checkpoint
 
-    def save_until_full(obj, path, **kwargs):
+    def failing_save(obj, path, **kwargs):
         if "-2_6.ckpt" in os.path.basename(path):
             with open(path[:-len(".ckpt")] + ".tmp", "wb") as handle:  # MindSpore's partial file
                 handle.write(b"\0" * 1024)
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise error
         return real_save(obj, path, **kwargs)
 
-    monkeypatch.setattr(ms, "save_checkpoint", save_until_full)
+    monkeypatch.setattr(ms, "save_checkpoint", failing_save)
+
+
+def test_full_disk_names_the_folder_and_keeps_earlier_checkpoints(tiny_cfg, monkeypatch):
+    fail_second_epoch_save(monkeypatch, OSError(errno.ENOSPC, "No space left on device"))
     tiny_cfg.update(num_epochs=3, no_eval=True)
     ckpt_dir = os.path.join(tiny_cfg.save_dir, "checkpoints")
     with pytest.raises(OSError, match="no space left") as full:
@@ -302,14 +307,8 @@ def test_full_disk_names_the_folder_and_keeps_earlier_checkpoints(tiny_cfg, monk
 
 
 def test_save_dir_made_read_only_mid_run_ends_with_the_resume_command(tiny_cfg, monkeypatch):
-    real_save = ms.save_checkpoint
-
-    def save_until_read_only(obj, path, **kwargs):
-        if "-2_6.ckpt" in os.path.basename(path):  # as root, chmod does not stop a write: fail as EROFS would
-            raise OSError(errno.EROFS, "Read-only file system")
-        return real_save(obj, path, **kwargs)
-
-    monkeypatch.setattr(ms, "save_checkpoint", save_until_read_only)
+    # as root, chmod does not stop a write: the save fails as on a file system remounted read-only
+    fail_second_epoch_save(monkeypatch, OSError(errno.EROFS, "Read-only file system"))
     tiny_cfg.update(num_epochs=3, no_eval=True)
     ckpt_dir = os.path.join(tiny_cfg.save_dir, "checkpoints")
     with pytest.raises(OSError, match="Read-only file system") as stopped:

@@ -16,7 +16,7 @@ from mindspore import nn
 from benchmarks.torch_models import TorchI3D
 from src.models import create_model
 from src.models.i3d import Unit3D
-from src.models.weights import (convert_torch_state_dict, load_checkpoint_strict, ms_to_torch_name,
+from src.models.weights import (convert_torch_state_dict, learnt_parameters, load_checkpoint_strict, ms_to_torch_name,
                                 save_checkpoint_atomic)
 from src.tools.convert.pt2ckpt import convert, main as pt2ckpt_main, parse_kwargs
 
@@ -154,7 +154,7 @@ def small_i3d():
 
 
 def torch_like_state(net):
-    return {ms_to_torch_name(p.name): np.zeros(p.shape, np.float32) for p in net.get_parameters()}
+    return {ms_to_torch_name(p.name): np.zeros(p.shape, np.float32) for p in learnt_parameters(net)}
 
 
 def test_conversion_reports_every_problem(small_i3d):

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import no_decoding
 from src.config import load_config
 from src.data import readers
 from src.data.annotations import AnnotationError, load_list_file
@@ -113,12 +114,8 @@ def _video_cfg(root, **overrides):
     return load_config("", values)
 
 
-def _no_decoding(path):
-    raise AssertionError(f"{path} decoded whole before the first step")
-
-
 def test_video_source_decodes_nothing_at_start_and_corrects_short_videos_when_read(odd_videos, monkeypatch):
-    monkeypatch.setattr(readers, "count_video_frames", _no_decoding)
+    monkeypatch.setattr(readers, "count_video_frames", no_decoding)
     source = build_video_source(_video_cfg(odd_videos), "val")
     assert all(r.num_frames == 0 for r in source.records)  # the containers' counts, read per clip
     with pytest.warns(UserWarning) as caught:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import no_decoding
 from src.config import load_config
 from src.data import readers
 from src.data.bad_samples import BAD_SAMPLES_FILE
@@ -57,12 +58,8 @@ def _video_cfg(root, **overrides):
     return load_config("", values)
 
 
-def _no_decoding(path):
-    raise AssertionError(f"{path} decoded whole before the first step")
-
-
 def test_no_rank_decodes_a_video_before_its_first_step(videos_with_broken_files, monkeypatch):
-    monkeypatch.setattr(readers, "count_video_frames", _no_decoding)
+    monkeypatch.setattr(readers, "count_video_frames", no_decoding)
     cfg = _video_cfg(videos_with_broken_files)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

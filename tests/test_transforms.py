@@ -448,3 +448,20 @@ def test_random_transform_without_rng_names_the_fix():
         RandomCrop(4)(dict(imgs=np.zeros((1, 8, 8, 3), np.uint8)))
     with pytest.raises(TypeError, match="results dict"):
         Compose([lambda results: None])({})
+
+
+@pytest.mark.parametrize("layout,modality,kind", [("NCTHW", "rgb", "minus_one_to_one"), ("NCTHW", "rgb", "meanstd"),
+                                                  ("NSCHW", "rgb", "meanstd"), ("NSCHW", "flow", "meanstd"),
+                                                  ("NCTHW", "flow", "minus_one_to_one")])
+def test_formatting_uint8_frames_before_normalising_gives_the_same_floats(layout, modality, kind):
+    channels = 2 if modality == "flow" else 3
+    frames = np.random.default_rng(0).integers(0, 256, (2 * 3 * 4, 5, 6, channels), dtype=np.uint8)
+    mean, std = ([0.4, 0.6], [0.2, 0.3]) if modality == "flow" else (None, None)
+
+    def sample():
+        return dict(imgs=frames.copy(), num_crops=2, num_clips=3, clip_len=4, modality=modality)
+    normalize = Normalize(kind, mean, std)
+    before = FormatShape(layout)(normalize(sample()))["imgs"]
+    after = normalize(FormatShape(layout)(sample()))["imgs"]
+    assert after.dtype == np.float32 and after.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(after, before)  # the same float operations on the same values

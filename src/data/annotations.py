@@ -11,6 +11,7 @@ Three index formats are read, each into a list of :class:`VideoRecord`:
 """
 import io
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import List, Tuple
@@ -80,9 +81,22 @@ def read_class_index(path: str) -> List[str]:
     return [names[i] for i in range(1, len(names) + 1)]
 
 
+def _compact_video_entry(obj: dict):
+    """``json.load``'s object hook: a video entry (``{"subset": str, "annotations": {...}}``) becomes
+    ``(subset, label, segment)`` as soon as it is read, its strings shared, so reading a 240,000-video
+    annotation never holds 240,000 entry dicts; any other object stays as it is."""
+    if not isinstance(obj.get("subset"), str):
+        return obj
+    annotation = obj.get("annotations") or {}
+    label = annotation.get("label") if isinstance(annotation, dict) else None
+    return (sys.intern(obj["subset"]), sys.intern(label) if isinstance(label, str) else label,
+            annotation.get("segment") if isinstance(annotation, dict) else None)
+
+
 def load_annotation_json(path: str, split: str, video_root: str) -> Tuple[List[VideoRecord], List[str]]:
     """Records of ``split`` ('train' | 'val') and the class names of a Kinetics-style annotation JSON."""
-    data = read_json(path, AnnotationError, "write it with `python -m src.tools.data.ucf101_json` or `hmdb51_json`")
+    data = read_json(path, AnnotationError, "write it with `python -m src.tools.data.ucf101_json` or `hmdb51_json`",
+                     object_hook=_compact_video_entry)
     if not isinstance(data, dict) or "labels" not in data or "database" not in data:
         raise AnnotationError(f"{path}: expected keys 'labels' and 'database' (Kinetics-style annotation)")
     labels = list(data["labels"])
@@ -90,13 +104,12 @@ def load_annotation_json(path: str, split: str, video_root: str) -> Tuple[List[V
     subsets = RECOGNITION_SUBSETS[split]
     records = []
     for video_id, entry in data["database"].items():
-        if entry.get("subset") not in subsets:
+        subset, label, segment = entry if isinstance(entry, tuple) else (None, None, None)
+        if subset not in subsets:
             continue
-        annotation = entry.get("annotations") or {}
-        label = annotation.get("label")
-        if label not in label_index:
+        if not isinstance(label, str) or label not in label_index:
             raise AnnotationError(f"{path}: video {video_id} has label {label!r}, which is not in 'labels'")
-        segment = annotation.get("segment") or [1, 0]
+        segment = segment or [1, 0]
         if not isinstance(segment, (list, tuple)) or len(segment) != 2:
             raise AnnotationError(f"{path}: video {video_id}: segment must be [first_frame, last_frame], "
                                   f"got {segment!r}")

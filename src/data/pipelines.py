@@ -10,7 +10,7 @@ from src.transforms import (CenterCrop, Compose, FormatShape, FrameDifference, M
                             RandomCrop, RandomHorizontalFlip, Resize, SegmentSampler, TemporalRandomCrop,
                             TenCrop, ThreeCrop, UniformClipSampler)
 
-__all__ = ["build_pipeline", "frames_needed", "segments_for"]
+__all__ = ["build_pipeline", "format_and_normalize", "frames_needed", "segments_for"]
 
 _TEST_CROPS = {"center": CenterCrop, "three": ThreeCrop, "ten": TenCrop}
 
@@ -66,11 +66,15 @@ def build_pipeline(cfg, split: str, modality: str):
     else:
         crop_class = _TEST_CROPS[cfg.test_crop]
         steps.append(crop_class(cfg.spatial_size))
-    steps.append(normalization(cfg, modality))
+    return temporal, Compose(steps + format_and_normalize(cfg, modality, layout))
+
+
+def format_and_normalize(cfg, modality: str, layout: str) -> list:
+    """The last steps of every pipeline: uint8 frames are put in the network layout, then normalised
+    (reordering bytes, not floats); RGB differences are taken of normalised frames, before formatting."""
     if modality == "rgbdiff":
-        steps.append(FrameDifference())
-    steps.append(FormatShape(layout))
-    return temporal, Compose(steps)
+        return [normalization(cfg, modality), FrameDifference(), FormatShape(layout)]
+    return [FormatShape(layout), normalization(cfg, modality)]
 
 
 def frames_needed(cfg, split: str) -> int:

@@ -44,7 +44,8 @@ class FormatShape(Transform):
     (flow: x1, y1, x2, y2, ...).
 
     Reads ``imgs`` (N, H, W, C), ``num_crops`` (default 1), ``num_clips``, ``clip_len``.
-    Writes ``imgs`` float32 C-contiguous in the chosen layout, ``num_views`` = V.
+    Writes ``imgs`` C-contiguous in the chosen layout (uint8 stays uint8, for :class:`Normalize` after
+    it; any other type becomes float32), ``num_views`` = V and ``layout``.
     """
 
     def __init__(self, layout: str):
@@ -68,6 +69,7 @@ class FormatShape(Transform):
         else:
             output = frames.transpose(0, 1, 2, 5, 3, 4).reshape(
                 num_crops, num_clips, clip_len * channels, height, width)
-        results["imgs"] = np.ascontiguousarray(output, dtype=np.float32)
+        results["imgs"] = np.ascontiguousarray(output, dtype=None if imgs.dtype == np.uint8 else np.float32)
         results["num_views"] = int(output.shape[0])
+        results["layout"] = self.layout
         return results

@@ -270,7 +270,10 @@ class Normalize(Transform):
     ``mean``/``std`` are ignored). ``kind="meanstd"``: (x / 255 - mean) / std per channel; ``mean``/``std`` have one
     value or one per channel (default ImageNet statistics for RGB, 0.5 / 0.5 for flow).
 
-    Reads ``imgs`` (N, H, W, C) with values in 0..255, ``modality``. Writes ``imgs`` float32.
+    Reads ``imgs`` with values in 0..255, ``modality``: frames (N, H, W, C), or the views
+    :class:`~src.transforms.formatting.FormatShape` made (it sets ``layout``): 'NCTHW' (V, C, T, H, W),
+    or 'NSCHW' (V, S, C * clip_len, H, W) with each frame's C channels in turn. Writes ``imgs`` float32
+    of the same shape. (Formatting uint8 frames first moves a quarter of the bytes a float reorder would.)
     """
 
     def __init__(self, kind: str = "minus_one_to_one", mean: Optional[Sequence[float]] = None,
@@ -295,14 +298,24 @@ class Normalize(Transform):
                 np.asarray(values["std"], dtype=np.float32))
 
     def __call__(self, results: dict) -> dict:
-        imgs = get_frames(results, "Normalize").astype(np.float32)
+        layout = results.get("layout")
+        imgs = (results["imgs"] if layout else get_frames(results, "Normalize")).astype(np.float32)
         if self.kind == "minus_one_to_one":
             imgs /= np.float32(127.5)
             imgs -= np.float32(1)
         else:
-            mean, std = self._statistics(results.get("modality", "rgb"), imgs.shape[-1])
+            if layout == "NCTHW":
+                channels, repeats, axis = imgs.shape[1], 1, 1
+            elif layout == "NSCHW":
+                repeats = int(results["clip_len"])
+                channels, axis = imgs.shape[2] // repeats, 2
+            else:
+                channels, repeats, axis = imgs.shape[-1], 1, imgs.ndim - 1
+            mean, std = self._statistics(results.get("modality", "rgb"), channels)
+            shape = [1] * imgs.ndim
+            shape[axis] = -1
             imgs /= np.float32(255)
-            imgs -= mean
-            imgs /= std
+            imgs -= np.resize(mean, channels * repeats if mean.size > 1 else 1).reshape(shape)
+            imgs /= np.resize(std, channels * repeats if std.size > 1 else 1).reshape(shape)
         results["imgs"] = imgs
         return results

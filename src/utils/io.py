@@ -7,13 +7,14 @@ from typing import Iterator
 __all__ = ["read_json", "atomic_path", "atomic_write", "write_json_atomically"]
 
 
-def read_json(path: str, error_class=ValueError, missing_hint: str = ""):
-    """Parse ``path`` as JSON; a missing or malformed file raises ``error_class`` naming it."""
+def read_json(path: str, error_class=ValueError, missing_hint: str = "", object_hook=None):
+    """Parse ``path`` as JSON; a missing or malformed file raises ``error_class`` naming it.
+    ``object_hook`` is ``json.load``'s: it may turn each object into something smaller as it is read."""
     if not os.path.isfile(path):
         raise error_class(f"{path} does not exist" + (f"; {missing_hint}" if missing_hint else ""))
     with open(path, "r", encoding="utf-8") as handle:
         try:
-            return json.load(handle)
+            return json.load(handle, object_hook=object_hook)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise error_class(f"{path} is not valid JSON: {err}") from err
         except ValueError as err:  # an integer of more than 4,300 digits

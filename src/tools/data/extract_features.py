@@ -174,11 +174,11 @@ class SnippetStream:
     def __init__(self, spec: StreamSpec):
         import mindspore as ms
 
-        from src.data.pipelines import normalization
+        from src.data.pipelines import format_and_normalize
         from src.infer.backends import inference_network
         from src.models.registry import model_layout
         from src.models.weights import CheckpointMismatchError
-        from src.transforms import CenterCrop, Compose, FormatShape, FrameDifference
+        from src.transforms import CenterCrop, Compose
 
         modality = spec.modality
         overrides = dict(spec.overrides)
@@ -205,8 +205,7 @@ class SnippetStream:
         self.frame_interval = cfg.frame_interval
         self.num_features = self.network.num_features
         self.short_side = cfg.resize_short
-        steps = [CenterCrop(cfg.spatial_size), normalization(cfg, modality)]
-        self.spatial = Compose(steps + ([FrameDifference()] if difference else []) + [FormatShape(self.layout)])
+        self.spatial = Compose([CenterCrop(cfg.spatial_size)] + format_and_normalize(cfg, modality, self.layout))
 
     def _snippet_frames(self, start: int, snippet_frames: int, total: int) -> np.ndarray:
         if self.layout == "NSCHW":  # one segment, sampled as the config says, around the snippet's centre
