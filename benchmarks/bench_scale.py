@@ -23,7 +23,7 @@ without (``uncounted``: the containers' counts, checked as clips are read). Memo
 slope of a linear fit of peak memory against N; growth is the slope of log(time) against log(N).
 A capped training (``train.py --max_steps_per_epoch 2 --num_epochs 1``) is timed end to end at
 ``--smoke_sizes``: its cost should not grow with N. Prints a table, writes
-``benchmarks/results/scale.json`` and a log-log plot ``benchmarks/results/scale.png``.
+``benchmarks/results/scale.json`` and a log-log plot beside it (same name, ``.png``).
 """
 import argparse
 import json
