@@ -264,8 +264,8 @@ def plot(rows, path: str) -> None:
             axes[0].loglog(sizes, values, style, label=f"{label} {key[:-2]} (slope {loglog_slope(sizes, values):.2f})")
         axes[1].plot(sizes, [r["main_peak_mib"] for r in part], "-o",
                      label=f"{label} main ({bytes_per_entry(sizes, [r['main_peak_mib'] for r in part]):.0f} B/entry)")
-        axes[1].plot(sizes, [r["worker_peak_mib"] for r in part], "--s",
-                     label=f"{label} worker ({bytes_per_entry(sizes, [r['worker_peak_mib'] for r in part]):.0f} B/entry)")
+        worker = [r["worker_peak_mib"] for r in part]
+        axes[1].plot(sizes, worker, "--s", label=f"{label} worker ({bytes_per_entry(sizes, worker):.0f} B/entry)")
     axes[0].set(xlabel="entries N", ylabel="seconds", title="index and first batch")
     axes[1].set(xlabel="entries N", ylabel="peak MiB", title="peak memory")
     axes[1].set_xscale("log")

@@ -30,8 +30,8 @@ from .readers import FlowFrameReader, FrameReadError, RGBFrameReader, ShortVideo
 # A training item tries this many videos, from its own on, before an unreadable stretch stops the run.
 MAX_SKIPPED_IN_A_ROW = 10
 
-__all__ = ["VideoClipSource", "EpochOrder", "start_data_at_epoch", "build_video_source", "create_video_dataset", "dataset_from_source",
-           "usable_workers", "uses_soft_targets"]
+__all__ = ["VideoClipSource", "EpochOrder", "start_data_at_epoch", "build_video_source", "create_video_dataset",
+           "dataset_from_source", "usable_workers", "uses_soft_targets"]
 
 
 class VideoClipSource:

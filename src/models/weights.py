@@ -36,10 +36,10 @@ from src.utils.io import atomic_path
 
 from .blocks import RUN_STATE_SUFFIXES
 
-__all__ = ["is_run_state", "learnt_parameters", "ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict", "convert_torch_state_dict",
-           "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry", "CheckpointReadError",
-           "CheckpointMismatchError", "classifier_classes", "checkpoint_classes", "read_checkpoint",
-           "remove_stale_temp_files"]
+__all__ = ["is_run_state", "learnt_parameters", "ms_to_torch_name", "torch_key_renames", "unwrap_torch_state_dict",
+           "convert_torch_state_dict", "load_checkpoint_strict", "save_checkpoint_atomic", "is_training_state_entry",
+           "CheckpointReadError", "CheckpointMismatchError", "classifier_classes", "checkpoint_classes",
+           "read_checkpoint", "remove_stale_temp_files"]
 
 _BN_RENAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 _TORCH_SKIPPED_SUFFIXES = ("num_batches_tracked",)
