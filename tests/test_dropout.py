@@ -66,3 +66,16 @@ def test_rejects_a_probability_outside_0_to_1(p):
 def test_recognizers_drop_out_with_it(name):
     net = create_model(name, num_classes=6, dropout_keep_prob=0.5)
     assert isinstance(net.dropout, SeededDropout) and net.dropout.p == 0.5
+
+
+def test_draws_continue_exactly_from_a_restored_counter():
+    from src.losses.bmn_loss import BMNLoss
+    from src.models.blocks import CountedUniform
+    first = CountedUniform(3, 4)
+    draws = [first((2, 5)).asnumpy() for _ in range(4)]
+    assert all(0.0 <= d.min() and d.max() < 1.0 for d in draws) and len({d.tobytes() for d in draws}) == 4
+    resumed = CountedUniform(3, 4)
+    ms.load_param_into_net(resumed, {"draws": ms.Parameter(ms.Tensor(2, ms.int32), name="draws")})
+    np.testing.assert_array_equal(resumed((2, 5)).asnumpy(), draws[2])  # the third draw, as the first run's
+    # BMN's loss samples its regression targets with one: its counter is saved with a training checkpoint
+    assert [name for name, _ in BMNLoss(8).parameters_and_names()] == ["uniform.draws"]

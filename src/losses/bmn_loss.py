@@ -17,12 +17,14 @@ least 1), so those batches give a finite loss. One deliberate difference: the ra
 entries of the medium / low band only (the ports' expression also selects entries outside the band
 once #high exceeds the band size).
 
-Randomness: the uniform draws of the sampling come from ``ops.UniformReal`` seeded from
-``mindspore.set_seed`` (``seed_everything``), so a run with the same seed samples the same masks.
+Randomness: the uniform draws of the sampling come from :class:`src.models.blocks.CountedUniform`
+seeded from ``mindspore.set_seed`` (``seed_everything``), so a run with the same seed samples the same
+masks, and a resumed run continues their sequence (its draw counter is saved with the checkpoint).
 """
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
+from src.models.blocks import CountedUniform
 from src.proposals.bm_layout import valid_proposal_mask
 
 __all__ = ["BMNLoss", "BMNWithLoss", "binary_logistic_loss"]
@@ -65,8 +67,7 @@ class BMNLoss(nn.Cell):
         self.eps = eps
         self.weights = (weight_tem, weight_pem_reg, weight_pem_cls)
         self.high_iou, self.low_iou, self.positive_iou = high_iou, low_iou, positive_iou
-        seed, seed2 = _random_seeds()
-        self.uniform = ops.UniformReal(seed=seed, seed2=seed2)
+        self.uniform = CountedUniform(*_random_seeds())
 
     def tem_loss(self, start, end, gt_start, gt_end):
         return (binary_logistic_loss(start, gt_start, eps=self.eps)

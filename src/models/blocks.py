@@ -4,7 +4,7 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.seed import _get_graph_seed
 
-__all__ = ["BasicBlock", "Bottleneck", "SeededDropout", "ZeroPaddedMaxPool", "RUN_STATE_SUFFIXES"]
+__all__ = ["BasicBlock", "Bottleneck", "CountedUniform", "SeededDropout", "ZeroPaddedMaxPool", "RUN_STATE_SUFFIXES"]
 
 # Parameters that hold how far a training has run, not learnt weights: checkpoints from elsewhere
 # (converted weights, earlier versions) may lack them, and they then start from zero.
@@ -105,25 +105,14 @@ class ZeroPaddedMaxPool(nn.Cell):
         return self.pool(x)
 
 
-class SeededDropout(nn.Cell):
-    """Inverted dropout: in training each element is zeroed with probability ``p`` and the others are
-    scaled by ``1 / (1 - p)``; identity at inference. Input and output: any float tensor.
+class CountedUniform(nn.Cell):
+    """Uniform draws in [0, 1) whose sequence continues exactly in a resumed training: draw ``n`` of a
+    given shape is a hash of (seed, n, element position), and ``n`` is the parameter ``draws``, saved
+    with the checkpoint. (``UniformReal``'s and ``nn.Dropout``'s kernels keep their generator state where
+    no checkpoint reaches it.) ``construct(shape) -> float32 tensor``; each call is one draw."""
 
-    Its masks repeat from run to run under one ``mindspore.set_seed`` and continue exactly in a
-    resumed training: mask ``n`` is a hash of (seed, n, element position), and ``n`` is the parameter
-    ``draws``, saved with the checkpoint. (``nn.Dropout``'s and ``UniformReal``'s kernels keep their
-    generator state where no checkpoint reaches it; ``nn.Dropout`` on MindSpore 2.7's CPU does not
-    even repeat: two processes with the same seed draw different masks from the seventh call on.)
-    """
-
-    def __init__(self, p: float):
+    def __init__(self, seed: int, seed2: int):
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
-        self.keep_prob = 1.0 - p
-        # seeds from mindspore.set_seed, numbered per random op (as nn.Dropout takes its own)
-        seed, seed2 = _get_graph_seed(0, "uniform")
         self.seed = Tensor(_as_int32(seed * 0x9E3779B1 + seed2), ms.int32)
         self.draws = Parameter(Tensor(0, ms.int32), name="draws", requires_grad=False)
         self.right_shift = ops.RightShift()
@@ -137,14 +126,38 @@ class SeededDropout(nn.Cell):
     def _logical_shift(self, h, shift: int):
         return ops.bitwise_and(self.right_shift(h, Tensor(shift, ms.int32)), Tensor((1 << (32 - shift)) - 1, ms.int32))
 
+    def construct(self, shape):
+        draw = ops.assign_add(self.draws, Tensor(1, ms.int32))
+        size = 1
+        for dim in shape:
+            size *= dim
+        positions = ops.arange(0, size, dtype=ms.int32).reshape(shape)
+        bits = self._mix(positions + self._mix(draw * Tensor(_as_int32(0x9E3779B9), ms.int32) + self.seed))
+        return ops.bitwise_and(bits, Tensor(0x7FFFFF, ms.int32)).astype(ms.float32) * (1.0 / (1 << 23))
+
+
+class SeededDropout(nn.Cell):
+    """Inverted dropout: in training each element is zeroed with probability ``p`` and the others are
+    scaled by ``1 / (1 - p)``; identity at inference. Input and output: any float tensor.
+
+    Its masks repeat from run to run under one ``mindspore.set_seed`` and continue exactly in a
+    resumed training (:class:`CountedUniform`). ``nn.Dropout`` on MindSpore 2.7's CPU does not even
+    repeat: two processes with the same seed draw different masks from the seventh call on.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.keep_prob = 1.0 - p
+        # seeds from mindspore.set_seed, numbered per random op (as nn.Dropout takes its own)
+        self.uniform = CountedUniform(*_get_graph_seed(0, "uniform"))
+
     def construct(self, x):
         if not self.training or self.p == 0.0:
             return x
-        draw = ops.assign_add(self.draws, Tensor(1, ms.int32))
-        positions = ops.arange(0, x.size, dtype=ms.int32).reshape(x.shape)
-        bits = self._mix(positions + self._mix(draw * Tensor(_as_int32(0x9E3779B9), ms.int32) + self.seed))
-        uniform = ops.bitwise_and(bits, Tensor(0x7FFFFF, ms.int32)).astype(x.dtype) * (1.0 / (1 << 23))
-        keep = (uniform < self.keep_prob).astype(x.dtype)
+        keep = (self.uniform(x.shape) < self.keep_prob).astype(x.dtype)
         return x * keep / self.keep_prob
 
     def extend_repr(self):
