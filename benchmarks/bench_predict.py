@@ -272,14 +272,21 @@ def worker(spec: dict) -> dict:
             "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)}
 
 
-def run_worker(spec: dict) -> dict:
-    env = dict(os.environ, PYTHONPATH=ROOT, GLOG_v="3", OMP_NUM_THREADS=str(spec["threads"]))
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)], cwd=ROOT,
-                          env=env, capture_output=True, text=True)
+def run_fresh(script: str, flag: str, spec: dict, what: str, env: dict = None) -> dict:
+    """The result of ``python script flag <spec as JSON>`` in a fresh process: the JSON of the line it
+    prints after :data:`REPLY`; RuntimeError naming ``what`` with the end of its stderr otherwise."""
+    done = subprocess.run([sys.executable, script, flag, json.dumps(spec)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=False)
     for line in done.stdout.splitlines():
         if line.startswith(REPLY):
             return json.loads(line[len(REPLY):])
-    raise RuntimeError(f"{spec['model']} {spec['streams']} {spec['backend']} failed:\n{done.stderr.strip()[-3000:]}")
+    raise RuntimeError(f"{what} failed:\n{done.stderr.strip()[-3000:]}")
+
+
+def run_worker(spec: dict) -> dict:
+    env = dict(os.environ, PYTHONPATH=ROOT, GLOG_v="3", OMP_NUM_THREADS=str(spec["threads"]))
+    return run_fresh(os.path.abspath(__file__), "--worker", spec,
+                     f"{spec['model']} {spec['streams']} {spec['backend']}", env)
 
 
 # --- the parent ---------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-REPLY = "BENCH_SCALE "
+from benchmarks.bench_predict import REPLY, run_fresh  # noqa: E402
+
 CLASSES = 400
 REAL_CLIPS = 4
 CLIP_FRAMES, CLIP_FPS, CLIP_SIZE = 250, 25, (340, 256)
@@ -209,15 +210,6 @@ def measure(spec: dict) -> dict:
             "worker_peak_mib": max(workers, default=0) / 1024}
 
 
-def run_child(spec: dict) -> dict:
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith(REPLY):
-            return json.loads(line[len(REPLY):])
-    raise RuntimeError(f"measurement {spec} failed:\n{done.stderr[-3000:]}")
-
-
 def smoke_run(layout: str, root: str, data_root: str, size: int) -> float:
     """Seconds of a whole capped training (2 steps, 1 epoch, no evaluation) through train.py."""
     cfg = _cfg_overrides(layout, "counted", "training", root, data_root, size)
@@ -312,7 +304,8 @@ def main() -> None:
                         os.remove(cache)  # counted runs come first; this one has no cache
                     spec = {"cfg": _cfg_overrides(layout, condition, split, root, paths["root"], size),
                             "split": split}
-                    row = dict(layout=layout, condition=condition, split=split, size=size, **run_child(spec))
+                    row = dict(layout=layout, condition=condition, split=split, size=size,
+                               **run_fresh(os.path.abspath(__file__), "--child", spec, f"measurement {spec}"))
                     row["cache_mb"] = os.path.getsize(cache) / 1e6 if os.path.isfile(cache) else 0.0
                     rows.append(row)
                     print(f"{layout:7} {condition:10} {split:10} {size:>7} {row['index_s']:8.2f} "

@@ -39,6 +39,19 @@ def write_video(path, frames, seed):
     writer.release()
 
 
+def write_small_models(folder) -> None:
+    """``r3d.yaml`` / ``r3d.ckpt`` (an R3D-10 recognizer at 32 px) and ``bmn.yaml`` / ``bmn.ckpt`` (a BMN of
+    ``TSCALE`` steps on its 512 features), random weights, in ``folder``."""
+    recognizer = folder / "r3d.yaml"
+    recognizer.write_text(f"_base_: {ROOT}/configs/resnet3d/demo_rgb.yaml\nmodel_depth: 10\nresize_short: 36\n"
+                          f"spatial_size: 32\ncontext: py\n")
+    save_checkpoint_atomic(build_model_from_config(load_config(str(recognizer))), str(folder / "r3d.ckpt"))
+    bmn_yaml = folder / "bmn.yaml"
+    bmn_yaml.write_text(f"_base_: {ROOT}/configs/bmn/activitynet_start_end.yaml\ntscale: {TSCALE}\nfeat_dim: 512\n"
+                        f"num_sample: 4\ncontext: py\n")
+    save_checkpoint_atomic(build_model_from_config(load_config(str(bmn_yaml))), str(folder / "bmn.ckpt"))
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("long")
@@ -47,15 +60,7 @@ def setup(tmp_path_factory):
     write_video(videos / "clip_a.avi", 48, 0)
     write_video(videos / "clip_b.avi", 64, 1)
     write_video(videos / "tiny.avi", 6, 2)  # shorter than one snippet
-    recognizer = folder / "r3d.yaml"
-    recognizer.write_text(f"_base_: {ROOT}/configs/resnet3d/demo_rgb.yaml\nmodel_depth: 10\nresize_short: 36\n"
-                          f"spatial_size: 32\ncontext: py\n")
-    cfg = load_config(str(recognizer))
-    save_checkpoint_atomic(build_model_from_config(cfg), str(folder / "r3d.ckpt"))
-    bmn_yaml = folder / "bmn.yaml"
-    bmn_yaml.write_text(f"_base_: {ROOT}/configs/bmn/activitynet_start_end.yaml\ntscale: {TSCALE}\nfeat_dim: 512\n"
-                        f"num_sample: 4\ncontext: py\n")
-    save_checkpoint_atomic(build_model_from_config(load_config(str(bmn_yaml))), str(folder / "bmn.ckpt"))
+    write_small_models(folder)
     return folder
 
 

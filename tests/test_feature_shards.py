@@ -12,17 +12,13 @@ import numpy as np
 import pytest
 
 from src.applications import proposals as long_videos
-from src.config import load_config
-from src.models import build_model_from_config
-from src.models.weights import save_checkpoint_atomic
 from src.tools.cli import ToolError
 from src.tools.data import extract_features
 from src.tools.data.extract_features import VIDEO_INFO_FILE, feature_file, read_feature_csv, row_file
 from src.tools.data.videos import Shard, is_msrun_scheduler, resolve_shard
-from tests.test_bmn_pipeline import write_video
+from tests.test_bmn_pipeline import TSCALE, write_small_models, write_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TSCALE = 8
 VIDEOS = ("clip_a", "clip_b", "clip_c", "clip_d")
 # Runs a command's main with every video's extraction slowed down, so a signal sent once the first
 # video's csv exists lands while the run is still going.
@@ -48,14 +44,7 @@ def setup(tmp_path_factory):
     for seed, name in enumerate(VIDEOS):
         write_video(videos / f"{name}.avi", 24 + 8 * seed, seed)
     write_video(videos / "tiny.avi", 6, 9)  # shorter than one snippet: never has features
-    recognizer = folder / "r3d.yaml"
-    recognizer.write_text(f"_base_: {ROOT}/configs/resnet3d/demo_rgb.yaml\nmodel_depth: 10\nresize_short: 36\n"
-                          f"spatial_size: 32\ncontext: py\n")
-    save_checkpoint_atomic(build_model_from_config(load_config(str(recognizer))), str(folder / "r3d.ckpt"))
-    bmn_yaml = folder / "bmn.yaml"
-    bmn_yaml.write_text(f"_base_: {ROOT}/configs/bmn/activitynet_start_end.yaml\ntscale: {TSCALE}\nfeat_dim: 512\n"
-                        f"num_sample: 4\ncontext: py\n")
-    save_checkpoint_atomic(build_model_from_config(load_config(str(bmn_yaml))), str(folder / "bmn.ckpt"))
+    write_small_models(folder)
     return folder
 
 
