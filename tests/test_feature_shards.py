@@ -87,10 +87,16 @@ def results(out):
     return json.loads((out / "proposals.json").read_text())["results"]
 
 
+def _as_from_a_terminal():
+    # an ignored SIGINT is inherited through exec (MindSpore's dataset code leaves it ignored in the test
+    # process once a loader ran), and a program respects it: start as a shell's foreground command would
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_slow(command, args, seconds=1.0):
     return subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(seconds), command, *args], cwd=ROOT,
                             env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_as_from_a_terminal)
 
 
 def signal_after_first_video(process, feature_dir, signum):
