@@ -88,8 +88,8 @@ def results(out):
 
 
 def _as_from_a_terminal():
-    # an ignored SIGINT is inherited through exec (MindSpore's dataset code leaves it ignored in the test
-    # process once a loader ran), and a program respects it: start as a shell's foreground command would
+    # an ignored SIGINT is inherited through exec, and a program respects it; in a full test session an
+    # earlier test can leave this process ignoring SIGINT: start as a shell's foreground command would
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
