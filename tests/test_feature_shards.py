@@ -3,6 +3,7 @@ Ctrl-C) and rerun: every way gives the features, video_info_new.csv and proposal
 uninterrupted run."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,3 +211,45 @@ def test_a_bad_shard_option_is_one_error_line(value, capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == (f"error: argument --shard: {value!r} is not a shard I/N with "
                                                f"0 <= I < N (0/4 is the first of four shards)")
+
+
+@pytest.fixture()
+def unusable_video_first(setup, tmp_path):
+    """A folder whose first video (sorted) is shorter than a snippet, then two good ones."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name, source in (("a_tiny", "tiny"), ("b_clip", "clip_a"), ("c_clip", "clip_b")):
+        os.symlink(setup / "videos" / f"{source}.avi", videos / f"{name}.avi")
+    return videos
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_strict_stops_at_the_first_unusable_video_and_the_default_skips_it(setup, unusable_video_first, tmp_path,
+                                                                           capsys, workers):
+    dst = tmp_path / "features"
+    args = feature_args(setup, dst, "--src_path", str(unusable_video_first), "--num_workers", workers)
+    assert extract_features.main(args + ["--strict", "true"]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"FAILED +a_tiny: ", err) and "stopped at the first failure (--strict)" in err
+    if workers == "1":  # a pool may have finished a video beside the failing one
+        assert "2 of 3 videos not processed" in err
+        assert not any(os.path.isfile(feature_file(str(dst), name)) for name in ("b_clip", "c_clip"))
+    assert extract_features.main(args) == 1  # skips a_tiny, writes the others
+    out, err = capsys.readouterr()
+    assert re.search(r"FAILED +a_tiny: ", err) and "stopped" not in err
+    assert sorted(read_video_info_names(dst)) == ["v_b_clip", "v_c_clip"]
+
+
+def read_video_info_names(dst):
+    return [line.split(",")[0] for line in (dst / VIDEO_INFO_FILE).read_text().splitlines()[1:]]
+
+
+def test_proposals_with_strict_stop_at_the_first_unusable_video(setup, unusable_video_first, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = proposal_args(setup, out, "--src_path", str(unusable_video_first))
+    assert long_videos.main(args + ["--strict", "true"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: a_tiny: ") and "--strict is set, so no proposal is written" in error
+    assert not (out / "proposals.json").exists()
+    assert long_videos.main(args) == 1  # the default: a_tiny skipped, the others' proposals written
+    assert sorted(results(out)) == ["b_clip", "c_clip"]

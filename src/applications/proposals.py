@@ -26,7 +26,9 @@ MS_NODE_ID/MS_WORKER_NUM) a run takes every N-th video of the sorted names from 
 only its videos' files, so shards share ``OUT``; once every shard has finished, the same command with
 ``--merge`` writes ``proposals.json``, ``features/video_info_new.csv`` and the metric from them
 (refusing, naming them, when videos have no proposals, unless ``--allow_missing true``). A killed
-run (Ctrl-C: status 130) resumes with the same command.
+run (Ctrl-C: status 130) resumes with the same command. A video that cannot be used (unreadable,
+shorter than a snippet) is reported and skipped, and the command exits with status 1 after writing
+the others; ``--strict true`` stops at the first such video instead.
 
 ``--backend`` chooses what runs the recognizers and the BMN: ``auto`` (ONNX Runtime on a CPU when
 installed; each checkpoint is exported once to ``onnx_cache/`` beside it), ``mindspore`` or
@@ -42,8 +44,10 @@ import numpy as np
 from src.config import load_config
 from src.data.ground_truth import load_ground_truth, strip_video_prefix
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
+from src.options import parse_bool
 from src.proposals.bmn_proposals import SoftNMSParams, video_proposals, write_proposals
-from src.tools.cli import ToolError, add_backend_options, backend_overrides, check_positive, run_main, tool_parser
+from src.tools.cli import (STRICT_STOP_HELP, ToolError, add_backend_options, backend_overrides, check_positive,
+                           run_main, tool_parser)
 from src.tools.data.extract_features import (ExtractOptions, add_snippet_options, check_feature_length,
                                              extract_all, feature_file, list_videos, merge_video_info,
                                              read_feature_csv, read_video_info, row_file, stream_specs,
@@ -117,11 +121,14 @@ def _ground_truth(path: str, subset: str, video_info: str) -> Tuple[Optional[dic
 def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_checkpoint: str,
                   ground_truth_path: str = "", video_info: str = "", subset: str = "validation",
                   flow_method: str = "dis", snippet_frames: int = 16, interval: int = 16,
-                  num_workers: int = 1, overrides: Optional[dict] = None, shard: Shard = Shard()) -> dict:
+                  num_workers: int = 1, overrides: Optional[dict] = None, shard: Shard = Shard(),
+                  strict: bool = False) -> dict:
     """Proposals (and metrics with ground truth) of every video under ``src_path``, or of a ``shard``'s
     videos only (no proposals file: :func:`merge_proposals` writes it); see the module docstring.
     ``overrides`` are configuration keys over the BMN config (``backend``, ``num_threads``; the
-    recognizers take theirs from ``specs``). Returns a summary with the timings."""
+    recognizers take theirs from ``specs``). A video that fails is skipped (``failed_videos`` of the
+    summary); with ``strict`` the first one stops the command (ToolError) before any proposal is
+    written. Returns a summary with the timings."""
     started = time.time()
     videos = list_videos(src_path)
     # read first: a ground truth that cannot be used stops the command before hours of extraction
@@ -129,8 +136,13 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
     cfg, run_bmn = _bmn_runner(bmn_config, bmn_checkpoint, overrides)
     feature_dir = os.path.join(out_dir, "features")
     options = ExtractOptions(specs, snippet_frames, interval, cfg.tscale, flow_method, "testing")
-    outcomes = extract_all(videos, feature_dir, options, num_workers, shard=shard)
-    report_outcomes(outcomes, False, f"videos of {shard}" if shard.count > 1 else "videos", failures_fail=True)
+    outcomes = extract_all(videos, feature_dir, options, num_workers, shard=shard, stop_at_failure=strict)
+    report_outcomes(outcomes, strict, f"videos of {shard}" if shard.count > 1 else "videos", failures_fail=True,
+                    total=len(shard.of(videos)))
+    failed = [outcome for outcome in outcomes if outcome.status == FAILED]
+    if strict and failed:
+        raise ToolError(f"{failed[0].name}: {failed[0].message}; --strict is set, so no proposal is written (the "
+                        f"features extracted so far are kept: without --strict the same command skips the video)")
     extracted = time.time()
     params = SoftNMSParams.from_config(cfg)
     timelines = os.path.join(out_dir, "timelines")
@@ -230,6 +242,7 @@ def build_parser():
     parser.add_argument("--video_info", default="", help="video_info_new.csv with the subsets of a BSN/BMN file")
     parser.add_argument("--subset", default="validation", help="ground-truth subset scored")
     parser.add_argument("--num_workers", type=int, default=1, help="processes extracting features")
+    parser.add_argument("--strict", type=parse_bool, default=False, help=STRICT_STOP_HELP)
     add_backend_options(parser)
     add_shard_options(parser, merge_help="write proposals.json, video_info_new.csv and the metric from every "
                                          "shard's per-video proposals (runs no network)")
@@ -257,7 +270,7 @@ def main(argv=None) -> int:
         shard = resolve_shard(args.shard)
         summary = run_proposals(args.src_path, args.out_dir, specs, args.bmn_config, args.bmn_checkpoint,
                                 args.ground_truth, args.video_info, args.subset, args.flow_method,
-                                args.snippet_frames, args.interval, args.num_workers, overrides, shard)
+                                args.snippet_frames, args.interval, args.num_workers, overrides, shard, args.strict)
         if shard.count > 1:
             print(f"{shard}: proposals of {summary['videos']} videos in "
                   f"{os.path.join(args.out_dir, VIDEO_PROPOSALS_FOLDER)} in {summary['total_seconds']} s; when "

@@ -23,13 +23,17 @@ class ToolError(UserError):
     """Bad input that stops a tool; ``main`` prints it and exits with status 2."""
 
 
-def add_run_options(parser: argparse.ArgumentParser, overwrite_help: Optional[str] = None) -> None:
+STRICT_STOP_HELP = ("stop at the first video that fails (the finished ones are kept) instead of skipping it "
+                    "and going on; status 1 as well when any video has a warning")
+
+
+def add_run_options(parser: argparse.ArgumentParser, overwrite_help: Optional[str] = None,
+                    strict_help: str = "exit with status 1 when any video fails or has a warning") -> None:
     """``--num_workers`` and ``--strict`` (and ``--overwrite`` when ``overwrite_help`` is given)."""
     parser.add_argument("--num_workers", type=int, default=1, help="parallel worker processes")
     if overwrite_help:
         parser.add_argument("--overwrite", type=parse_bool, default=False, help=overwrite_help)
-    parser.add_argument("--strict", type=parse_bool, default=False,
-                        help="exit with status 1 when any video fails or has a warning")
+    parser.add_argument("--strict", type=parse_bool, default=False, help=strict_help)
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,8 @@ the row last, so a video with both is complete and is skipped by a rerun (``--ov
 it): a run killed at any point resumes where it stopped. At the end ``<dst_path>/video_info_new.csv``
 is rewritten (atomically) from the rows. Videos are processed in ``--num_workers`` processes behind
 one progress bar. A video shorter than one snippet, or one that cannot be decoded, is reported naming
-the file and skipped. Ctrl-C stops with status 130.
+the file and skipped; the run writes the others and exits with status 1 (``--strict true``: it stops
+at the first such video). Ctrl-C stops with status 130.
 
 Shards: ``--shard I/N`` (or the RANK_ID/RANK_SIZE of a rank launcher, or msrun's
 MS_NODE_ID/MS_WORKER_NUM) processes every N-th video of the sorted names from the I-th, so ranks or
@@ -51,8 +52,8 @@ from src.config import load_config
 from src.data.flow import FLOW_METHODS, compute_flow, flow_to_uint8
 from src.data.readers import DecodeCount
 from src.options import appearance_modality
-from src.tools.cli import (ToolError, add_backend_options, add_run_options, backend_overrides, check_positive, run_main,
-                           tool_parser)
+from src.tools.cli import (STRICT_STOP_HELP, ToolError, add_backend_options, add_run_options, backend_overrides,
+                           check_positive, run_main, tool_parser)
 from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, WARNED, Shard, VideoOutcome,
                                    add_shard_options, is_msrun_scheduler, missing_outputs_error, report_outcomes,
                                    resolve_shard, run_interruptible, run_per_video)
@@ -363,7 +364,7 @@ def build_parser():
     parser.add_argument("--tscale", type=int, default=100, help="steps the features are rescaled to (0 = keep)")
     parser.add_argument("--subset", default="testing", help="subset column of video_info_new.csv")
     add_backend_options(parser)
-    add_run_options(parser, overwrite_help="extract videos whose csv exists again")
+    add_run_options(parser, overwrite_help="extract videos whose csv exists again", strict_help=STRICT_STOP_HELP)
     add_shard_options(parser, merge_help="write video_info_new.csv from the rows of every shard (extracts nothing)")
     return parser
 
@@ -398,16 +399,16 @@ def _adopt_rows(items: List[Tuple[str, str]], dst_path: str) -> None:
 
 
 def extract_all(videos: Dict[str, str], dst_path: str, options: ExtractOptions, num_workers: int = 1,
-                overwrite: bool = False, shard: Shard = Shard()) -> List[VideoOutcome]:
-    """Extract the videos of ``shard`` (each resumable) and, unsharded, (re)write
-    ``dst_path/video_info_new.csv``."""
+                overwrite: bool = False, shard: Shard = Shard(), stop_at_failure: bool = False) -> List[VideoOutcome]:
+    """Extract the videos of ``shard`` (each resumable; with ``stop_at_failure`` up to the first that
+    fails) and, unsharded, (re)write ``dst_path/video_info_new.csv``."""
     os.makedirs(os.path.join(dst_path, ROWS_FOLDER), exist_ok=True)
     items = shard.of(sorted(videos.items()))
     if not overwrite:
         _adopt_rows(items, dst_path)
     job = functools.partial(_extract_job, options=options, dst_path=dst_path, overwrite=overwrite)
     desc = "snippet features" + (f", {shard}" if shard.count > 1 else "")
-    outcomes = run_per_video(job, items, num_workers, desc)
+    outcomes = run_per_video(job, items, num_workers, desc, stop_at_failure)
     if shard.count == 1:
         merge_video_info(videos, dst_path, allow_missing=True)
     return outcomes
@@ -450,9 +451,10 @@ def main(argv=None) -> int:
                                               args.flow_checkpoint, backend_overrides(args)),
                                  args.snippet_frames, args.interval, args.tscale, args.flow_method, args.subset)
         shard = resolve_shard(args.shard)
-        outcomes = extract_all(videos, args.dst_path, options, args.num_workers, args.overwrite, shard)
+        outcomes = extract_all(videos, args.dst_path, options, args.num_workers, args.overwrite, shard,
+                               stop_at_failure=args.strict)
         status = report_outcomes(outcomes, args.strict, f"videos of {shard}" if shard.count > 1 else "videos",
-                                 failures_fail=True)
+                                 failures_fail=True, total=len(shard.of(videos)))
         if shard.count > 1:
             print(f"{shard}: {len(outcomes)} of {len(videos)} videos; when every shard has finished, write "
                   f"{VIDEO_INFO_FILE} with the same command and --merge")

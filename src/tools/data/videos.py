@@ -194,11 +194,14 @@ def run_interruptible(body: Callable[[], int]) -> int:
 
 
 def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_workers: int,
-                  desc: str) -> List[VideoOutcome]:
+                  desc: str, stop_at_failure: bool = False) -> List[VideoOutcome]:
     """Run ``job`` on every item behind one progress bar; ``num_workers`` > 1 uses a process pool.
 
     ``job`` must be a module-level function (or a ``functools.partial`` of one) so it pickles.
     Outcomes are returned in the order of ``items``. Ctrl-C raises KeyboardInterrupt between items.
+    With ``stop_at_failure`` the first failed item ends the run (videos still being processed by the
+    pool are abandoned: every output is written atomically, so none is left half-written) and only the
+    outcomes of the items that finished are returned.
     """
     outcomes: List[Optional[VideoOutcome]] = [None] * len(items)
     with progress(total=len(items), desc=desc, unit="video", dynamic_ncols=True) as bar:
@@ -207,6 +210,8 @@ def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_wo
                 reclaim_ctrl_c()
                 outcomes[index] = job(item)
                 bar.update()
+                if stop_at_failure and outcomes[index].status == FAILED:
+                    break
         else:
             # spawn, not fork: a parent that already runs threads (MindSpore, OpenCV) can deadlock
             # forked children
@@ -217,7 +222,9 @@ def run_per_video(job: Callable[[object], VideoOutcome], items: Sequence, num_wo
                 for index, outcome in indexed:
                     outcomes[index] = outcome
                     bar.update()
-    return outcomes  # type: ignore[return-value]
+                    if stop_at_failure and outcome.status == FAILED:
+                        break  # leaving the block terminates the pool
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 class _IndexedJob:
@@ -231,12 +238,18 @@ class _IndexedJob:
         return index, self.job(item)
 
 
-def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str, failures_fail: bool = False) -> int:
+def report_outcomes(outcomes: Sequence[VideoOutcome], strict: bool, what: str, failures_fail: bool = False,
+                    total: Optional[int] = None) -> int:
     """Print a summary and every problem; the exit status is 1 for problems under ``strict``, and with
-    ``failures_fail`` (jobs whose every video matters, not data preparation) for any failed video."""
+    ``failures_fail`` (jobs whose every video matters, not data preparation) for any failed video.
+    ``total``: the number of videos of the run, when it stopped at a failure before the end."""
     counts = {status: sum(o.status == status for o in outcomes) for status in (DONE, WARNED, SKIPPED, FAILED)}
     print(f"{what}: {counts[DONE] + counts[WARNED]} done, {counts[SKIPPED]} skipped (already complete), "
           f"{counts[WARNED]} with warnings, {counts[FAILED]} failed")
+    if total is not None and len(outcomes) < total:
+        print(f"stopped at the first failure (--strict): {total - len(outcomes)} of {total} videos not processed; "
+              f"the finished ones are kept, and the same command without --strict goes on with the rest",
+              file=sys.stderr)
     problems = [o for o in outcomes if o.status in (WARNED, FAILED)]
     for outcome in problems:
         label = "FAILED " if outcome.status == FAILED else "WARNING"
