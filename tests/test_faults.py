@@ -1,6 +1,7 @@
-"""Runs that survive faults: kill -9 then resume, kills during checkpoint writes, two runs into one
-folder, SIGINT / SIGTERM, a full disk, a killed distributed worker; plus what a run shows (progress,
-configuration once, the best epoch's evaluation files, MindInsight scalars)."""
+"""Runs that survive faults: kill -9, SIGTERM or Ctrl-C then an exact resume, kills during checkpoint
+writes, two runs into one folder, a full disk or a read-only folder, a killed distributed worker;
+plus what a run shows (progress, configuration once, the best epoch's evaluation files, MindInsight
+scalars)."""
 import errno
 import glob
 import json
@@ -157,27 +158,53 @@ def _epoch_checkpoint(out, epoch):
     return next(path for path in epoch_checkpoints(out) if f"-{epoch}_" in os.path.basename(path))
 
 
-def test_a_run_resumed_after_kill_9_equals_the_uninterrupted_run(tiny_frames):
-    # random crops and flips, mixup, dropout and two loader workers: every source of randomness a run has
-    args = dict(num_epochs=4, dropout_keep_prob=0.5, flip=True, mixup_alpha=0.4, num_workers=2,
-                checkpoints_num_keep=4, batch_size=2, seed=3)
-    whole = str(tiny_frames / "whole")
-    finish(tiny_args(tiny_frames, whole, **args))
-    cut = str(tiny_frames / "cut")
-    console = tiny_frames / "console.txt"
-    run = start(tiny_args(tiny_frames, cut, **args), console)
-    wait_for(lambda: re.search(r"epoch 3/4: [1-5]/6 \(", console.read_text()), run, "a step in epoch 3")
-    run.send_signal(signal.SIGKILL)
-    run.wait(timeout=30)
-    output = finish(tiny_args(tiny_frames, cut, **args) + ["--resume", "True", "--checkpoint_path",
-                                                            _epoch_checkpoint(cut, 2)])
-    assert "resuming after epoch 2" in output
-    expected, resumed = _state(_epoch_checkpoint(whole, 4)), _state(_epoch_checkpoint(cut, 4))
+def _resume_command(out):
+    """The arguments of train.py in the resume command a stopped run wrote to its log."""
+    log = open(os.path.join(out, "train.log"), encoding="utf-8").read()
+    command = shlex.split(log.split("Resume with:\n", 1)[1].splitlines()[0].strip())
+    assert command[:2] == ["python", os.path.join(ROOT, "train.py")] and "--checkpoint_path" in command
+    assert os.path.isfile(command[-1])
+    return command[2:]
+
+
+def _assert_same_run(cut, whole, epoch):
+    expected, resumed = _state(_epoch_checkpoint(whole, epoch)), _state(_epoch_checkpoint(cut, epoch))
     assert sorted(expected) == sorted(resumed)
     for name, value in expected.items():  # weights, optimizer moments, dropout draws: all equal
         np.testing.assert_array_equal(resumed[name], value, err_msg=name)
     assert [r["loss"] for r in history_of(cut)] == [r["loss"] for r in history_of(whole)]
-    assert [r["metric"] for r in history_of(cut)] == [r["metric"] for r in history_of(whole)]
+    assert [r.get("metric") for r in history_of(cut)] == [r.get("metric") for r in history_of(whole)]
+
+
+def test_a_run_resumed_after_kill_9_sigterm_or_ctrl_c_equals_the_uninterrupted_run(tiny_frames):
+    # random crops and flips, mixup, dropout and two loader workers: every source of randomness a run has
+    args = dict(num_epochs=3, dropout_keep_prob=0.5, flip=True, mixup_alpha=0.4, num_workers=2,
+                checkpoints_num_keep=4, batch_size=2, seed=3)
+    whole = str(tiny_frames / "whole")
+    finish(tiny_args(tiny_frames, whole, **args))
+    for signum in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+        cut = str(tiny_frames / f"cut_{signum}")
+        console = tiny_frames / f"console_{signum}.txt"
+        run = start(tiny_args(tiny_frames, cut, **args), console, own_group=True)
+        wait_for(lambda: re.search(r"epoch 2/3: [1-5]/6 \(", console.read_text()), run, "a step in epoch 2")
+        if signum == signal.SIGINT:
+            os.killpg(run.pid, signum)  # Ctrl-C: the whole process group, loader workers included
+        else:
+            run.send_signal(signum)
+        output = output_of(run)
+        if signum == signal.SIGKILL:
+            assert run.returncode == -signum
+            resume = tiny_args(tiny_frames, cut, **args) + ["--resume", "True", "--checkpoint_path",
+                                                             _epoch_checkpoint(cut, 1)]
+        else:
+            # MindSpore's runtime relays a SIGINT that lands inside a step as SIGTERM to its process: the
+            # run still knows the interrupt for what it was
+            assert run.returncode == 128 + signum, output[-2000:]
+            said = "interrupted (SIGINT)" if signum == signal.SIGINT else "stopped by SIGTERM"
+            assert said in output and "Resume with:" in output
+            resume = _resume_command(cut)  # the command the run printed
+        assert "resuming after epoch 1" in finish(resume)
+        _assert_same_run(cut, whole, 3)
 
 
 def test_resumed_run_only_replaces_best_by_a_better_epoch(tiny_cfg):
@@ -253,32 +280,6 @@ def test_lock_names_its_holder_and_is_released_when_the_holder_dies(tmp_path):
         assert json.loads((tmp_path / RunLock.NAME).read_text())["pid"] == os.getpid()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_stop_signal_reports_where_and_the_resume_command(tiny_frames, signum):
-    out = str(tiny_frames / "run")
-    args = tiny_args(tiny_frames, out, num_epochs=50, no_eval=True)
-    run = start(args, tiny_frames / "console.txt", own_group=True)
-    wait_for(lambda: log_has(out, "saved "), run, "the first checkpoint")
-    if signum == signal.SIGINT:
-        os.killpg(run.pid, signum)  # Ctrl-C: the whole process group, loader workers included
-    else:
-        run.send_signal(signum)
-    output = output_of(run)
-    # MindSpore's runtime relays a SIGINT that lands inside a step as SIGTERM to its process: the run
-    # still knows the interrupt for what it was
-    assert run.returncode == 128 + signum
-    said = "interrupted (SIGINT)" if signum == signal.SIGINT else "stopped by SIGTERM"
-    assert said in output and "Resume with:" in output
-    log = open(os.path.join(out, "train.log"), encoding="utf-8").read()
-    command = log.split("Resume with:\n", 1)[1].splitlines()[0].strip()
-    assert command.startswith("python ") and "--resume True --checkpoint_path" in command
-    checkpoint = shlex.split(command)[-1]
-    assert os.path.isfile(checkpoint)
-    assert shlex.split(command)[1] == os.path.join(ROOT, "train.py")
-    finish(shlex.split(command)[2:] + ["--num_epochs", str(int(re.search(r"-(\d+)_", checkpoint).group(1)) + 1)])
-    assert history_of(out)[-1]["epoch"] == len(history_of(out))
-
-
 def fail_second_epoch_save(monkeypatch, error: OSError) -> None:
     """The save of epoch 2's checkpoint raises ``error`` after leaving MindSpore's partial file."""
     real_save = ms.save_checkpoint
@@ -317,6 +318,14 @@ def test_save_dir_made_read_only_mid_run_ends_with_the_resume_command(tiny_cfg, 
     assert "Make the folder writable" in message and ckpt_dir in message
     assert re.search(r"resume with: python .*--resume True --checkpoint_path \S+-1_6\.ckpt", message)
     assert not glob.glob(os.path.join(ckpt_dir, ".*tmp*"))
+    monkeypatch.undo()  # writable again: the resumed run is the run that was not stopped
+    resumed = tiny_cfg.copy()
+    resumed.update(resume=True, checkpoint_path=os.path.join(ckpt_dir, f"{PREFIX}-1_6.ckpt"))
+    train(resumed)
+    whole = tiny_cfg.copy()
+    whole.update(save_dir=tiny_cfg.save_dir + "_whole")
+    train(whole)
+    _assert_same_run(tiny_cfg.save_dir, whole.save_dir, 3)
 
 
 def test_progress_configuration_once_and_the_best_epochs_evaluation_files(tiny_cfg, monkeypatch):
