@@ -174,7 +174,10 @@ def test_a_recognizer_defined_outside_src_runs_the_whole_chain(monkeypatch, tmp_
         assert offline[key] == pytest.approx(online[key], abs=1e-6)
 
 
-def test_a_localizer_defined_outside_src_runs_the_whole_chain(monkeypatch, tmp_path):
+# BMN itself as well: its loss keeps a draw counter in the training checkpoint, which evaluation,
+# export and inference must take for training state
+@pytest.mark.parametrize("model", ["probe_localizer", "bmn"])
+def test_a_localizer_defined_outside_src_runs_the_whole_chain(monkeypatch, tmp_path, model):
     rng = np.random.default_rng(0)
     database = {}
     (tmp_path / "features").mkdir()
@@ -185,17 +188,19 @@ def test_a_localizer_defined_outside_src_runs_the_whole_chain(monkeypatch, tmp_p
                           "duration_frame": 400, "feature_frame": 400,
                           "annotations": [{"segment": [2.0 + k % 3, 9.0 + k % 4], "label": "a"}]}
     (tmp_path / "anno.json").write_text(json.dumps(database))
-    common = ["--model", "probe_localizer", "--dataset", "activitynet", "--context", "py", "--tscale", 8,
+    common = ["--model", model, "--dataset", "activitynet", "--context", "py", "--tscale", 8,
               "--feat_dim", 4, "--annotation_path", tmp_path / "anno.json", "--feature_path", tmp_path / "features",
               "--num_workers", 1]
     run_entry(monkeypatch, "train.py", *common, "--num_epochs", 2, "--batch_size", 2, "--lr", 0.01,
               "--save_dir", tmp_path / "train")
     history = json.loads((tmp_path / "train" / "checkpoints" / "history.json").read_text())
     assert [record["metric_name"] for record in history] == ["AUC", "AUC"]
-    best = tmp_path / "train" / "checkpoints" / "probe_localizer_activitynet_best.ckpt"
-    run_entry(monkeypatch, "eval.py", *common, "--checkpoint_path", best, "--save_dir", tmp_path / "eval")
+    assert (tmp_path / "train" / "checkpoints" / f"{model}_activitynet_best.ckpt").is_file()
+    # the last epoch's checkpoint, which holds the whole training state
+    [last] = (tmp_path / "train" / "checkpoints").glob(f"{model}_activitynet-2_*.ckpt")
+    run_entry(monkeypatch, "eval.py", *common, "--checkpoint_path", last, "--save_dir", tmp_path / "eval")
     online = json.loads((tmp_path / "eval" / "bmn_metrics.json").read_text())
-    offline = offline_chain(monkeypatch, tmp_path, common, best, batch_size=2)
+    offline = offline_chain(monkeypatch, tmp_path, common, last, batch_size=2)
     assert online["num_videos"] == offline["num_videos"] == 3
     for key in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC"):
         assert offline[key] == pytest.approx(online[key], abs=1e-6)

@@ -288,8 +288,9 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
     else:
         source, entries = None, dict(ckpt_path_or_dict)
     net_names = {param.name for param in net.get_parameters()}
+    # a loss's run state (the BMN loss's draw counter) is saved beside the network: training state too
     weights = {name: value for name, value in entries.items()
-               if name in net_names or not is_training_state_entry(name)}
+               if name in net_names or not (is_training_state_entry(name) or is_run_state(name))}
     extras = {name: value for name, value in entries.items() if name not in weights}
     missing, unexpected, mismatched, file_shapes = _match(
         net, weights, {name: name for name in net_names}, allow_missing_prefixes)
