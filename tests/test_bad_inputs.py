@@ -15,6 +15,7 @@ import pytest
 from src.applications.tabletennis import load_video_features, read_labels
 from src.config import load_config
 from src.data.annotations import load_annotation_json, load_list_file, read_class_index
+from src.data.bad_samples import TooManyBadSamples
 from src.data.bmn_data import _build_source as _build_bmn_source
 from src.data.bmn_data import load_feature_file
 from src.data.dataset import build_video_source
@@ -568,3 +569,25 @@ def test_an_infinite_best_metric_does_not_freeze_the_best_checkpoint(tmp_path):
                            append_dict={"epoch_num": 2, "best_metric": float("inf")})
     assert best_so_far([{"epoch": 1, "metric": 50.0}], str(best), 2, log) == 50.0  # a later epoch can beat it
     assert "not a finite number" in log.messages[1] and str(best) in log.messages[1]
+
+
+def test_an_unreadable_validation_video_is_listed_and_left_out_of_the_metrics(tiny_cfg, tiny_frames):
+    from src.tasks.recognition.evaluation import evaluate_nets
+    bad = tiny_frames / "jpg" / "MoveLeft" / "v_MoveLeft_g07_c01"
+    for frame_file in bad.glob("*.jpg"):
+        frame_file.write_bytes(b"not a jpeg")
+    net = build_network(tiny_cfg)
+    out = tiny_frames / "eval"
+    tiny_cfg.max_bad_sample_ratio = 0.5
+    for _ in range(2):  # the list names the video once however often it is evaluated
+        metrics = evaluate_nets(tiny_cfg, {"rgb": net}, str(out))
+    assert metrics["unreadable_videos"] == 1 and metrics["num_videos"] == 3
+    [listed] = (out / "bad_samples_val.tsv").read_text().splitlines()
+    assert listed.startswith(f"{bad}\t") and "is unreadable or corrupt" in listed and "re-extract" in listed
+    scored = [row["video"] for row in json.loads((out / "results.json").read_text())["predictions"]]
+    assert len(scored) == 3 and bad.name not in scored
+    tiny_cfg.max_bad_sample_ratio = 0.05
+    with pytest.raises(TooManyBadSamples, match=rf"1 of the 4 validation videos are unreadable, more than "
+                                                rf"max_bad_sample_ratio 0.05; they are listed in "
+                                                rf"{path(out / 'bad_samples_val.tsv')}"):
+        evaluate_nets(tiny_cfg, {"rgb": net}, str(out))

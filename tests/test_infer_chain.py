@@ -135,6 +135,33 @@ def test_single_stream_chain_equals_eval(rgb_chain, tmp_path):
         run_mindir(mindir, [str(bad)], str(tmp_path / "bad_out"))
 
 
+def test_an_unreadable_video_is_left_out_by_the_chain_as_by_eval(chain_cfg, tmp_path, capsys):
+    ckpt, mindir = prepare_stream(chain_cfg, "rgb", str(tmp_path))
+    bad = os.path.join(chain_cfg.video_path, "MoveRight", VAL_IDS[2])
+    for name in os.listdir(bad):
+        if name.endswith(".jpg"):
+            with open(os.path.join(bad, name), "wb") as handle:
+                handle.write(b"not a jpeg")
+    cfg = chain_cfg.copy()
+    cfg.max_bad_sample_ratio = 0.5
+    pre = str(tmp_path / "pre_rgb")
+    write_offline_batches(cfg.copy(), pre)
+    assert "1 of 4 videos are unreadable" in capsys.readouterr().out
+    assert open(os.path.join(pre, "bad_samples_val.tsv")).read().startswith(bad + "\t")
+    np.testing.assert_array_equal(np.load(os.path.join(pre, LABELS_FILE)), [0, 0, -1, 1])
+    out = str(tmp_path / "infer_rgb")
+    run_mindir(mindir, [os.path.join(pre, DATA_FOLDER)], out)
+    post_cfg = cfg.copy()
+    post_cfg.update(pre_result_path=pre, result_path=out)
+    offline = score_offline_results(post_cfg)
+    assert "1 of 4 videos were unreadable when preprocessed and are left out" in capsys.readouterr().out
+    eval_cfg = cfg.copy()
+    eval_cfg.update(checkpoint_path=ckpt, save_dir=str(tmp_path / "eval"))
+    online = run_evaluation(eval_cfg)
+    assert online["unreadable_videos"] == 1 and offline["num_videos"] == 3
+    assert {k: offline[k] for k in COMPARED} == pytest.approx({k: online[k] for k in COMPARED}, abs=1e-9)
+
+
 def test_onnx_runner_results_score_like_the_mindir_runner(rgb_chain, tmp_path):
     """The ONNX Runtime runner writes the same result files: postprocess.py scores them the same."""
     pytest.importorskip("onnxruntime")

@@ -29,8 +29,12 @@ from .readers import FlowFrameReader, FrameReadError, RGBFrameReader, ShortVideo
 
 # A training item tries this many videos, from its own on, before an unreadable stretch stops the run.
 MAX_SKIPPED_IN_A_ROW = 10
+# The label of a test item whose video could not be read: zero views that no metric may count.
+UNREADABLE_LABEL = -1
+# Where an evaluation lists the validation videos it could not read (beside its results).
+EVAL_BAD_SAMPLES_FILE = "bad_samples_val.tsv"
 
-__all__ = ["VideoClipSource", "EpochOrder", "start_data_at_epoch", "build_video_source", "create_video_dataset",
+__all__ = ["UNREADABLE_LABEL", "EVAL_BAD_SAMPLES_FILE", "VideoClipSource", "EpochOrder", "start_data_at_epoch", "build_video_source", "create_video_dataset",
            "dataset_from_source", "usable_workers", "uses_soft_targets"]
 
 
@@ -52,6 +56,10 @@ class VideoClipSource:
 
     A clip its pipeline mirrored (``flip`` set by :class:`RandomHorizontalFlip`) gets the label
     ``mirrored_labels`` gives its class, when it gives one (left <-> right in direction classes).
+
+    With a bad-sample list, an unreadable video is listed there with its reason: a training item
+    takes the next readable video instead; a test item keeps its place (every index is scored once)
+    as zero views labelled :data:`UNREADABLE_LABEL`, which the evaluation leaves out and counts.
     """
 
     def __init__(self, streams: Sequence[dict], class_names: Sequence[str], seed: int, test_mode: bool,
@@ -97,11 +105,30 @@ class VideoClipSource:
         else:
             epoch, index = divmod(int(key), len(self))
             seed_words = [self.seed, index, epoch]
-        if self.test_mode or self.bad_samples is None:
+        if self.bad_samples is None:
             item = self._item(index, seed_words)
+        elif self.test_mode:
+            item = self._item_or_placeholder(index, seed_words)
         else:
             item = self._readable_item(index, seed_words)
         return item + (np.int64(key),) if self.emit_keys else item
+
+    def _item_or_placeholder(self, index: int, seed_words: List[int]):
+        """Test: the item, or, for an unreadable video (listed), zero views labelled UNREADABLE_LABEL."""
+        try:
+            return self._item(index, seed_words)
+        except FrameReadError as err:
+            self.bad_samples.add(self.records[index].path, str(err))
+        views = []
+        for stream in self.streams:
+            sampled = stream["temporal"]({"total_frames": 1, "rng": np.random.default_rng(seed_words)})
+            channels = 2 if stream["modality"] == "flow" else 3
+            # any frame size gives the pipeline's output shape (it resizes and crops to fixed sizes)
+            frames = np.zeros((len(sampled["frame_inds"]), 32, 32, channels), np.uint8)
+            results = stream["pipeline"](dict(sampled, modality=stream["modality"], num_crops=1, imgs=frames,
+                                              img_shape=frames.shape[1:3], rng=np.random.default_rng(seed_words)))
+            views.append(np.zeros_like(results["imgs"]))
+        return tuple(views) + (np.int32(UNREADABLE_LABEL), np.int32(index))
 
     def _readable_item(self, index: int, seed_words: List[int]):
         """Training: an unreadable video is listed and replaced by the next readable one, on the same draws."""
@@ -304,9 +331,9 @@ def build_video_source(cfg, split: str, joint: bool = False, bad_samples_file: s
 
     ``joint`` reads RGB from ``video_path`` and flow from ``video_path_joint_flow`` for the same
     videos (joint evaluation); otherwise one stream of ``cfg.mode`` from ``video_path``. With
-    ``bad_samples_file`` a training source skips unreadable videos and lists them there.
+    ``bad_samples_file`` unreadable videos are listed there (and skipped: :class:`VideoClipSource`).
     """
-    bad_samples = BadSampleList(bad_samples_file) if bad_samples_file and split == "train" else None
+    bad_samples = BadSampleList(bad_samples_file) if bad_samples_file else None
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     if joint:

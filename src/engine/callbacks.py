@@ -11,11 +11,10 @@ import mindspore as ms
 import numpy as np
 from mindspore.train import Callback
 
-from src.data.bad_samples import count_bad_samples
+from src.data.bad_samples import TooManyBadSamples, count_bad_samples
 from src.data.dataset import start_data_at_epoch
 from src.engine.precise_bn import adapting_batch_norms, recompute_bn_statistics
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
-from src.utils.command import UserError
 from src.utils.io import write_json_atomically
 from src.utils.numbers import checked_number
 from src.utils.plots import plot_training_curves
@@ -288,10 +287,6 @@ class ScalarSummary(Callback):
 
     def close(self) -> None:
         self._writer.close()
-
-
-class TooManyBadSamples(UserError):
-    """More of the training samples were unreadable than ``max_bad_sample_ratio`` allows."""
 
 
 class BadSampleGuard(Callback):

@@ -7,14 +7,14 @@ to score V crops of a video, put them on the batch axis and average the N logits
 """
 import mindspore.nn as nn
 
-from src.data.dataset import build_video_source, create_video_dataset, uses_soft_targets
+from src.data.dataset import create_video_dataset, uses_soft_targets
 from src.data.pipelines import segments_for
 from src.infer.bins import default_preprocess_path
 from src.models.registry import in_channels_for, model_layout
 from src.utils.runtime import RunContext
 
 from ..base import Task, register_task
-from .evaluation import evaluate_nets, evaluate_recognizer
+from .evaluation import evaluate_nets, evaluate_recognizer, validation_source
 from .offline import score_joint_results, score_stream_results, write_recognizer_batches
 
 __all__ = ["RecognitionTask"]
@@ -37,7 +37,7 @@ class RecognitionTask(Task):
         return nn.WithLossCell(net, loss)
 
     def epoch_evaluator(self, cfg, net, out_dir):
-        source = build_video_source(cfg, "val")  # read now: a bad split stops the run before training
+        source = validation_source(cfg, out_dir)  # read now: a bad split stops the run before training
         return lambda: evaluate_nets(cfg, {cfg.mode: net}, out_dir, source=source)
 
     def evaluate_checkpoints(self, cfg, out_dir, run=RunContext()):

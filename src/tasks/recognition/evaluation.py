@@ -18,17 +18,49 @@ from typing import Dict, List, Sequence
 import mindspore as ms
 import numpy as np
 
-from src.data.dataset import build_video_source, dataset_from_source
+from src.data.bad_samples import TooManyBadSamples
+from src.data.dataset import EVAL_BAD_SAMPLES_FILE, UNREADABLE_LABEL, build_video_source, dataset_from_source
 from src.infer.backends import inference_network
 from src.metrics.classification import confusion_matrix, recognition_metrics
 from src.utils.command import one_line
 from src.utils.gather import all_gather_arrays, unique_rows
 from src.utils.plots import plot_confusion_matrix
 from src.utils.progress import progress
-from src.utils.runtime import RunContext, get_logger
+from src.utils.runtime import RunContext, get_logger, run_folder
 
-__all__ = ["score_views", "predict_dataset", "evaluate_nets", "evaluate_checkpoints", "write_results",
+__all__ = ["validation_source", "score_views", "predict_dataset", "evaluate_nets", "evaluate_checkpoints", "write_results",
            "evaluate_recognizer"]
+
+
+def validation_source(cfg, out_dir: str, joint: bool = False, rank_id: int = 0):
+    """The validation source of an evaluation writing to ``out_dir``: it lists the videos it cannot
+    read in ``bad_samples_val.tsv`` there (``rank_<id>/`` for the other ranks) and yields them as
+    unreadable placeholders, which :func:`evaluate_nets` leaves out and counts. A list left by an earlier
+    run is removed: it names the videos of this run only."""
+    bad_samples_file = os.path.join(run_folder(out_dir or cfg.save_dir, rank_id), EVAL_BAD_SAMPLES_FILE)
+    if os.path.isfile(bad_samples_file):
+        os.remove(bad_samples_file)
+    return build_video_source(cfg, "val", joint=joint, bad_samples_file=bad_samples_file)
+
+
+def leave_out_unreadable(cfg, source, logits: List[np.ndarray], labels: np.ndarray, group_size: int = 1):
+    """``(logits, labels, kept)`` without the videos ``source`` could not read (``kept``: the mask of the
+    others); a warning counts them, and :class:`TooManyBadSamples` stops the evaluation when their share
+    passes ``max_bad_sample_ratio``."""
+    kept = labels != UNREADABLE_LABEL
+    if source.bad_samples is not None:
+        source.bad_samples.deduplicate()
+    unreadable = int((~kept).sum())
+    if not unreadable:
+        return logits, labels, kept
+    where = source.bad_samples.file + (" (rank_<id>/ beside it for the other ranks)" if group_size > 1 else "")
+    if unreadable > cfg.max_bad_sample_ratio * len(labels):
+        raise TooManyBadSamples(f"{unreadable} of the {len(labels)} validation videos are unreadable, more than "
+                                f"max_bad_sample_ratio {cfg.max_bad_sample_ratio}; they are listed in {where}: repair "
+                                f"or remove them (or raise --max_bad_sample_ratio)")
+    get_logger().warning(f"{unreadable} of the {len(labels)} validation videos are unreadable and left out of the "
+                         f"metrics; they are listed in {where}")
+    return [stream[kept] for stream in logits], labels[kept], kept
 
 
 def score_views(net, views: np.ndarray) -> np.ndarray:
@@ -93,19 +125,23 @@ def evaluate_nets(cfg, nets: Dict[str, object], out_dir: str = "", source=None, 
     """
     joint = len(nets) == 2
     if source is None:
-        source = build_video_source(cfg, "val", joint=joint)
+        source = validation_source(cfg, out_dir, joint, run.rank_id)
     dataset = dataset_from_source(cfg, source, "val", run.rank_id, run.group_size)
     start = time.time()
     logits, labels = predict_dataset(list(nets.values()), dataset, desc="eval " + "+".join(nets),
                                      group_size=run.group_size)
     if len(labels) != len(source):
         raise RuntimeError(f"{len(labels)} of the {len(source)} videos were scored")
+    logits, labels, kept = leave_out_unreadable(cfg, source, logits, labels, run.group_size)
     metrics, final_scores, _ = recognition_metrics(dict(zip(nets, logits)), labels, cfg.joint_fusion,
                                                    cfg.rgb_weight)
     metrics["seconds"] = round(time.time() - start, 2)
+    if not kept.all():
+        metrics["unreadable_videos"] = int((~kept).sum())
     if out_dir and run.is_main:
+        video_ids = [record.video_id for record, scored in zip(source.records, kept) if scored]
         write_results(metrics, labels, final_scores, source.class_names, out_dir, "joint" if joint else cfg.mode,
-                      [record.video_id for record in source.records], checkpoint)
+                      video_ids, checkpoint)
     return metrics
 
 
@@ -122,7 +158,7 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str, run: RunContext = RunCo
     checkpoints = sorted(glob.glob(os.path.join(folder, "*.ckpt")))
     if not checkpoints:
         raise FileNotFoundError(f"no .ckpt files in {folder}")
-    source = build_video_source(cfg, "val")
+    source = validation_source(cfg, out_dir, rank_id=run.rank_id)
     os.makedirs(out_dir, exist_ok=True)
     summary_path = os.path.join(out_dir, "summary.txt")
     rows, lines = [], []
@@ -136,8 +172,10 @@ def evaluate_checkpoints(cfg, folder: str, out_dir: str, run: RunContext = RunCo
         else:
             metrics = evaluate_nets(cfg, {cfg.mode: net}, source=source, run=run)
             rows.append(dict(metrics, checkpoint=name))
+            unreadable = metrics.get("unreadable_videos")
             lines.append(f"{name}	top1 {metrics['top1']:.2f}	top5 {metrics['top5']:.2f}	"
-                         f"mean_class {metrics['mean_class_accuracy']:.2f}")
+                         f"mean_class {metrics['mean_class_accuracy']:.2f}"
+                         + (f"	unreadable_videos {unreadable}" if unreadable else ""))
         if run.is_main:
             with open(summary_path, "w", encoding="utf-8") as handle:
                 handle.write("".join(line + "\n" for line in lines))

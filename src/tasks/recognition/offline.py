@@ -10,6 +10,9 @@ folders hold (in RGB order). Folders from ``preprocess.py --test_mode joint`` sa
 the RGB frame count (joint evaluation samples both streams over the flow count), which is recorded
 as ``same_clips: false`` in the results.
 
+A video the preprocessing could not read is listed in ``bad_samples_val.tsv`` beside the batches,
+written as zero views and recorded with the label -1 in the meta: scoring leaves it out and says so.
+
 Outputs (``postprocess_path``): ``results.json`` + confusion PNG and ``scores.npz`` (``labels``,
 ``video_ids`` and per-video scores of every stream, ``fused`` for joint).
 """
@@ -18,14 +21,14 @@ from typing import Dict
 
 import numpy as np
 
-from src.data.dataset import build_video_source, dataset_from_source
+from src.data.dataset import UNREADABLE_LABEL, dataset_from_source
 from src.options import output_classes
 from src.infer.bins import (DATA_FOLDER, LABELS_FILE, BinBatchWriter, load_bin, locate_meta, read_latency,
                             result_file, result_folder, stream_meta, write_meta)
 from src.metrics.classification import recognition_metrics
 from src.utils.progress import progress
 
-from .evaluation import write_results
+from .evaluation import validation_source, write_results
 
 __all__ = ["write_recognizer_batches", "view_logits", "score_stream_results", "score_joint_results"]
 
@@ -42,7 +45,7 @@ def write_recognizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> 
     cfg = cfg.copy()
     if not joint:
         cfg.mode = sampling
-    source = build_video_source(cfg, "val", joint=joint)
+    source = validation_source(cfg, out_dir, joint=joint)
     streams = [stream["modality"] for stream in source.streams]
     folders = {stream: os.path.join(out_dir, stream) if joint else out_dir for stream in streams}
     shapes, writers = {}, {}
@@ -53,13 +56,19 @@ def write_recognizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> 
         writers[stream] = BinBatchWriter(os.path.join(folders[stream], DATA_FOLDER),
                                          f"{cfg.dataset}_{stream}", shapes[stream])
     dataset = dataset_from_source(cfg, source, "val", batch_size=1)
-    views = 0
-    for *stream_views, _, index in progress(dataset.create_tuple_iterator(output_numpy=True), total=len(source),
-                                            desc=f"preprocess {cfg.dataset} {sampling}"):
+    views, unreadable = 0, set()
+    for *stream_views, label, index in progress(dataset.create_tuple_iterator(output_numpy=True),
+                                                total=len(source), desc=f"preprocess {cfg.dataset} {sampling}"):
         for stream, batch in zip(streams, stream_views):
             writers[stream].add(batch[0], int(index[0]))
         views = len(stream_views[0][0])
-    videos = [{"index": i, "id": record.video_id, "label": int(record.label)}
+        if int(label[0]) == UNREADABLE_LABEL:
+            unreadable.add(int(index[0]))
+    if unreadable:
+        source.bad_samples.deduplicate()
+        print(f"note: {len(unreadable)} of {len(source)} videos are unreadable, listed in {source.bad_samples.file}: "
+              f"their views are zeros and postprocess.py leaves them out")
+    videos = [{"index": i, "id": record.video_id, "label": UNREADABLE_LABEL if i in unreadable else int(record.label)}
               for i, record in enumerate(source.records)]
     labels = np.array([video["label"] for video in videos], dtype=np.int64)
     for stream in streams:
@@ -106,14 +115,24 @@ def _save(metrics: dict, labels: np.ndarray, final_scores: np.ndarray, video_sco
     return metrics
 
 
+def _note_unreadable(count: int, total: int) -> None:
+    if count:
+        print(f"note: {count} of {total} videos were unreadable when preprocessed and are left out (listed in "
+              f"bad_samples_val.tsv beside the batches)")
+
+
 def score_stream_results(cfg, meta: dict) -> dict:
     """Metrics of one stream's results (``result_path`` + its ``meta``)."""
     labels = np.array([video["label"] for video in meta["videos"]], dtype=np.int64)
+    kept = labels != UNREADABLE_LABEL
+    _note_unreadable(int((~kept).sum()), len(labels))
     stream = meta["stream"]
-    metrics, scores, video_scores = recognition_metrics({stream: view_logits(meta, cfg.result_path)}, labels)
+    metrics, scores, video_scores = recognition_metrics({stream: view_logits(meta, cfg.result_path)[kept]},
+                                                        labels[kept])
     metrics.update(stream=stream, model=meta["model"], dataset=meta["dataset"],
                    result_path=os.path.abspath(cfg.result_path), latency_ms=read_latency(cfg.result_path))
-    return _save(metrics, labels, scores, video_scores, [v["id"] for v in meta["videos"]], meta["class_names"],
+    video_ids = [video["id"] for video, scored in zip(meta["videos"], kept) if scored]
+    return _save(metrics, labels[kept], scores, video_scores, video_ids, meta["class_names"],
                  cfg.postprocess_path or cfg.result_path, stream)
 
 
@@ -123,9 +142,12 @@ def score_joint_results(cfg) -> dict:
     metas = {stream: locate_meta(path, cfg.pre_result_path, stream) for stream, path in paths.items()}
     rgb_videos, flow_videos = metas["rgb"]["videos"], metas["flow"]["videos"]
     flow_position = {video["id"]: i for i, video in enumerate(flow_videos)}
-    keep = [i for i, video in enumerate(rgb_videos) if video["id"] in flow_position]
-    if not keep:
+    shared = [i for i, video in enumerate(rgb_videos) if video["id"] in flow_position]
+    if not shared:
         raise ValueError(f"the RGB results ({paths['rgb']}) and flow results ({paths['flow']}) share no video")
+    keep = [i for i in shared if UNREADABLE_LABEL not in
+            (rgb_videos[i]["label"], flow_videos[flow_position[rgb_videos[i]["id"]]]["label"])]
+    _note_unreadable(len(shared) - len(keep), len(shared))
     flow_keep = [flow_position[rgb_videos[i]["id"]] for i in keep]
     labels = np.array([rgb_videos[i]["label"] for i in keep], dtype=np.int64)
     flow_labels = np.array([flow_videos[i]["label"] for i in flow_keep], dtype=np.int64)
