@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import wave
 
 import cv2
 import mindspore as ms
@@ -223,3 +224,32 @@ def test_a_folder_with_unusable_videos_predicts_the_others(video_set, capsys):
                                          str(videos / "MoveLeft" / "v_MoveLeft_g00.avi"),
                                          str(videos / "MoveRight" / "empty.mp4")])
     assert [os.path.basename(p.video) for p in results] == ["v_MoveLeft_g00.avi"] and len(results.skipped) == 2
+
+
+def test_a_folder_read_for_flow_skips_audio_only_frameless_and_one_frame_videos(video_set, capsys):
+    cfg = load_config(str(video_set / "tiny.yaml"))
+    rgb = save_checkpoint_atomic(build_model_from_config(cfg), str(video_set / "rgb.ckpt"))
+    flow_cfg = cfg.copy()
+    flow_cfg.mode = "flow"
+    flow = save_checkpoint_atomic(build_model_from_config(flow_cfg), str(video_set / "flow.ckpt"))
+    videos = video_set / "videos"
+    with wave.open(str(videos / "MoveLeft" / "audio_only.mp4"), "wb") as sound:  # a sound track, no picture
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(16000)
+        sound.writeframes(np.zeros(16000, np.int16).tobytes())
+    for name, frames in (("no_frames.avi", 0), ("one_frame.avi", 1)):
+        writer = cv2.VideoWriter(str(videos / "MoveRight" / name), cv2.CAP_OPENCV_MJPEG,
+                                 cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+        for _ in range(frames):
+            writer.write(np.full((24, 32, 3), 90, np.uint8))
+        writer.release()
+    out_json = video_set / "predictions.json"
+    assert predict.main(["--video", str(videos), "--config_path", str(video_set / "tiny.yaml"), "--rgb_checkpoint",
+                         rgb, "--flow_checkpoint", flow, "--flow_method", "farneback", "--backend", "mindspore",
+                         "--out_json", str(out_json)]) == 1
+    err = capsys.readouterr().err
+    assert "3 of 9 videos skipped" in err
+    for name in ("audio_only.mp4", "no_frames.avi", "one_frame.avi"):
+        assert re.search(rf"SKIPPED \S+{re.escape(name)}: cannot be decoded into two frames \(flow needs two\)", err)
+    assert json.loads(out_json.read_text())["num_videos"] == 6
