@@ -41,6 +41,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import yaml
 
+from src.utils.numbers import shown_value
+
 __all__ = ["Config", "ConfigError", "Option", "OPTIONS", "option", "option_table", "add_model_options",
            "parse_bool", "integer", "number", "choice", "list_of", "optional", "in_range", "positive",
            "non_negative", "count", "fraction", "output_classes", "appearance_modality", "stream_config"]
@@ -66,7 +68,7 @@ def parse_bool(value) -> bool:
         return True
     if text in ("false", "0", "no", "n", "off"):
         return False
-    raise ConfigError(f"expected a boolean (true/false/1/0), got {value!r}")
+    raise ConfigError(f"expected a boolean (true/false/1/0), got {shown_value(value)}")
 
 
 parse_bool.accepts = "a boolean (true/false/1/0)"
@@ -75,15 +77,15 @@ parse_bool.accepts = "a boolean (true/false/1/0)"
 def integer(value) -> int:
     """An integer as written: 3, "3" or 3.0; 2.7, "2.7" and booleans are errors (never truncated)."""
     if isinstance(value, bool):
-        raise ConfigError(f"expected an integer, got {value!r}")
+        raise ConfigError(f"expected an integer, got {shown_value(value)}")
     if isinstance(value, float):
         if not value.is_integer():
-            raise ConfigError(f"expected an integer, got {value!r}")
+            raise ConfigError(f"expected an integer, got {shown_value(value)}")
         return int(value)
     try:
         return int(str(value).strip())
     except ValueError:
-        raise ConfigError(f"expected an integer, got {value!r}") from None
+        raise ConfigError(f"expected an integer, got {shown_value(value)}") from None
 
 
 integer.__name__ = "int"
@@ -99,7 +101,7 @@ def number(value) -> float:
     except (TypeError, ValueError):
         result = math.nan
     if not math.isfinite(result):
-        raise ConfigError(f"expected a finite number, got {value!r}")
+        raise ConfigError(f"expected a finite number, got {shown_value(value)}")
     return result
 
 
@@ -141,7 +143,7 @@ def choice(*choices: str, renamed: Optional[Dict[str, str]] = None) -> Callable:
     def parse(value):
         text = (renamed or {}).get(str(value), str(value))
         if text not in choices:
-            raise ConfigError(f"expected one of {list(choices)}, got {value!r}")
+            raise ConfigError(f"expected one of {list(choices)}, got {shown_value(value)}")
         return text
     parse.__name__ = "|".join(choices)
     parse.accepts = f"one of {list(choices)}"
@@ -161,12 +163,12 @@ def in_range(parse: Callable, low=None, high=None, low_open=False) -> Callable:
         try:
             parsed = parse(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"expected {accepted}, got {value!r}") from None
+            raise ConfigError(f"expected {accepted}, got {shown_value(value)}") from None
         for item in parsed if isinstance(parsed, list) else [parsed]:
             if item is None:
                 continue
             if (low is not None and (item <= low if low_open else item < low)) or (high is not None and item > high):
-                raise ConfigError(f"must be {bounds}, got {item!r}")
+                raise ConfigError(f"must be {bounds}, got {shown_value(item)}")
         return parsed
     check.__name__ = parse.__name__
     check.accepts = accepted

@@ -357,6 +357,16 @@ def config_fractional_epochs(tmp, cfg):
     return lambda: load_config(name), ["'num_epochs'", path(name), "expected an integer"]
 
 
+def config_infinite_lr(tmp, cfg):
+    name = yaml_file(tmp, "lr: .inf\n")
+    return lambda: load_config(name), ["'lr'", path(name), "expected a finite number > 0, got inf"]
+
+
+def config_5000_digit_epochs(tmp, cfg):
+    return (lambda: load_config("", {"num_epochs": "9" * 5000}),
+            ["'num_epochs'", "command line", r"got '9{19}\.\.\.\(5002 characters\)$"])
+
+
 def config_negative_lr(tmp, cfg):
     return lambda: load_config("", {"lr": "-1"}), ["'lr'", "command line", "must be > 0"]
 
@@ -451,6 +461,24 @@ def rank_table_not_completed(tmp, cfg):
     return lambda: load_rank_table(str(tmp / "hccl.json")), [path(tmp / "hccl.json"), "'status'", "regenerate"]
 
 
+def rank_table_5000_digit_rank_id(tmp, cfg):
+    table = make_rank_table([("10.0.0.1", [(0, "192.0.0.1")])])
+    table["server_list"][0]["device"][0]["rank_id"] = "1" * 5000
+    (tmp / "hccl.json").write_text(json.dumps(table))
+    return (lambda: load_rank_table(str(tmp / "hccl.json")),
+            [path(tmp / "hccl.json"), r"server_list\[0\]\.device\[0\]\.rank_id must be a string holding an integer "
+             r"in 0\.\.1000000", r"\(5002 characters\)"])
+
+
+def rank_table_device_id_out_of_range(tmp, cfg):
+    table = make_rank_table([("10.0.0.1", [(0, "192.0.0.1")])])
+    table["server_list"][0]["device"][0]["device_id"] = "16"
+    (tmp / "hccl.json").write_text(json.dumps(table))
+    return (lambda: load_rank_table(str(tmp / "hccl.json")),
+            [path(tmp / "hccl.json"), r"device\[0\]\.device_id must be a string holding an integer in 0\.\.15, "
+             r"got '16'", "regenerate"])
+
+
 def cloud_remote_without_moxing(tmp, cfg):
     return lambda: copy_path("obs://bucket/data", str(tmp)), ["obs://bucket/data", "moxing", "give local paths"]
 
@@ -494,11 +522,12 @@ CASES: List[Case] = [Case(make.__name__, make) for make in (
     list_implausible_frame_count, bmn_infinite_duration, bmn_infinite_segment, bmn_negative_feature_frame,
     bmn_feature_npz_under_npy_name, labels_infinite_fps, labels_huge_total_frames, labels_infinite_action_time,
     feature_pickle_object_array, pdparams_object_array,
-    config_fractional_epochs, config_negative_lr, config_unknown_key, config_bad_boolean, config_zero_batch,
-    config_momentum_range, config_not_yaml, config_file_missing,
+    config_fractional_epochs, config_infinite_lr, config_5000_digit_epochs, config_negative_lr, config_unknown_key,
+    config_bad_boolean, config_zero_batch, config_momentum_range, config_not_yaml, config_file_missing,
     checkpoint_empty, checkpoint_garbage_on_resume, checkpoint_without_training_state, checkpoint_other_classes,
     checkpoint_missing,
     rank_table_missing, rank_table_not_json, rank_table_wrong_size, rank_table_not_completed,
+    rank_table_5000_digit_rank_id, rank_table_device_id_out_of_range,
     cloud_remote_without_moxing, cloud_missing_local_input, cloud_job_without_data_url,
     training_empty_validation_split, training_batch_larger_than_split)]
 

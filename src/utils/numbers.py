@@ -9,7 +9,7 @@ crashes later with a bare ``OverflowError``.
 import math
 from typing import Optional, Type, Union
 
-__all__ = ["checked_number", "MAX_FRAMES", "MAX_SECONDS"]
+__all__ = ["checked_number", "shown_value", "MAX_FRAMES", "MAX_SECONDS"]
 
 # Bounds no real video reaches (about 46 days at 25 fps, and 1,000 days): larger values are typos or
 # corrupt files, not videos.
@@ -29,20 +29,21 @@ def checked_number(value, where: str, field: str, integer: bool = False, low: Op
             raise TypeError
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise error(f"{where}: {field} must be {kind}, got {_shown(value)}") from None
+        raise error(f"{where}: {field} must be {kind}, got {shown_value(value)}") from None
     if not math.isfinite(number):
-        raise error(f"{where}: {field} must be a finite number, got {_shown(value)}")
+        raise error(f"{where}: {field} must be a finite number, got {shown_value(value)}")
     if integer:
         if number != int(number):
-            raise error(f"{where}: {field} must be an integer, got {_shown(value)}")
+            raise error(f"{where}: {field} must be an integer, got {shown_value(value)}")
         number = int(number)
     below = low is not None and (number <= low if low_open else number < low)
     if below or (high is not None and number > high):
         bounds = f"{'(' if low_open else '['}{'' if low is None else low}, {'' if high is None else high}]"
-        raise error(f"{where}: {field} {_shown(value)} is outside {bounds}")
+        raise error(f"{where}: {field} {shown_value(value)} is outside {bounds}")
     return number
 
 
-def _shown(value) -> str:
+def shown_value(value) -> str:
+    """``repr(value)``, cut short when long (a 5,000-digit number must not fill the error line)."""
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"

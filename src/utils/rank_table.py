@@ -18,6 +18,8 @@ import socket
 from collections import Counter
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from src.utils.numbers import shown_value
+
 __all__ = ["RankTableError", "load_rank_table", "validate_rank_table", "make_rank_table", "merge_rank_tables",
            "save_rank_table", "server_devices", "local_server_id"]
 
@@ -36,8 +38,16 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _non_negative_int(text) -> bool:
-    return isinstance(text, str) and text.isdigit() and (text == "0" or not text.startswith("0"))
+# Bounds of a rank table's numbers: an Ascend server carries 8 (910) or 16 chips; no job reaches a
+# million ranks. Larger values are typos or corrupt files.
+MAX_DEVICE_ID = 15
+MAX_COUNT = 10 ** 6
+
+
+def _non_negative_int(text, high: int) -> bool:
+    """``text`` is a string of ASCII digits (no leading zero) for an integer in 0..``high``."""
+    return (isinstance(text, str) and text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))
+            and len(text) <= len(str(high)) and int(text) <= high)
 
 
 def validate_rank_table(table, source: str = "<rank table>", expected_size: Optional[int] = None) -> dict:
@@ -62,8 +72,9 @@ def validate_rank_table(table, source: str = "<rank table>", expected_size: Opti
     servers = table["server_list"]
     if not isinstance(servers, list) or not servers:
         fail("'server_list' must be a non-empty list of servers")
-    if not _non_negative_int(table["server_count"]):
-        fail(f"'server_count' must be a string holding a number, got {table['server_count']!r}")
+    if not _non_negative_int(table["server_count"], MAX_COUNT):
+        fail(f"'server_count' must be a string holding a number in 0..{MAX_COUNT}, got "
+             f"{shown_value(table['server_count'])}")
     if int(table["server_count"]) != len(servers):
         fail(f"'server_count' is {table['server_count']} but 'server_list' holds {len(servers)} servers")
 
@@ -94,10 +105,11 @@ def validate_rank_table(table, source: str = "<rank table>", expected_size: Opti
                 if key not in device:
                     fail(f"{d_where} has no {key!r} field")
                 if not isinstance(device[key], str):
-                    fail(f"{d_where}.{key} must be a string (e.g. \"0\"), got {device[key]!r}")
-            for key in ("device_id", "rank_id"):
-                if not _non_negative_int(device[key]):
-                    fail(f"{d_where}.{key} must be a non-negative integer string, got {device[key]!r}")
+                    fail(f"{d_where}.{key} must be a string (e.g. \"0\"), got {shown_value(device[key])}")
+            for key, high in (("device_id", MAX_DEVICE_ID), ("rank_id", MAX_COUNT)):
+                if not _non_negative_int(device[key], high):
+                    fail(f"{d_where}.{key} must be a string holding an integer in 0..{high}, got "
+                         f"{shown_value(device[key])}")
             if device["device_id"] in device_ids:
                 fail(f"device_id {device['device_id']} appears twice on server {server_id}")
             device_ids.add(device["device_id"])
