@@ -50,8 +50,8 @@ from src.tools.cli import (STRICT_STOP_HELP, ToolError, add_backend_options, bac
                            run_main, tool_parser)
 from src.tools.data.extract_features import (ExtractOptions, add_snippet_options, check_feature_length,
                                              extract_all, feature_file, list_videos, merge_video_info,
-                                             read_feature_csv, read_video_info, row_file, stream_specs,
-                                             video_info_name)
+                                             read_feature_csv, read_video_info, row_file, row_numbers,
+                                             stream_specs, video_info_name)
 from src.tools.data.videos import (FAILED, Shard, add_shard_options, is_msrun_scheduler, missing_outputs_error,
                                    reclaim_ctrl_c, report_outcomes, resolve_shard, run_interruptible)
 from src.utils.io import read_json, write_json_atomically
@@ -153,8 +153,9 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
         if outcome.status == FAILED:
             continue
         reclaim_ctrl_c()
-        path = feature_file(feature_dir, outcome.name)
-        [row] = read_video_info(row_file(feature_dir, outcome.name)).values()
+        path, row_path = feature_file(feature_dir, outcome.name), row_file(feature_dir, outcome.name)
+        [row] = read_video_info(row_path).values()
+        numbers = row_numbers(row, row_path)
         features = read_feature_csv(path)
         check_feature_length(path, features, row, cfg.tscale, interval)
         if features.shape[1] != cfg.feat_dim:
@@ -163,15 +164,15 @@ def run_proposals(src_path: str, out_dir: str, specs, bmn_config: str, bmn_check
         confidence, start, end = run_bmn(features)
         # the span of the features, from the decoded time stamps (the header's rate is wrong for a
         # variable-frame-rate video)
-        seconds = float(row["featureFrame"]) / float(row["numFrame"]) * float(row["seconds"])
+        seconds = numbers.feature_frames / numbers.num_frames * numbers.seconds
         video_id = row["video"][2:]
         proposals = video_proposals(start, end, confidence, seconds, params, cfg.bm_layout)
         write_json_atomically(_video_proposals_file(out_dir, outcome.name),
-                              {"video_seconds": float(row["seconds"]), "proposals": proposals})
-        plot_timeline(os.path.join(timelines, f"{video_id}.png"), video_id, float(row["seconds"]), proposals,
+                              {"video_seconds": numbers.seconds, "proposals": proposals})
+        plot_timeline(os.path.join(timelines, f"{video_id}.png"), video_id, numbers.seconds, proposals,
                       None if ground_truth is None else ground_truth.get(video_id, []))
         done += 1
-        video_seconds += float(row["seconds"])
+        video_seconds += numbers.seconds
     timings = {"feature_seconds": round(extracted - started, 1), "total_seconds": round(time.time() - started, 1),
                "failed_videos": sum(outcome.status == FAILED for outcome in outcomes)}
     timings["seconds_per_video_minute"] = round(timings["total_seconds"] / max(video_seconds / 60.0, 1e-9), 1)

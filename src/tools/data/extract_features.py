@@ -43,7 +43,7 @@ import functools
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -58,11 +58,12 @@ from src.tools.data.videos import (DONE, FAILED, SKIPPED, VIDEO_EXTENSIONS, WARN
                                    add_shard_options, is_msrun_scheduler, missing_outputs_error, report_outcomes,
                                    resolve_shard, run_interruptible, run_per_video)
 from src.utils.io import atomic_path, atomic_write
+from src.utils.numbers import MAX_FRAMES, MAX_SECONDS, checked_number
 
 __all__ = ["VIDEO_INFO_FILE", "SnippetStream", "StreamSpec", "list_videos", "decode_video", "frames_flow",
            "snippet_count", "bsn_rescale", "video_info_name", "feature_file", "row_file", "write_feature_csv",
-           "read_feature_csv", "write_video_info", "read_video_info", "check_feature_length", "extract_video",
-           "extract_all", "merge_video_info", "build_parser", "main"]
+           "read_feature_csv", "write_video_info", "read_video_info", "row_numbers", "check_feature_length",
+           "extract_video", "extract_all", "merge_video_info", "build_parser", "main"]
 
 VIDEO_INFO_FILE = "video_info_new.csv"
 ROWS_FOLDER = "video_info_rows"  # one video_info row per finished video, written after its features
@@ -273,6 +274,26 @@ def read_video_info(path: str) -> Dict[str, dict]:
         return {}
     with open(path, "r", encoding="utf-8", newline="") as handle:
         return {row["video"]: row for row in csv.DictReader(handle)}
+
+
+class RowNumbers(NamedTuple):
+    """The numbers of a ``video_info`` row: decoded frames, their seconds, frames the features cover."""
+    num_frames: int
+    seconds: float
+    feature_frames: int
+
+
+def row_numbers(row: dict, source: str) -> RowNumbers:
+    """The numbers of ``row`` (read from the file ``source``), checked: ToolError naming the file, the
+    video and the column of one that is not a finite number in range."""
+    where = f"{source}: {row.get('video')}"
+    num_frames = checked_number(row.get("numFrame"), where, "numFrame", integer=True, low=1, high=MAX_FRAMES,
+                                error=ToolError)
+    return RowNumbers(num_frames,
+                      checked_number(row.get("seconds"), where, "seconds", low=0, low_open=True, high=MAX_SECONDS,
+                                     error=ToolError),
+                      checked_number(row.get("featureFrame"), where, "featureFrame", integer=True, low=1,
+                                     high=num_frames, error=ToolError))
 
 
 def check_feature_length(path: str, features: np.ndarray, row: dict, tscale: int, interval: int) -> None:
