@@ -25,7 +25,7 @@ from src.engine.trainer import train
 from src.models.builder import build_network, load_network
 from src.models.weights import read_checkpoint, save_checkpoint_atomic
 from src.tools.convert.pdparams2ckpt import load_pdparams
-from src.tools.data.extract_features import read_video_info, row_numbers, write_video_info
+from src.tools.data.extract_features import read_feature_csv, read_video_info, row_numbers, write_video_info
 from src.utils.cloud import copy_path, prepare_cloud_job
 from src.utils.rank_table import load_rank_table, make_rank_table, save_rank_table
 
@@ -324,6 +324,11 @@ def video_info_row_infinite_seconds(tmp, cfg):
     return lambda: row_numbers(row, str(tmp / "v_x.csv")), [path(tmp / "v_x.csv"), "v_x", "seconds must be a finite"]
 
 
+def feature_csv_with_nan(tmp, cfg):
+    (tmp / "v_x.csv").write_text("f0,f1\n0.5,nan\n0.25,1.0\n")
+    return lambda: read_feature_csv(str(tmp / "v_x.csv")), [path(tmp / "v_x.csv"), "NaN or infinite", "--overwrite"]
+
+
 def labels_infinite_fps(tmp, cfg):
     name = labels_file(tmp, {"fps": float("inf"), "gts": [GT]})
     return lambda: read_labels(name), [path(name), "fps", "finite"]
@@ -528,8 +533,8 @@ CASES: List[Case] = [Case(make.__name__, make) for make in (
     bmn_feature_object_array,
     annotation_infinite_segment, annotation_5000_digit_segment, annotation_fractional_segment,
     list_implausible_frame_count, bmn_infinite_duration, bmn_infinite_segment, bmn_negative_feature_frame,
-    bmn_feature_npz_under_npy_name, video_info_row_infinite_seconds, labels_infinite_fps, labels_huge_total_frames,
-    labels_infinite_action_time,
+    bmn_feature_npz_under_npy_name, video_info_row_infinite_seconds, feature_csv_with_nan, labels_infinite_fps,
+    labels_huge_total_frames, labels_infinite_action_time,
     feature_pickle_object_array, pdparams_object_array,
     config_fractional_epochs, config_infinite_lr, config_5000_digit_epochs, config_negative_lr, config_unknown_key,
     config_bad_boolean, config_zero_batch, config_momentum_range, config_not_yaml, config_file_missing,

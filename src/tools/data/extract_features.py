@@ -256,9 +256,12 @@ def write_feature_csv(path: str, features: np.ndarray) -> None:
 
 def read_feature_csv(path: str) -> np.ndarray:
     try:
-        return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
+        features = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
     except (OSError, ValueError) as err:
         raise ToolError(f"cannot read feature file {path}: {err}") from err
+    if not np.isfinite(features).all():
+        raise ToolError(f"feature file {path} holds NaN or infinite values; extract it again with --overwrite true")
+    return features
 
 
 def write_video_info(path: str, rows: Dict[str, dict]) -> None:
