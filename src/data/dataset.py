@@ -34,8 +34,8 @@ UNREADABLE_LABEL = -1
 # Where an evaluation lists the validation videos it could not read (beside its results).
 EVAL_BAD_SAMPLES_FILE = "bad_samples_val.tsv"
 
-__all__ = ["UNREADABLE_LABEL", "EVAL_BAD_SAMPLES_FILE", "VideoClipSource", "EpochOrder", "start_data_at_epoch", "build_video_source", "create_video_dataset",
-           "dataset_from_source", "usable_workers", "uses_soft_targets"]
+__all__ = ["UNREADABLE_LABEL", "EVAL_BAD_SAMPLES_FILE", "VideoClipSource", "EpochOrder", "start_data_at_epoch",
+           "build_video_source", "create_video_dataset", "dataset_from_source", "usable_workers", "uses_soft_targets"]
 
 
 class VideoClipSource:

@@ -28,15 +28,15 @@ from src.utils.plots import plot_confusion_matrix
 from src.utils.progress import progress
 from src.utils.runtime import RunContext, get_logger, run_folder
 
-__all__ = ["validation_source", "score_views", "predict_dataset", "evaluate_nets", "evaluate_checkpoints", "write_results",
-           "evaluate_recognizer"]
+__all__ = ["validation_source", "leave_out_unreadable", "score_views", "predict_dataset", "evaluate_nets",
+           "evaluate_checkpoints", "write_results", "evaluate_recognizer"]
 
 
 def validation_source(cfg, out_dir: str, joint: bool = False, rank_id: int = 0):
     """The validation source of an evaluation writing to ``out_dir``: it lists the videos it cannot
     read in ``bad_samples_val.tsv`` there (``rank_<id>/`` for the other ranks) and yields them as
-    unreadable placeholders, which :func:`evaluate_nets` leaves out and counts. A list left by an earlier
-    run is removed: it names the videos of this run only."""
+    unreadable placeholders, which :func:`evaluate_nets` leaves out and counts. A list left by an
+    earlier run is removed: it names the videos of this run only."""
     bad_samples_file = os.path.join(run_folder(out_dir or cfg.save_dir, rank_id), EVAL_BAD_SAMPLES_FILE)
     if os.path.isfile(bad_samples_file):
         os.remove(bad_samples_file)
