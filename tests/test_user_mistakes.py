@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -17,9 +18,11 @@ import numpy as np
 import pytest
 
 from src.config import load_config
+from src.data.readers import FrameReadError
 from src.models.builder import build_network
 from src.models.registry import build_model_from_config
 from src.models.weights import CheckpointMismatchError, save_checkpoint_atomic
+from src.utils.command import dataset_worker_error
 from src.utils.runtime import device_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -198,3 +201,29 @@ def test_missing_or_unreadable_inputs_are_one_line(data, tmp_path):
 def test_bad_options_and_values_are_one_line(data, tmp_path):
     assert_one_error_line(run("train.py", *common(data, lr="nan")), "'lr'", "nan")
     assert_one_error_line(run("export.py", "--learning_rate", "0.1"), "--learning_rate", "--help")
+
+
+def test_a_mistake_found_in_a_loader_worker_is_one_line_too(data, tmp_path):
+    """Every training video unreadable: the loader's worker finds it, MindSpore re-raises it as its own
+    RuntimeError, and the command still answers with the one error line (after the skip warnings)."""
+    shutil.copytree(data / "jpg", tmp_path / "jpg")
+    for frame in (tmp_path / "jpg").glob("*/*/*.jpg"):
+        frame.write_bytes(b"not a jpeg")
+    result = run("train.py", *common(data, video_path=tmp_path / "jpg", save_dir=tmp_path / "run"))
+    context = f"{result.command}\nstderr:\n{result.stderr[-3000:]}"
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr, context
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: all 4 videos are unreadable (listed in {tmp_path / 'run' / 'bad_samples.tsv'}): "
+                      f"check the data"], context
+
+
+def test_only_a_users_mistake_is_taken_out_of_a_loader_workers_error():
+    def worker_error(last_line):
+        return RuntimeError("Exception thrown from user defined Python function in dataset. \n\n" + "-" * 66 +
+                            "\n- Python Call Stack: \n" + "-" * 66 + "\nTraceback (most recent call last):\n"
+                            '  File "src/data/dataset.py", line 1, in __getitem__\n    raise X\n' + last_line +
+                            "\n\n" + "-" * 66 + "\n- Dataset Pipeline Error Message: \n" + "-" * 66 + "\n[ERROR] ...")
+    mistake = dataset_worker_error(worker_error(f"{FrameReadError.__name__}: frame f.jpg is corrupt"))
+    assert str(mistake) == "frame f.jpg is corrupt"
+    assert dataset_worker_error(worker_error("ZeroDivisionError: division by zero")) is None  # a bug: traceback
+    assert dataset_worker_error(RuntimeError("some other failure")) is None

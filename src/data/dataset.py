@@ -132,7 +132,8 @@ class VideoClipSource:
 
     def _readable_item(self, index: int, seed_words: List[int]):
         """Training: an unreadable video is listed and replaced by the next readable one, on the same draws."""
-        for offset in range(min(len(self), MAX_SKIPPED_IN_A_ROW)):
+        tries = min(len(self), MAX_SKIPPED_IN_A_ROW)
+        for offset in range(tries):
             candidate = (index + offset) % len(self)
             if candidate in self._unreadable:
                 continue
@@ -141,8 +142,9 @@ class VideoClipSource:
             except FrameReadError as err:
                 self._unreadable.add(candidate)
                 self.bad_samples.add(self.records[candidate].path, str(err))
-        raise FrameReadError(f"{MAX_SKIPPED_IN_A_ROW} videos in a row from {self.records[index].path} on are "
-                             f"unreadable (listed in {self.bad_samples.file}): check the data")
+        which = f"all {tries} videos" if tries == len(self) else \
+            f"{tries} videos in a row from {self.records[index].path} on"
+        raise FrameReadError(f"{which} are unreadable (listed in {self.bad_samples.file}): check the data")
 
     def _frame_count(self, stream: dict, index: int) -> int:
         record = stream["records"][index]

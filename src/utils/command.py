@@ -8,7 +8,9 @@ not fit the checkpoint, a missing or unreadable file or folder, a bad configurat
 unknown option -- is printed as ONE line on stderr, ``error: <what is wrong, naming the value or
 file>: <what to do>``, and the process exits with status 2. These mistakes are :class:`UserError`
 and the ``ValueError`` / ``OSError`` families (every input check of the zoo raises one of them, with
-a message written for the user). Any other exception is a bug and keeps its traceback.
+a message written for the user). Any other exception is a bug and keeps its traceback. A mistake
+found in a data loader's worker reaches the command as MindSpore's RuntimeError, which quotes the
+worker's traceback: :func:`dataset_worker_error` takes the mistake back out of it.
 
 Debugging: set the environment variable ``ZOO_DEBUG=1`` to get the full traceback of a reported
 mistake instead of the one line, and to see MindSpore's own messages of the device probe
@@ -21,11 +23,12 @@ a command's start-up and can be imported first.
 """
 import argparse
 import os
+import re
 import sys
-from typing import Callable
+from typing import Callable, Optional
 
 __all__ = ["DEBUG_ENV", "UserError", "USER_ERRORS", "debug_enabled", "one_line", "report_user_error",
-           "run_command", "CommandParser", "tool_parser"]
+           "dataset_worker_error", "run_command", "CommandParser", "tool_parser"]
 
 DEBUG_ENV = "ZOO_DEBUG"
 
@@ -62,6 +65,39 @@ def report_user_error(err: BaseException) -> int:
     return 2
 
 
+# How MindSpore's dataset engine reports an exception of a source's Python code: a RuntimeError whose
+# text quotes the Python traceback between these two headings.
+_WORKER_ERROR = "Exception thrown from user defined Python function in dataset"
+_STACK_START, _STACK_END = "- Python Call Stack:", "- Dataset Pipeline Error Message:"
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*): (.*)$")
+
+
+def _user_error_names() -> set:
+    names, classes = set(), list(USER_ERRORS)
+    while classes:
+        cls = classes.pop()
+        names.add(cls.__name__)
+        classes.extend(cls.__subclasses__())
+    return names
+
+
+def dataset_worker_error(err: BaseException) -> Optional[UserError]:
+    """The user's mistake (a :data:`USER_ERRORS` kind) that a data loader's Python code raised, taken out
+    of the RuntimeError MindSpore turned it into; None for any other exception."""
+    text = str(err)
+    if not isinstance(err, RuntimeError) or _WORKER_ERROR not in text or _STACK_START not in text:
+        return None
+    stack = text.split(_STACK_START, 1)[1].split(_STACK_END, 1)[0].strip("-\n ").splitlines()
+    for position in range(len(stack) - 1, -1, -1):
+        found = _EXCEPTION_LINE.match(stack[position])
+        if found:
+            if found.group(1).rsplit(".", 1)[-1] not in _user_error_names():
+                return None
+            rest = [line for line in stack[position + 1:] if line.strip() and not line.startswith("-")]
+            return UserError("\n".join([found.group(2)] + rest))
+    return None
+
+
 def run_command(main: Callable[[], object]) -> None:
     """Run an entry point's ``main``: a user's mistake exits with status 2 after one ``error:`` line;
     success returns normally (so ``runpy`` callers in the same process keep running)."""
@@ -69,6 +105,11 @@ def run_command(main: Callable[[], object]) -> None:
         main()
     except USER_ERRORS as err:
         sys.exit(report_user_error(err))
+    except RuntimeError as err:
+        mistake = dataset_worker_error(err)
+        if mistake is None:
+            raise
+        sys.exit(report_user_error(mistake if not debug_enabled() else err))
 
 
 class CommandParser(argparse.ArgumentParser):
