@@ -375,7 +375,7 @@ def read_scalars(path):
 
 
 @pytest.mark.skipif(shutil.which("msrun") is None, reason="msrun (MindSpore's launcher) is not on PATH")
-def test_killed_distributed_worker_ends_the_job_with_a_report_then_resumes(tiny_frames, tmp_path):
+def test_killed_distributed_worker_ends_the_job_with_a_report_then_resumes_exactly(tiny_frames, tmp_path):
     out = tmp_path / "dist"
     env = dict(SKIP_SETUP="1", DEVICE_TARGET="CPU", OUTPUT_DIR=str(out), MASTER_PORT=str(free_port()),
                EXTRA_ARGS="--model resnet3d --model_depth 10 --num_classes 2 --spatial_size 16 --resize_short 20 "
@@ -404,6 +404,17 @@ def test_killed_distributed_worker_ends_the_job_with_a_report_then_resumes(tiny_
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert (out / "checkpoints" / "resnet3d_demo_rgb-2_6.ckpt").is_file()
     assert "resuming after epoch" in (out / "train.log").read_text()
+    # the resumed job is the job that was not killed: the same weights on both ranks' data
+    whole = tmp_path / "whole"
+    env.update(OUTPUT_DIR=str(whole), MASTER_PORT=str(free_port()))
+    uninterrupted = subprocess.run(["bash", "scripts/run_distribute_train.sh", *args], cwd=ROOT,
+                                   env=dict(os.environ, **env), capture_output=True, text=True, timeout=300)
+    assert uninterrupted.returncode == 0, uninterrupted.stdout[-3000:] + uninterrupted.stderr[-3000:]
+    expected = _state(str(whole / "checkpoints" / "resnet3d_demo_rgb-2_6.ckpt"))
+    resumed_state = _state(str(out / "checkpoints" / "resnet3d_demo_rgb-2_6.ckpt"))
+    assert sorted(expected) == sorted(resumed_state)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(resumed_state[name], value, err_msg=name)
 
 
 # Stands in for python on Ascend: `-m` calls (the rank-table checks) go to the real interpreter;
