@@ -294,30 +294,33 @@ def fail_second_epoch_save(monkeypatch, error: OSError) -> None:
     monkeypatch.setattr(ms, "save_checkpoint", failing_save)
 
 
-def test_full_disk_names_the_folder_and_keeps_earlier_checkpoints(tiny_cfg, monkeypatch):
-    fail_second_epoch_save(monkeypatch, OSError(errno.ENOSPC, "No space left on device"))
+def train_until_the_second_save_fails(tiny_cfg, monkeypatch, error: OSError, expected: str):
+    """Train 3 epochs whose second checkpoint write raises ``error``; the message (matching ``expected``)
+    and the checkpoint folder. No temporary file may be left."""
+    fail_second_epoch_save(monkeypatch, error)
     tiny_cfg.update(num_epochs=3, no_eval=True)
     ckpt_dir = os.path.join(tiny_cfg.save_dir, "checkpoints")
-    with pytest.raises(OSError, match="no space left") as full:
+    with pytest.raises(OSError, match=expected) as stopped:
         train(tiny_cfg)
-    assert ckpt_dir in str(full.value) and "resume" in str(full.value)
-    assert int(ms.load_checkpoint(os.path.join(ckpt_dir, f"{PREFIX}-1_6.ckpt"))["epoch_num"].asnumpy()) == 1
     assert not glob.glob(os.path.join(ckpt_dir, ".*tmp*"))
+    return str(stopped.value), ckpt_dir
+
+
+def test_full_disk_names_the_folder_and_keeps_earlier_checkpoints(tiny_cfg, monkeypatch):
+    message, ckpt_dir = train_until_the_second_save_fails(
+        tiny_cfg, monkeypatch, OSError(errno.ENOSPC, "No space left on device"), "no space left")
+    assert ckpt_dir in message and "resume" in message
+    assert int(ms.load_checkpoint(os.path.join(ckpt_dir, f"{PREFIX}-1_6.ckpt"))["epoch_num"].asnumpy()) == 1
     with RunLock(tiny_cfg.save_dir):  # released on the failure
         pass
 
 
 def test_save_dir_made_read_only_mid_run_ends_with_the_resume_command(tiny_cfg, monkeypatch):
     # as root, chmod does not stop a write: the save fails as on a file system remounted read-only
-    fail_second_epoch_save(monkeypatch, OSError(errno.EROFS, "Read-only file system"))
-    tiny_cfg.update(num_epochs=3, no_eval=True)
-    ckpt_dir = os.path.join(tiny_cfg.save_dir, "checkpoints")
-    with pytest.raises(OSError, match="Read-only file system") as stopped:
-        train(tiny_cfg)
-    message = str(stopped.value)
+    message, ckpt_dir = train_until_the_second_save_fails(
+        tiny_cfg, monkeypatch, OSError(errno.EROFS, "Read-only file system"), "Read-only file system")
     assert "Make the folder writable" in message and ckpt_dir in message
     assert re.search(r"resume with: python .*--resume True --checkpoint_path \S+-1_6\.ckpt", message)
-    assert not glob.glob(os.path.join(ckpt_dir, ".*tmp*"))
     monkeypatch.undo()  # writable again: the resumed run is the run that was not stopped
     resumed = tiny_cfg.copy()
     resumed.update(resume=True, checkpoint_path=os.path.join(ckpt_dir, f"{PREFIX}-1_6.ckpt"))
