@@ -524,9 +524,7 @@ def feeding(rows) -> list:
 
 def plot(rows, path: str, title: str) -> None:
     """Ratio to the decode ceiling per recipe, source and workers, as horizontal bars."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from src.utils.plots import plt, save_figure
 
     shown = [row for row in rows if row["ratio"] is not None][::-1]
     fig, axis = plt.subplots(figsize=(7.5, 0.32 * len(shown) + 1.4))
@@ -542,9 +540,7 @@ def plot(rows, path: str, title: str) -> None:
     axis.set_xlabel("clips/s per worker / decode ceiling clips/s")
     axis.set_title(title, fontsize=9)
     axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 # --- the run ------------------------------------------------------------------------------------

@@ -241,9 +241,7 @@ def bytes_per_entry(sizes, mib) -> float:
 
 
 def plot(rows, path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from src.utils.plots import plt, save_figure
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     groups = sorted({(r["layout"], r["condition"], r["split"]) for r in rows})
     for layout, condition, split in groups:
@@ -264,8 +262,7 @@ def plot(rows, path: str) -> None:
     for axis in axes:
         axis.legend(fontsize=6)
         axis.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

@@ -167,9 +167,7 @@ def group_table(summaries: dict) -> list:
 
 def plot(groups: list, title: str, path: str) -> None:
     """Both sides' ms per step in each group, as paired horizontal bars."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from src.utils.plots import plt, save_figure
 
     sides = [side for side in SIDES if side in groups[0]]
     rows = groups[::-1]
@@ -183,9 +181,7 @@ def plot(groups: list, title: str, path: str) -> None:
     axis.set_xlabel("ms per step (operator time)")
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 # what is profiled -> (its description, the suffix of the result files)

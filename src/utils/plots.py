@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_training_curves", "plot_confusion_matrix", "metric_label"]
+__all__ = ["plot_training_curves", "plot_confusion_matrix", "metric_label", "save_figure", "plt"]
 
 # Axis labels (with units) of the metrics the tasks use to pick the best checkpoint.
 _METRIC_LABELS = {
@@ -29,10 +29,11 @@ def metric_label(name: str) -> str:
     return _METRIC_LABELS.get(name, f"validation {name}")
 
 
-def _save(fig, path: str) -> str:
+def save_figure(fig, path: str, dpi: int = 100) -> str:
+    """Lay ``fig`` out, write it to ``path`` (its folder made) and close it; returns ``path``."""
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -63,7 +64,7 @@ def plot_training_curves(history: List[Dict], path: str, subject: str = "") -> s
     loss_axis.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.16),
                      ncol=len(lines), fontsize=8, frameon=False)
     loss_axis.set_title(f"{subject}: {heading}" if subject else heading)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: str, title: str = "",
@@ -92,4 +93,4 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
     heading = f"{title or 'confusion matrix'} ({int(matrix.sum())} videos)"
     axis.set_title(f"{heading}\n{checkpoint}" if checkpoint else heading, fontsize=10)
     fig.colorbar(image, ax=axis, fraction=0.046, label="share of the true class's videos")
-    return _save(fig, path)
+    return save_figure(fig, path)
