@@ -634,3 +634,45 @@ def test_an_unreadable_validation_video_is_listed_and_left_out_of_the_metrics(ti
                                                 rf"max_bad_sample_ratio 0.05; they are listed in "
                                                 rf"{path(out / 'bad_samples_val.tsv')}"):
         evaluate_nets(tiny_cfg, {"rgb": net}, str(out))
+
+
+# Bad inputs and faults whose tests run a whole command or need that command's fixtures, so they sit
+# beside it; with the catalogue above and tests/test_faults.py they cover every case the README's
+# troubleshooting guide lists.
+TESTED_BESIDE_THEIR_COMMAND = {
+    "a folder with unreadable, frameless, one-frame or sound-only videos (predict)": [
+        "test_predict.py::test_a_folder_with_unusable_videos_predicts_the_others",
+        "test_predict.py::test_a_folder_read_for_flow_skips_audio_only_frameless_and_one_frame_videos"],
+    "feature extraction and proposals: a video too short, --strict, kill -9 and Ctrl-C then rerun": [
+        "test_feature_shards.py::test_strict_stops_at_the_first_unusable_video_and_the_default_skips_it",
+        "test_feature_shards.py::test_proposals_with_strict_stop_at_the_first_unusable_video",
+        "test_feature_shards.py::test_a_killed_run_resumes_to_the_features_of_one_run",
+        "test_feature_shards.py::test_ctrl_c_exits_130_and_the_rerun_completes",
+        "test_feature_shards.py::test_proposals_rerun_after_a_kill_and_merge_over_shards"],
+    "unreadable table-tennis features (tabletennis infer)": [
+        "test_bmn_tabletennis.py::test_infer_skips_unreadable_features_and_says_so"],
+    "variable frame rate, truncated files, same-stem videos, mmaction2 flow list counts": [
+        "test_real_inputs.py::test_feature_extraction_takes_seconds_from_the_decoded_time_stamps",
+        "test_real_inputs.py::test_truncated_file_is_called_truncated",
+        "test_real_inputs.py::test_same_named_videos_with_two_extensions_are_refused",
+        "test_real_inputs.py::test_flow_list_counts_are_read_as_rgb_or_flow_counts_by_what_the_folder_holds"],
+    "broken files while training, too many of them, listed counts larger than the folders": [
+        "test_scale.py::test_training_on_a_dataset_with_broken_files_lists_them_and_trains_on_the_rest",
+        "test_scale.py::test_too_many_bad_samples_stop_the_run_naming_the_list",
+        "test_scale.py::test_listed_frame_counts_are_checked_against_the_folders_before_the_first_step"],
+    "a ground truth without video_info, a checkpoint of other classes (long-video commands)": [
+        "test_bmn_pipeline.py::test_an_unusable_ground_truth_is_refused_before_any_feature_is_extracted",
+        "test_bmn_pipeline.py::test_features_of_a_checkpoint_with_other_classes_than_its_config"],
+    "mmaction2 BMN checkpoints with bm_mask": [
+        "test_bmn_convert.py::test_mmaction2_checkpoint_converts_and_reports_every_problem"],
+}
+
+
+def test_the_cases_tested_beside_their_command_are_there():
+    import ast
+    for case, tests in TESTED_BESIDE_THEIR_COMMAND.items():
+        for test in tests:
+            module, name = test.split("::")
+            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), module), encoding="utf-8") as handle:
+                defined = {node.name for node in ast.parse(handle.read()).body if isinstance(node, ast.FunctionDef)}
+            assert name in defined, f"{case}: {test} is gone"
