@@ -8,7 +8,9 @@ import pytest
 
 from src.config import load_config
 from src.data.bmn_data import BMNDataError, _build_source, bmn_targets, build_bmn_source, create_bmn_dataset, \
-    load_feature_file, read_annotation_database
+    load_feature_file, read_annotation_database, unusable_index
+from src.models import build_model_from_config
+from src.tasks.localization.evaluation import evaluate_localizer
 
 ANET_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "activitynet")
 ANNOTATIONS = os.path.join(ANET_DIR, "anet_anno_action.json")
@@ -145,6 +147,7 @@ def paddle_layout(tmp_path):
     add("no_annotations", "train", [])
     add("no_features", "train", [[1.0, 2.0]], array=None)
     add("val_nan", "validation", [[1.0, 2.0]], nan)
+    add("val_good", "validation", [[1.0, 2.0]])
     path = tmp_path / "label.json"
     path.write_text(json.dumps(labels))
     return load_config("", {"model": "bmn", "annotation_path": str(path), "video_info_path": "",
@@ -173,10 +176,17 @@ def test_bad_feature_files_never_stop_a_training_epoch(paddle_layout, zoo_log):
     assert any(message.startswith("skipping training video wrong_shape") for message in zoo_log), zoo_log
 
 
-def test_bad_feature_file_is_a_clear_error_when_evaluating(paddle_layout):
+def test_an_unusable_feature_file_gets_no_proposals_and_counts_as_zero_recall(paddle_layout, zoo_log, tmp_path):
     source = build_bmn_source(paddle_layout, "val")
-    with pytest.raises(BMNDataError, match=r"val_nan\.npy holds NaN"):
-        source[0]
+    index = [video.name for video in source.videos].index("val_nan")
+    features, carried = source[index]
+    assert carried == unusable_index(index) and features.shape == (DIM, TSCALE) and not features.any()
+    assert any(m.startswith("val_nan gets no proposals (it counts as zero recall)") and "holds NaN" in m
+               for m in zoo_log), zoo_log
+    cfg = paddle_layout.copy()
+    cfg.update(num_sample=2, context="py")
+    summary = evaluate_localizer(cfg, build_model_from_config(cfg), "val", out_dir=str(tmp_path))
+    assert summary["num_videos"] == 1 and summary["missing_videos"] == 1  # val_good scored, val_nan zero recall
     with pytest.raises(BMNDataError, match=r"shape \(5, 4\), expected \(tscale, feat_dim\) = \(8, 4\)"):
         load_feature_file(os.path.join(paddle_layout.feature_path, "wrong_shape.npy"), TSCALE, DIM)
 

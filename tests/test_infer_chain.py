@@ -310,3 +310,16 @@ def test_bmn_chain_equals_bmn_eval(tmp_path):
     for video, proposals in online_proposals.items():
         np.testing.assert_allclose([p["segment"] + [p["score"]] for p in offline_proposals[video]],
                                    [p["segment"] + [p["score"]] for p in proposals], rtol=1e-4, atol=1e-6)
+
+    # an unusable feature file: no proposals for its video in either chain, which counts it as zero recall
+    broken = features["v_video3"].copy()
+    broken[0, 0] = np.nan
+    np.save(str(tmp_path / "features" / "v_video3.npy"), broken)
+    pre, out = str(tmp_path / "pre_broken"), str(tmp_path / "infer_broken")
+    write_offline_batches(cfg, pre)
+    assert [video.get("unusable", False) for video in read_meta(pre)["videos"]] == [False, True, False]
+    run_mindir(mindir, [os.path.join(pre, DATA_FOLDER)], out)
+    offline = score_offline_results(load_config("", dict(result_path=out, pre_result_path=pre)))
+    online = run_evaluation(cfg)
+    assert offline["num_videos"] == online["num_videos"] == 2 and offline["missing_videos"] == 1
+    assert {k: offline[k] for k in keys} == pytest.approx({k: online[k] for k in keys}, abs=1e-6)

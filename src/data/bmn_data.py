@@ -15,8 +15,10 @@ Clean-up, all counted and reported once per split with example video names: vide
 feature file or without subset are skipped; segments running past the video are clipped to it;
 segments with end <= start are dropped; training videos left with no segment are skipped;
 disagreements between the CSV and the JSON metadata are reported (the JSON wins, like BSN/BMN).
-A feature file with the wrong shape or non-finite values is an error naming the file when
-evaluating; when training it is reported and the next video is used, so an epoch never stops.
+A feature file with the wrong shape or non-finite values is reported naming the file: when training
+the next video is used, so an epoch never stops; when evaluating the video gets no proposals (its
+item carries the index ``-1 - index``), so it counts as zero recall, as a video without a feature
+file does.
 
 Targets (vectorised NumPy, same definitions as the ports): with the features covering
 ``duration = feature_frame / duration_frame * duration_second`` seconds and segments normalised by
@@ -57,7 +59,7 @@ from src.utils.io import read_json
 from src.utils.numbers import MAX_FRAMES, MAX_SECONDS, checked_number
 from src.utils.runtime import get_logger
 
-__all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "canonical_split",
+__all__ = ["BMNDataError", "BMNVideo", "BMNFeatureSource", "DataReport", "unusable_index", "canonical_split",
            "read_annotation_database", "load_feature_file", "bmn_targets", "build_bmn_source",
            "create_bmn_dataset", "official_video_id", "clean_segment"]
 
@@ -65,6 +67,12 @@ TRAIN_COLUMNS = ["features", "gt_iou_map", "gt_start", "gt_end"]
 EVAL_COLUMNS = ["features", "video_index"]
 EXAMPLES_SHOWN = 5
 MAX_SUBSTITUTIONS = 20
+
+
+def unusable_index(index: int) -> int:
+    """The video index an evaluation item carries when its feature file is unusable (negative: the
+    evaluation skips it); the same function maps it back."""
+    return -1 - index
 
 
 class BMNDataError(ValueError):
@@ -369,7 +377,11 @@ class BMNFeatureSource:
         index = int(index)
         if not self.training:
             video = self.videos[index]
-            return load_feature_file(video.feature_file, self.tscale, self.feat_dim), np.int32(index)
+            try:
+                return load_feature_file(video.feature_file, self.tscale, self.feat_dim), np.int32(index)
+            except BMNDataError as err:
+                get_logger().warning(f"{video.name} gets no proposals (it counts as zero recall): {err}")
+                return np.zeros((self.feat_dim, self.tscale), np.float32), np.int32(unusable_index(index))
         for attempt in range(MAX_SUBSTITUTIONS):
             candidate = (index + attempt) % len(self.videos)
             if candidate in self._bad_files:

@@ -12,7 +12,7 @@ import os
 import time
 from typing import Dict, Iterable, List, Sequence
 
-from src.data.bmn_data import create_bmn_dataset
+from src.data.bmn_data import create_bmn_dataset, unusable_index
 from src.metrics.proposal_metrics import SUMMARY_KEYS, plot_ar_an, proposal_metrics
 from src.proposals.bmn_proposals import CURVE_FILE, PROPOSALS_FILE, SoftNMSParams, proposals_of_videos, \
     write_proposals
@@ -85,17 +85,21 @@ def score_proposals(outputs: Sequence[tuple], ground_truth: Dict, settings, out_
     logger.info(f"{title}: {summary_line(summary, SUMMARY_KEYS)} on {len(results)} videos; proposals "
                 f"{proposals_path}, metrics {os.path.join(out_dir, metrics_file)}")
     if missing:
-        logger.warning(f"{len(missing)} ground-truth video(s) have no proposals (no feature file?) and count as "
-                       f"zero recall, e.g. {', '.join(missing[:5])}")
+        logger.warning(f"{len(missing)} ground-truth video(s) have no proposals (no feature file, or an unusable "
+                       f"one: see the warnings above) and count as zero recall, e.g. {', '.join(missing[:5])}")
     return summary
 
 
 def _network_outputs(net, dataset) -> Iterable[tuple]:
-    """``(video_index, start, end, confidence)`` per video, from batches of (features, video_index)."""
+    """``(video_index, start, end, confidence)`` per video, from batches of (features, video_index); a
+    video whose features were unusable (negative index) yields ``(index, None, None, None)``."""
     for features, indices in dataset.create_tuple_iterator(num_epochs=1):
         confidence, start, end = (output.asnumpy() for output in net(features))
         for row, index in enumerate(indices.asnumpy().reshape(-1)):
-            yield int(index), start[row], end[row], confidence[row]
+            if index < 0:
+                yield int(unusable_index(int(index))), None, None, None
+            else:
+                yield int(index), start[row], end[row], confidence[row]
 
 
 def evaluate_localizer(cfg, net, dataset_or_split="val", out_dir: str = "", run: RunContext = RunContext()) -> dict:
@@ -118,6 +122,8 @@ def evaluate_localizer(cfg, net, dataset_or_split="val", out_dir: str = "", run:
                                                       total=-(-len(source) // run.group_size),
                                                       desc=f"{cfg.model} inference", unit="video",
                                                       dynamic_ncols=True, leave=False):
+            if start is None:  # unusable features, warned about by the source: no proposals
+                continue
             info = source.video_info(index)
             outputs.append((info["id"], info["duration"], start, end, confidence))
             indices.append(index)

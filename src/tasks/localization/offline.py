@@ -16,14 +16,19 @@ __all__ = ["write_localizer_batches", "score_localizer_results"]
 
 def write_localizer_batches(cfg, out_dir: str, task_name: str, input_shape) -> Dict[str, str]:
     """Write the validation feature windows (one row per video) with each video's id, name and
-    duration (seconds covered by the features) and the split's ground truth in the meta."""
+    duration (seconds covered by the features) and the split's ground truth in the meta; a video
+    whose feature file is unusable is written as zeros and marked ``unusable`` (no proposals)."""
     source = build_bmn_source(cfg, "val")
     shape = input_shape(cfg, cfg.batch_size)
     writer = BinBatchWriter(os.path.join(out_dir, DATA_FOLDER), f"{cfg.dataset}_{cfg.model}", shape)
+    unusable = set()  # videos whose feature file could not be used: zero rows, no proposals when scored
     for index in progress(range(len(source)), desc=f"preprocess {cfg.dataset} {cfg.model}"):
-        features, _ = source[index]
+        features, carried = source[index]
+        if carried < 0:
+            unusable.add(index)
         writer.add(features[None], index)
-    videos = [dict(source.video_info(index), index=index) for index in range(len(source))]
+    videos = [dict(source.video_info(index), index=index, **({"unusable": True} if index in unusable else {}))
+              for index in range(len(source))]
     meta = stream_meta(cfg, task_name, cfg.model, shape, writer.close(), videos, 1)
     meta["ground_truth"] = source.ground_truth
     write_meta(out_dir, meta)
@@ -47,7 +52,8 @@ def score_localizer_results(cfg, meta: dict) -> dict:
                                   for k, shape in enumerate(shapes))
         for row, (video, _) in enumerate(entry["rows"]):
             info = meta["videos"][video]
-            outputs.append((info["id"], info["duration"], start[row], end[row], confidence[row]))
+            if not info.get("unusable"):
+                outputs.append((info["id"], info["duration"], start[row], end[row], confidence[row]))
     out_dir = cfg.postprocess_path or cfg.result_path
     summary = score_proposals(outputs, meta["ground_truth"], settings, out_dir,
                               f"{meta['model']} {meta['dataset']} (offline)", metrics_file="results.json")
