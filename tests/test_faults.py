@@ -452,3 +452,29 @@ def test_ascend_ranks_left_waiting_after_a_failure_are_stopped(tmp_path):
     assert "stopping the 1 remaining rank(s)" in result.stderr
     command = shlex.split(result.stderr.split("resume with:\n", 1)[1].splitlines()[0])
     assert command[2].endswith("--resume True") and command[-2] == str(checkpoints / "i3d_ucf101_rgb-3_10.ckpt")
+
+
+# A command's main that says it is ready and then waits, run by run_command as every entry point is.
+WAITING_COMMAND = f"""
+import sys, time
+sys.path.insert(0, {ROOT!r})
+from src.utils.command import run_command
+def main():
+    print("ready", flush=True)
+    time.sleep(60)
+run_command(main)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_command_with_nothing_to_resume_stops_at_once_with_one_line(tmp_path, signum):
+    run = start([sys.executable, "-c", WAITING_COMMAND], tmp_path / "console.txt", own_group=True)
+    wait_for(lambda: "ready" in (tmp_path / "console.txt").read_text(), run, "the command's start")
+    if signum == signal.SIGINT:
+        os.killpg(run.pid, signum)  # Ctrl-C: the whole process group
+    else:
+        run.send_signal(signum)
+    output = output_of(run, timeout=30)
+    assert run.returncode == 128 + signum and "Traceback" not in output, output
+    said = "interrupted (SIGINT)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    assert f"{said}: stopped before the end" in output

@@ -100,9 +100,19 @@ def dataset_worker_error(err: BaseException) -> Optional[UserError]:
 
 def run_command(main: Callable[[], object]) -> None:
     """Run an entry point's ``main``: a user's mistake exits with status 2 after one ``error:`` line;
-    success returns normally (so ``runpy`` callers in the same process keep running)."""
+    Ctrl-C or SIGTERM outside a training's own handling (which stops at a safe point and prints how to
+    resume) ends it at once with one line and 128 + the signal; success returns normally (so
+    ``runpy`` callers in the same process keep running)."""
+    from src.utils.runtime import StopRequested, StopSignals  # MindSpore, which every command loads anyway
+
     try:
-        main()
+        with StopSignals(at_once=True):
+            main()
+    except StopRequested as stop:
+        sys.stdout.flush()
+        print(f"{stop}: stopped before the end; what was written before is kept, and the same command starts "
+              f"again", file=sys.stderr, flush=True)
+        sys.exit(128 + stop.signum)
     except USER_ERRORS as err:
         sys.exit(report_user_error(err))
     except RuntimeError as err:

@@ -337,14 +337,16 @@ class StopSignals:
     """While active, SIGINT and SIGTERM only record that a stop was asked for; :meth:`check` raises
     :class:`StopRequested` at the caller's next safe point. A second signal stops at once (the default
     action), for a run that does not reach a safe point; with ``grace_s`` the process also exits
-    (code 128 + signal) when no safe point came within that time. Only the main thread can install
-    handlers; elsewhere this does nothing."""
+    (code 128 + signal) when no safe point came within that time. With ``at_once`` (a command with
+    nothing to save: evaluation, export) the signal raises :class:`StopRequested` where the program is.
+    Only the main thread can install handlers; elsewhere this does nothing."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, logger=None, grace_s: Optional[float] = None):
+    def __init__(self, logger=None, grace_s: Optional[float] = None, at_once: bool = False):
         self.logger = logger
         self.grace_s = grace_s
+        self.at_once = at_once
         self.signum: Optional[int] = None
         self._previous = {}
         self._witness: Optional[subprocess.Popen] = None
@@ -363,6 +365,8 @@ class StopSignals:
         if signum == signal.SIGTERM and self._interrupt_witnessed():
             signum = signal.SIGINT
         self.signum = signum
+        if self.at_once:
+            raise StopRequested(signum)
         if self.logger:
             self.logger.warning(f"{signal.Signals(signum).name} received: stopping after the current step "
                                 f"(send it again to stop at once)")
