@@ -19,7 +19,7 @@ from src.utils.io import write_json_atomically
 from src.utils.numbers import checked_number
 from src.utils.plots import plot_training_curves
 from src.utils.progress import progress
-from src.utils.runtime import StopRequested
+from src.utils.signals import StopRequested
 
 __all__ = ["applied_learning_rate", "TrainMonitor", "PreciseBNUpdater", "CheckpointKeeper", "EpochEvaluator",
            "ScalarSummary", "StopAtSafePoints", "checkpoint_name", "restore_training_state", "read_history",
@@ -332,8 +332,8 @@ class BadSampleGuard(Callback):
 
 
 class StopAtSafePoints(Callback):
-    """Raise :class:`src.utils.runtime.StopRequested` after a step, or after an epoch's checkpoint
-    and evaluation, once ``signals`` (:class:`src.utils.runtime.StopSignals`) caught a stop signal.
+    """Raise :class:`src.utils.signals.StopRequested` after a step, or after an epoch's checkpoint
+    and evaluation, once ``signals`` (:class:`src.utils.signals.StopSignals`) caught a stop signal.
     Place it last."""
 
     def __init__(self, signals):

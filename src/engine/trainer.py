@@ -28,8 +28,8 @@ from src.engine.callbacks import (BadSampleGuard, CheckpointKeeper, EpochEvaluat
                                   evaluation_schedule, read_history, restore_training_state)
 from src.models.weights import remove_stale_temp_files
 from src.tasks import task_of
-from src.utils.runtime import (RunLock, StopRequested, StopSignals, get_logger, run_folder, setup_runtime,
-                               writable_folder)
+from src.utils.runtime import RunLock, get_logger, run_folder, setup_runtime, writable_folder
+from src.utils.signals import StopRequested, StopSignals
 
 __all__ = ["train", "resume_command", "DISTRIBUTED_STOP_GRACE_S"]
 

@@ -18,14 +18,16 @@ mistake instead of the one line, and to see MindSpore's own messages of the devi
 
     ZOO_DEBUG=1 python train.py --config_path ...
 
-This module imports neither MindSpore nor the rest of ``src`` at import time, so it adds nothing to
-a command's start-up and can be imported first.
+This module imports neither MindSpore nor any of ``src`` but :mod:`src.utils.signals` (standard
+library only), so it adds nothing to a command's start-up and can be imported first.
 """
 import argparse
 import os
 import re
 import sys
 from typing import Callable, Optional
+
+from src.utils.signals import StopRequested, StopSignals
 
 __all__ = ["DEBUG_ENV", "UserError", "USER_ERRORS", "debug_enabled", "one_line", "report_user_error",
            "dataset_worker_error", "run_command", "CommandParser", "tool_parser"]
@@ -103,8 +105,6 @@ def run_command(main: Callable[[], object]) -> None:
     Ctrl-C or SIGTERM outside a training's own handling (which stops at a safe point and prints how to
     resume) ends it at once with one line and 128 + the signal; success returns normally (so
     ``runpy`` callers in the same process keep running)."""
-    from src.utils.runtime import StopRequested, StopSignals  # MindSpore, which every command loads anyway
-
     try:
         with StopSignals(at_once=True):
             main()
