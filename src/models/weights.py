@@ -225,8 +225,9 @@ def convert_torch_state_dict(net: nn.Cell, state_dict: Mapping, source: Optional
 
 def is_training_state_entry(name: str) -> bool:
     """True for checkpoint entries that are not network weights (optimizer slots, step counters,
-    learning rates, metadata written with ``append_dict``: any name without a dot)."""
-    return name.startswith(_OPTIMIZER_SLOT_PREFIXES) or "." not in name
+    learning rates, metadata written with ``append_dict``: any name without a dot; run state such as a
+    loss's draw counter, ``uniform.draws``)."""
+    return name.startswith(_OPTIMIZER_SLOT_PREFIXES) or "." not in name or is_run_state(name)
 
 
 class CheckpointReadError(ValueError):
@@ -288,9 +289,8 @@ def load_checkpoint_strict(net: nn.Cell, ckpt_path_or_dict, allow_missing_prefix
     else:
         source, entries = None, dict(ckpt_path_or_dict)
     net_names = {param.name for param in net.get_parameters()}
-    # a loss's run state (the BMN loss's draw counter) is saved beside the network: training state too
     weights = {name: value for name, value in entries.items()
-               if name in net_names or not (is_training_state_entry(name) or is_run_state(name))}
+               if name in net_names or not is_training_state_entry(name)}
     extras = {name: value for name, value in entries.items() if name not in weights}
     missing, unexpected, mismatched, file_shapes = _match(
         net, weights, {name: name for name in net_names}, allow_missing_prefixes)
