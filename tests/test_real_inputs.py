@@ -342,11 +342,11 @@ def test_list_of_video_files_read_as_frame_folders_is_refused(odd_videos):
 
 
 def test_feature_extraction_takes_seconds_from_the_decoded_time_stamps(tmp_path):
-    from src.tools.data.extract_features import decode_video, decoded_seconds
+    from src.tools.data.extract_features import decode_video
     frames, decoded = decode_video(write_vfr_mkv(tmp_path / "vfr.mkv", VFR_TIMES), 16)
     assert len(frames) == 20 and decoded.fps > 0
     assert len(frames) / decoded.fps < 1.0  # frames / header rate: well under half the video
-    assert decoded_seconds(decoded) == pytest.approx(2.0, abs=0.05)  # its time stamps span 2 s
+    assert decoded.seconds() == pytest.approx(2.0, abs=0.05)  # its time stamps span 2 s
     assert "variable frame rate" in decoded.problem()
     _, whole = decode_video(_write_avi(tmp_path / "whole.avi", 40), 16)
-    assert decoded_seconds(whole) == pytest.approx(40 / 25, abs=0.01) and whole.problem() == ""
+    assert whole.seconds() == pytest.approx(40 / 25, abs=0.01) and whole.problem() == ""

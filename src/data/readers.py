@@ -168,6 +168,14 @@ class DecodeCount:
     fps: float = 0.0
     last_ms: float = 0.0
 
+    def seconds(self) -> float:
+        """Seconds the decoded frames span: the last frame's time stamp plus one frame at the header's
+        rate (the header's frames / rate is wrong for a variable-frame-rate file); frames / rate when the
+        decoder gave no time stamps."""
+        if self.last_ms > 0:
+            return self.last_ms / 1000.0 + 1.0 / self.fps
+        return self.frames / self.fps
+
     def problem(self) -> str:
         """Why the decode falls short of the header ('' when it does not, within a tolerance).
 
@@ -178,7 +186,7 @@ class DecodeCount:
             return ""
         if self.fps > 0:
             duration_s = self.declared / self.fps
-            covered_s = self.last_ms / 1000.0 + 1.0 / self.fps
+            covered_s = self.seconds()
             if covered_s >= FULL_COVERAGE * duration_s:
                 return (f"variable frame rate: the header declares {self.declared} frames, the decoder delivers "
                         f"{self.frames} spanning the whole {duration_s:.1f} s; using {self.frames}")

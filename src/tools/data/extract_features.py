@@ -99,7 +99,7 @@ def _resize_short(frame: np.ndarray, short_side: int) -> np.ndarray:
 def decode_video(path: str, short_side: int) -> Tuple[np.ndarray, DecodeCount]:
     """``(frames (N, H, W, 3) uint8 RGB, what the decode delivered)``: the count carries the header's
     frame count and rate and the time stamp of the last frame, so a video's seconds come from its
-    decoded time stamps (:func:`decoded_seconds`), not frames / header rate. ToolError naming the file
+    decoded time stamps (:meth:`DecodeCount.seconds`), not frames / header rate. ToolError naming the file
     when it cannot be decoded."""
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
@@ -121,14 +121,6 @@ def decode_video(path: str, short_side: int) -> Tuple[np.ndarray, DecodeCount]:
     if fps <= 0:
         raise ToolError(f"{path} declares no frame rate; re-encode it with one")
     return np.stack(frames), DecodeCount(len(frames), declared, fps, last_ms)
-
-
-def decoded_seconds(count: DecodeCount) -> float:
-    """Seconds a decode spans: the last frame's time stamp plus one frame at the header's rate (the
-    header's frames / rate is wrong for variable-frame-rate files); frames / rate without time stamps."""
-    if count.last_ms > 0:
-        return count.last_ms / 1000.0 + 1.0 / count.fps
-    return count.frames / count.fps
 
 
 def frames_flow(frames: np.ndarray, method: str) -> np.ndarray:
@@ -333,7 +325,7 @@ def extract_video(path: str, options: ExtractOptions) -> Tuple[np.ndarray, dict,
     differs from its header (variable frame rate, truncation), '' when it does not."""
     streams = _streams(options.streams)
     frames, decoded = decode_video(path, streams[0].short_side)
-    seconds = decoded_seconds(decoded)
+    seconds = decoded.seconds()
     count = snippet_count(len(frames), options.snippet_frames, options.interval)
     if count == 0:
         raise ToolError(f"{path} has {len(frames)} frames, fewer than one snippet of {options.snippet_frames}; "
