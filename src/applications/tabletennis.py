@@ -45,10 +45,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from src.config import load_config
-from src.options import parse_bool
 from src.data.bmn_data import DataReport, clean_segment
+from src.options import parse_bool
 from src.proposals.bmn_proposals import SoftNMSParams, map_candidates, soft_nms, write_proposals
 from src.tools.cli import ToolError, add_backend_options, backend_overrides, check_positive, run_main, tool_parser
+from src.utils.io import read_json
 from src.utils.numbers import MAX_FRAMES, MAX_SECONDS, checked_number
 from src.utils.progress import progress
 from src.utils.safe_pickle import load_array_pickle
@@ -91,15 +92,7 @@ def _check_gt(path: str, position: int, gt) -> None:
 def read_labels(path: str) -> Tuple[float, Dict[str, dict]]:
     """``(fps, {video: gt})`` from a labels JSON; duplicates and malformed entries are errors naming
     the file, the entry and the key (actions whose times are not numbers are reported by ``build``)."""
-    if not os.path.isfile(path):
-        raise ToolError(f"labels file {path} does not exist")
-    with open(path, "r", encoding="utf-8") as handle:
-        try:
-            data = json.load(handle)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ToolError(f"{path} is not valid JSON: {err}") from err
-        except ValueError as err:  # an integer of more than 4,300 digits
-            raise ToolError(f"{path} holds a number that cannot be read: {str(err).splitlines()[0]}") from err
+    data = read_json(path, ToolError, "give the labels file of the table-tennis data")
     if not isinstance(data, dict) or not isinstance(data.get("gts"), list) or "fps" not in data:
         raise ToolError(f"{path} must be {{'fps': 25, 'gts': [{{'url', 'total_frames', 'actions'}}]}}")
     checked_number(data["fps"], path, "fps (frames per second)", low=0, low_open=True, high=10000, error=ToolError)
