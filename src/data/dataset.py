@@ -471,8 +471,7 @@ def dataset_from_source(cfg, source, split: str, rank_id: int = 0, group_size: i
                                           cfg.max_steps_per_epoch * batch_size,
                                           keyed=getattr(source, "epoch_keyed", False))}
     else:
-        sampling = {"num_shards": group_size, "shard_id": rank_id, "shuffle": False} if group_size > 1 else \
-            {"shuffle": False}
+        sampling = dict(shuffle=False, **({"num_shards": group_size, "shard_id": rank_id} if group_size > 1 else {}))
     dataset = ds.GeneratorDataset(source, column_names=source.column_names(), num_parallel_workers=workers,
                                   python_multiprocessing=workers > 1, **sampling)
     return dataset.batch(batch_size, drop_remainder=train)
